@@ -1,0 +1,91 @@
+/**
+ * Which TensorFlow.js backend runs the tensors. One setting chooses it: the `backend` argument,
+ * else the environment variable SAM_AT_BACKEND, else "tensorflow".
+ *
+ * - tensorflow:     @tensorflow/tfjs-node (libtensorflow, multi-threaded CPU). The default.
+ * - tensorflow-gpu: @tensorflow/tfjs-node-gpu (CUDA); opt-in, installed by `SAM_AT_GPU=1 scripts/setup.sh`.
+ * - wasm:           @tensorflow/tfjs-backend-wasm, dependency-free fallback (single thread, SIMD).
+ *
+ * Every lib module imports "@tensorflow/tfjs-core"; all backends register into that one engine.
+ */
+import util from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+
+export const BACKENDS = ["tensorflow", "tensorflow-gpu", "wasm"] as const;
+export type BackendName = typeof BACKENDS[number];
+
+/** The name tfjs registers each backend under. */
+const ENGINE_NAME: Record<BackendName, string> = {
+  "tensorflow": "tensorflow",
+  "tensorflow-gpu": "tensorflow",
+  "wasm": "wasm",
+};
+
+let active: BackendName | undefined;
+
+export function parseBackend(name: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  throw new Error(
+    `Unknown backend "${name}": use one of ${BACKENDS.join(", ")} (the backend option or SAM_AT_BACKEND).`,
+  );
+}
+
+/** The backend asked for by SAM_AT_BACKEND, or the default. */
+export function backendFromEnv(): BackendName {
+  return parseBackend(Deno.env.get("SAM_AT_BACKEND") || "tensorflow");
+}
+
+/** The backend initBackend() made active, if any. */
+export function activeBackend(): BackendName | undefined {
+  return active;
+}
+
+/** Load and activate a backend; calling again with the same name is free. */
+export async function initBackend(name?: string): Promise<BackendName> {
+  const chosen = name === undefined ? backendFromEnv() : parseBackend(name);
+  if (active === chosen) return chosen;
+  if (active !== undefined && ENGINE_NAME[active] === "tensorflow" && chosen !== active) {
+    throw new Error(
+      `Backend ${active} is already loaded in this process; tensorflow and tensorflow-gpu cannot both load. Restart with the other one.`,
+    );
+  }
+  if (chosen === "wasm") await loadWasm();
+  else await loadTensorflow(chosen);
+  if (!(await tf.setBackend(ENGINE_NAME[chosen]))) {
+    throw new Error(`Backend ${chosen} registered but failed to initialise; try SAM_AT_BACKEND=wasm.`);
+  }
+  await tf.ready();
+  active = chosen;
+  return chosen;
+}
+
+async function loadTensorflow(name: "tensorflow" | "tensorflow-gpu"): Promise<void> {
+  if (tf.findBackend("tensorflow")) return;
+  // Deno's node:util lacks isNullOrUndefined, which tfjs-node calls.
+  (util as any).isNullOrUndefined ??= (v: unknown) => v === null || v === undefined;
+  // libtensorflow logs its CPU-feature banner to stderr unless told not to.
+  if (Deno.env.get("TF_CPP_MIN_LOG_LEVEL") === undefined) Deno.env.set("TF_CPP_MIN_LOG_LEVEL", "2");
+  try {
+    if (name === "tensorflow") await import("@tensorflow/tfjs-node");
+    else await import("@tensorflow/tfjs-node-gpu");
+  } catch (err) {
+    const how = name === "tensorflow"
+      ? "run 'bash scripts/setup.sh'"
+      : "install CUDA 11.2 + cuDNN 8.1 and run 'SAM_AT_GPU=1 bash scripts/setup.sh'";
+    throw new Error(
+      `The ${name} backend could not load (${firstLine(err)}): ${how}, or fall back with SAM_AT_BACKEND=${
+        name === "tensorflow" ? "wasm" : "tensorflow"
+      }.`,
+    );
+  }
+}
+
+async function loadWasm(): Promise<void> {
+  if (tf.findBackend("wasm")) return;
+  const { registerWasmTraining } = await import("./wasm_training.ts");
+  await registerWasmTraining();
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split("\n")[0];
+}
