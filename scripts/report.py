@@ -1,6 +1,7 @@
 """Execute the notebooks headlessly and render them, with an index page, into results/report/.
 
-Usage: report.py [--no-execute] [notebook.ipynb ...]   (default: every notebooks/*.ipynb not starting with '_')
+Usage: report.py [--no-execute] [--out DIR] [notebook.ipynb ...]
+(default: every notebooks/*.ipynb not starting with '_', rendered into results/report/)
 
 Each executed notebook is checked: a cell that raised, or a code cell left without any output
 (the project's notebooks give every code cell an output, so an empty one means the kernel lost
@@ -24,7 +25,7 @@ from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-OUT = ROOT / "results" / "report"
+DEFAULT_OUT = ROOT / "results" / "report"
 KERNEL = "sam-at-deno"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
@@ -56,7 +57,7 @@ def execute(path: Path) -> tuple[object, list[str], float]:
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(
             nb, kernel_name=KERNEL, timeout=None, allow_errors=True,
-            resources={"metadata": {"path": str(NOTEBOOKS)}},
+            resources={"metadata": {"path": str(path.parent)}},  # cells run in their own folder
             on_cell_executed=lambda cell, cell_index, execute_reply: print(
                 f"  cell {cell_index + 1}/{len(nb.cells)} done", file=sys.stderr, flush=True),
         )
@@ -75,14 +76,14 @@ def execute(path: Path) -> tuple[object, list[str], float]:
     raise AssertionError("unreachable")
 
 
-def render(nb, name: str) -> None:
+def render(nb, name: str, out: Path) -> None:
     # Put plotly's mimetype first so the template draws it rather than its text/plain fallback.
     priority = [PLOTLY_MIME] + HTMLExporter().default_config.NbConvertBase.display_data_priority
     config = Config({"NbConvertBase": {"display_data_priority": priority}})
     exporter = HTMLExporter(config=config,
         extra_template_basedirs=[str(ROOT / "scripts")], template_name="report_template")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-    (OUT / f"{name}.html").write_text(body, encoding="utf-8")
+    (out / f"{name}.html").write_text(body, encoding="utf-8")
 
 
 def title_and_summary(nb, fallback: str) -> tuple[str, str]:
@@ -95,13 +96,13 @@ def title_and_summary(nb, fallback: str) -> tuple[str, str]:
     return fallback, ""
 
 
-def write_index(entries: list[dict]) -> None:
+def write_index(entries: list[dict], out: Path) -> None:
     rows = "\n".join(
         f'<tr><td><a href="{e["name"]}.html">{html.escape(e["title"])}</a>'
         f'<div class="s">{html.escape(e["summary"])}</div></td>'
         f'<td>{e["status"]}</td><td>{e["wall"]}</td></tr>' for e in entries)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    (OUT / "index.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8">
+    (out / "index.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8">
 <title>SAM alone can improve adversarial robustness: TypeScript reproduction</title>
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}}
@@ -119,8 +120,10 @@ our settings differ from the paper's.</p>
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path)
-    ap.add_argument("--no-execute", action="store_true", help="render the executed copies already in results/report/")
+    ap.add_argument("--no-execute", action="store_true", help="render the executed copies already in the output folder")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default results/report/)")
     args = ap.parse_args()
+    out = args.out.resolve()
 
     paths = args.notebooks or sorted(
         (p for p in NOTEBOOKS.glob("*.ipynb") if not p.name.startswith("_")), key=order_key)
@@ -128,21 +131,21 @@ def main() -> int:
         if not p.is_file():
             log(f"error: no notebook at {p}; notebooks live in {NOTEBOOKS.relative_to(ROOT)}/.")
             return 2
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     plotly_js = ROOT / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"
     if not plotly_js.is_file():
         log("error: node_modules/plotly.js-dist-min is missing; run 'bash scripts/setup.sh' first.")
         return 2
-    shutil.copyfile(plotly_js, OUT / "plotly.min.js")
+    shutil.copyfile(plotly_js, out / "plotly.min.js")
 
     failed = []
     started = time.time()
     for i, path in enumerate(paths, 1):
         name = path.stem
-        executed = OUT / f"{name}.ipynb"
+        executed = out / f"{name}.ipynb"
         if args.no_execute:
             if not executed.is_file():
-                log(f"error: {executed.relative_to(ROOT)} does not exist; run the report without --no-execute.")
+                log(f"error: {executed} does not exist; run the report without --no-execute.")
                 return 2
             nb, found, wall = nbformat.read(executed, as_version=4), [], None
         else:
@@ -150,7 +153,7 @@ def main() -> int:
             nb, found, wall = execute(path)
             nb.metadata.setdefault("sam_at", {})["wall_seconds"] = round(wall, 1)
             nbformat.write(nb, executed)
-        render(nb, name)
+        render(nb, name, out)
         wall = wall if wall is not None else nb.metadata.get("sam_at", {}).get("wall_seconds")
         if found:
             failed.append(name)
@@ -159,7 +162,7 @@ def main() -> int:
         log(f"{path.name}: {'FAILED' if found else 'ok'}" + (f" in {wall:.0f} s" if wall is not None else ""))
 
     entries = []
-    for p in sorted((p for p in OUT.glob("*.ipynb")), key=order_key):
+    for p in sorted((p for p in out.glob("*.ipynb")), key=order_key):
         nb = nbformat.read(p, as_version=4)
         title, summary = title_and_summary(nb, p.stem)
         bad = problems(nb)
@@ -167,8 +170,8 @@ def main() -> int:
         entries.append({"name": p.stem, "title": title, "summary": summary,
                         "status": "ok" if not bad else f"{len(bad)} problem(s)",
                         "wall": f"{wall:.0f} s" if wall is not None else ""})
-    write_index(entries)
-    log(f"wrote {OUT.relative_to(ROOT)}/index.html; {len(paths)} notebook(s) in {time.time() - started:.0f} s, "
+    write_index(entries, out)
+    log(f"wrote {out}/index.html; {len(paths)} notebook(s) in {time.time() - started:.0f} s, "
         f"{len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
