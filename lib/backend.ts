@@ -22,6 +22,8 @@ const ENGINE_NAME: Record<BackendName, string> = {
 };
 
 let active: BackendName | undefined;
+/** Which of tensorflow / tensorflow-gpu this process loaded (they cannot both load). */
+let loadedTensorflow: BackendName | undefined;
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
@@ -44,13 +46,17 @@ export function activeBackend(): BackendName | undefined {
 export async function initBackend(name?: string): Promise<BackendName> {
   const chosen = name === undefined ? backendFromEnv() : parseBackend(name);
   if (active === chosen) return chosen;
-  if (active !== undefined && ENGINE_NAME[active] === "tensorflow" && chosen !== active) {
+  // tensorflow and tensorflow-gpu exclude each other; wasm loads beside either.
+  if (ENGINE_NAME[chosen] === "tensorflow" && loadedTensorflow && loadedTensorflow !== chosen) {
     throw new Error(
-      `Backend ${active} is already loaded in this process; tensorflow and tensorflow-gpu cannot both load. Restart with the other one.`,
+      `Backend ${loadedTensorflow} is already loaded in this process; tensorflow and tensorflow-gpu cannot both load. Restart with the other one.`,
     );
   }
   if (chosen === "wasm") await loadWasm();
-  else await loadTensorflow(chosen);
+  else {
+    await loadTensorflow(chosen);
+    loadedTensorflow = chosen;
+  }
   if (!(await tf.setBackend(ENGINE_NAME[chosen]))) {
     throw new Error(`Backend ${chosen} registered but failed to initialise; try SAM_AT_BACKEND=wasm.`);
   }
