@@ -132,11 +132,13 @@ def main() -> int:
             log(f"error: no notebook at {p}; notebooks live in {NOTEBOOKS.relative_to(ROOT)}/.")
             return 2
     out.mkdir(parents=True, exist_ok=True)
-    plotly_js = ROOT / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"
-    if not plotly_js.is_file():
-        log("error: node_modules/plotly.js-dist-min is missing; run 'bash scripts/setup.sh' first.")
-        return 2
-    shutil.copyfile(plotly_js, out / "plotly.min.js")
+    # The page's scripts are copied beside it, so the report reads offline.
+    for src, dest in (("plotly.js-dist-min/plotly.min.js", "plotly.min.js"),
+                      ("mathjax/es5/tex-svg.js", "mathjax-tex-svg.js")):
+        if not (ROOT / "node_modules" / src).is_file():
+            log(f"error: node_modules/{src} is missing; run 'bash scripts/setup.sh' first.")
+            return 2
+        shutil.copyfile(ROOT / "node_modules" / src, out / dest)
 
     failed = []
     started = time.time()

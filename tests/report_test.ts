@@ -26,6 +26,12 @@ Deno.test("the rendered report of a small notebook holds the chart data and the 
     assert.equal(chart.data[0].name, "smoke-trace-7319");
     assert.deepEqual(chart.data[0].y, [0.25, 0.5, 0.75]);
     assert.match(html, /<table/, "the polars DataFrame renders as an HTML table");
+    // Offline: every script is local (a CDN require.js would also turn Plotly into an AMD module).
+    assert.deepEqual(
+      [...html.matchAll(/<script[^>]* src="([^"]+)"/g)].map((m) => m[1]).sort(),
+      ["mathjax-tex-svg.js", "plotly.min.js"],
+    );
+    assert.ok((await Deno.stat(`${out}/mathjax-tex-svg.js`)).size > 500_000, "MathJax copied beside the page");
     assert.ok((await Deno.stat(`${out}/plotly.min.js`)).size > 1_000_000, "plotly.min.js copied beside the page");
     assert.match(await Deno.readTextFile(`${out}/index.html`), /report_smoke\.html/);
   } finally {
