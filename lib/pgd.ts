@@ -1,0 +1,161 @@
+/**
+ * Projected gradient descent attacks (Madry et al. 2018) in [0, 1] pixel space, as in the authors'
+ * utils.py: maximise the mean cross-entropy over the eps-ball around x.
+ *
+ * - random start: L-inf uniform in [-eps, eps]^d; L2 a normal direction scaled to radius r*eps,
+ *   r ~ U(0, 1) per example; then clamped so x + delta is in [0, 1].
+ * - step: L-inf delta += alpha * sign(g); L2 delta += alpha * g / (||g||_2 + 1e-10) per example.
+ * - after every step: project onto the eps-ball (L-inf clip; L2 rescale to ||delta|| = eps when
+ *   outside), then onto [0, 1]. Clamping to [0, 1] only moves coordinates toward x, so the result
+ *   stays inside the ball.
+ * - the model runs in the mode the caller asks: "eval" for evaluation, "train" (batch statistics)
+ *   inside adversarial training, as the authors do. Attack passes never touch the running
+ *   statistics unless `moments` is given (then each pass pushes its batch moments there).
+ *
+ * Noise comes from the caller's Rng (or a seed), drawn in JavaScript: the same seed gives the same
+ * attack on every backend.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BatchMoments, Classifier, Mode } from "./model.ts";
+import { crossEntropy } from "./ops.ts";
+import { Rng } from "./rng.ts";
+import { checkBoolean, checkChoice, checkNumber } from "./validate.ts";
+
+export const NORMS = ["linf", "l2"] as const;
+export type Norm = typeof NORMS[number];
+
+export interface AttackSpec {
+  norm: Norm;
+  /** Radius in [0, 1] pixel units (8/255 = 0.0314). */
+  eps: number;
+  /** Step size, same units. */
+  alpha: number;
+  /** Number of gradient steps (1 = FGSM with a random start, or plain FGSM without one). */
+  steps: number;
+}
+
+export interface AttackOptions extends AttackSpec {
+  /** Model mode during the attack; default "eval". */
+  mode?: Mode;
+  /** Start from a random point of the ball (default true). */
+  randomStart?: boolean;
+  /** Source of the random start: an Rng (advanced in place) or an integer seed. */
+  rng?: Rng | number;
+  /** When given, every attack forward pass pushes its BatchNorm batch moments here (train mode only). */
+  moments?: BatchMoments[];
+}
+
+/** Check an attack's settings; returns them. */
+export function validateAttack(a: AttackSpec, prefix = ""): AttackSpec {
+  checkChoice(`${prefix}norm`, a.norm, NORMS);
+  checkNumber(`${prefix}eps`, a.eps, { min: 0, max: 1 });
+  checkNumber(`${prefix}alpha`, a.alpha, { above: 0 });
+  checkNumber(`${prefix}steps`, a.steps, { integer: true, min: 1 });
+  return a;
+}
+
+function perExampleNorm(t: tf.Tensor): tf.Tensor {
+  const n = t.shape[0];
+  return tf.sqrt(tf.sum(tf.square(tf.reshape(t, [n, -1])), 1, true));
+}
+
+function broadcastShape(t: tf.Tensor): number[] {
+  return [t.shape[0], ...new Array(t.rank - 1).fill(1)];
+}
+
+/** Rescale each example of delta onto the L2 ball of radius eps: outside -> exactly on the sphere; inside -> unchanged. */
+export function projectL2<T extends tf.Tensor>(delta: T, eps: number): T {
+  return tf.tidy(() => {
+    const norms = perExampleNorm(delta);
+    // factor = min(1, eps / norm); a zero norm gives Infinity -> 1.
+    const factor = tf.minimum(tf.div(tf.scalar(eps), norms), 1);
+    return tf.mul(delta, tf.reshape(factor, broadcastShape(delta))) as T;
+  });
+}
+
+/** Clip delta to [-eps, eps] elementwise. */
+export function projectLinf<T extends tf.Tensor>(delta: T, eps: number): T {
+  return tf.clipByValue(delta, -eps, eps) as T;
+}
+
+function randomStart(x: tf.Tensor4D, norm: Norm, eps: number, rng: Rng): tf.Tensor4D {
+  const size = x.size;
+  if (norm === "linf") {
+    return tf.tensor4d(rng.fillUniform(new Float32Array(size), -eps, eps), x.shape);
+  }
+  const n = x.shape[0];
+  const dir = rng.fillNormal(new Float32Array(size));
+  const radius = rng.fillUniform(new Float32Array(n), 0, eps);
+  return tf.tidy(() => {
+    const d = tf.tensor4d(dir, x.shape);
+    const scale = tf.div(tf.reshape(tf.tensor1d(radius), [n, 1]), perExampleNorm(d));
+    return tf.mul(d, tf.reshape(scale, [n, 1, 1, 1])) as tf.Tensor4D;
+  });
+}
+
+/**
+ * The adversarial examples x + delta (in [0, 1], ||delta|| <= eps) found by PGD; the caller
+ * disposes the result. x: [N, H, W, C] in [0, 1]; y: int32 labels [N].
+ */
+export function pgd(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: AttackOptions,
+): tf.Tensor4D {
+  const { norm, eps, alpha, steps } = validateAttack(options);
+  const mode = options.mode ?? "eval";
+  checkChoice("mode", mode, ["train", "eval"]);
+  const useStart = checkBoolean("randomStart", options.randomStart ?? true);
+  const rng = options.rng instanceof Rng ? options.rng : Rng.fromSeed(options.rng ?? 0);
+  const sink = mode === "train" ? options.moments : undefined;
+
+  if (eps === 0) return tf.clone(x); // the ball is the point x itself
+
+  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), 0)); // L-inf box ∩ [0, 1]
+  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), 1));
+  let xAdv: tf.Tensor4D = tf.tidy(() => {
+    if (!useStart) return tf.clone(x);
+    return tf.clipByValue(tf.add(x, randomStart(x, norm, eps, rng)), 0, 1) as tf.Tensor4D;
+  });
+
+  const lossGrad = tf.grad((xa: tf.Tensor) =>
+    crossEntropy(model.forward(xa as tf.Tensor4D, mode, sink), y)
+  );
+  try {
+    for (let k = 0; k < steps; k++) {
+      const next: tf.Tensor4D = tf.tidy(() => {
+        const g = lossGrad(xAdv);
+        if (norm === "linf") {
+          const moved = tf.add(xAdv, tf.mul(tf.sign(g), alpha));
+          return tf.minimum(tf.maximum(moved, lower), upper) as tf.Tensor4D;
+        }
+        const gNorm = tf.add(perExampleNorm(g), 1e-10);
+        const unit = tf.div(g, tf.reshape(gNorm, broadcastShape(g)));
+        const delta = projectL2(tf.add(tf.sub(xAdv, x), tf.mul(unit, alpha)), eps);
+        return tf.clipByValue(tf.add(x, delta), 0, 1) as tf.Tensor4D;
+      });
+      xAdv.dispose();
+      xAdv = next;
+    }
+  } finally {
+    lower.dispose();
+    upper.dispose();
+  }
+  return xAdv;
+}
+
+/** FGSM: one step of size eps, no random start unless asked (Goodfellow et al. 2015). */
+export function fgsm(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: Omit<AttackOptions, "steps" | "alpha"> & { alpha?: number },
+): tf.Tensor4D {
+  return pgd(model, x, y, {
+    ...options,
+    alpha: options.alpha ?? (options.eps > 0 ? options.eps : 1), // eps = 0 returns x anyway
+    steps: 1,
+    randomStart: options.randomStart ?? false,
+  });
+}
