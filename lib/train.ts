@@ -1,0 +1,467 @@
+/**
+ * Training with standard training (ST), SAM(rho) or PGD adversarial training AT(norm, eps, alpha,
+ * steps), sharing one loop: seeded shuffling and augmentation, SGD with momentum and weight decay,
+ * the authors' piecewise learning rate (base until 75% of the epochs, x0.1 until 90%, then x0.01),
+ * a checkpoint after every epoch (exact resume), and a clear stop on a NaN/infinite loss.
+ *
+ * BatchNorm running statistics — policy "loss-pass" (default): only the pass that computes the
+ * training loss updates them: ST its one pass; SAM its FIRST pass (at w, not at w + e); AT the
+ * training pass on the adversarial batch, not the attack's K passes. All of these passes still
+ * NORMALISE with batch statistics (train mode), as in the authors' code. In PyTorch every
+ * train-mode forward updates the running statistics, so the authors' SAM updates them twice per
+ * step (the second time with the perturbed weights' statistics) and their AT K+1 times (K of them
+ * on partly-attacked inputs); "all-passes" reproduces that, committing the passes in the same
+ * order. The policy changes only the running statistics, i.e. eval-mode results, never the
+ * training trajectory.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { activeBackend } from "./backend.ts";
+import {
+  AUGMENT_PRESETS,
+  type AugmentName,
+  checkAugment,
+  defaultAugment,
+  gatherBatch,
+} from "./augment.ts";
+import { checkFingerprint, checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import type { Dataset } from "./data.ts";
+import { type EvalAttack, evaluate } from "./eval.ts";
+import {
+  type Arch,
+  ARCHS,
+  type BatchMoments,
+  createModel,
+  exportModel,
+  importModel,
+  type Model,
+  normalizationFor,
+} from "./model.ts";
+import { crossEntropy } from "./ops.ts";
+import { type Norm, pgd, validateAttack } from "./pgd.ts";
+import { createProgress, type ProgressStyle } from "./progress.ts";
+import { Rng } from "./rng.ts";
+import { checkRho, samStep } from "./sam.ts";
+import { createSgd, type Sgd, sgdStep } from "./sgd.ts";
+import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "./validate.ts";
+
+export const METHODS = ["ST", "SAM", "AT"] as const;
+export type Method = typeof METHODS[number];
+export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
+export type RunningStats = typeof RUNNING_STATS[number];
+
+export interface TrainConfig {
+  method: Method;
+  /** SAM radius (SAM only). */
+  rho?: number;
+  /** AT attack (AT only): norm, radius, step size and steps of the training PGD. */
+  norm?: Norm;
+  eps?: number;
+  alpha?: number;
+  steps?: number;
+  arch: Arch;
+  width: number;
+  epochs: number;
+  batchSize: number;
+  /** Base learning rate of the piecewise schedule. */
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** "auto" picks the dataset's preset (cifar*, fashion*, else none). */
+  augment: AugmentName | "auto";
+  runningStats: RunningStats;
+  seed: number;
+}
+
+/**
+ * The paper's settings. SAM's rho default is the authors' code default; the AT default is the
+ * paper's strongest L-inf row (eps 8/255, step 2/255, 10 steps).
+ */
+export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
+  arch: "prn18",
+  width: 64,
+  epochs: 100,
+  batchSize: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  augment: "auto",
+  runningStats: "loss-pass",
+  seed: 0,
+};
+export const SAM_DEFAULT_RHO = 0.05;
+export const AT_DEFAULTS = { norm: "linf" as Norm, eps: 8 / 255, alpha: 2 / 255, steps: 10 };
+
+const CONFIG_KEYS = [
+  "method",
+  "rho",
+  "norm",
+  "eps",
+  "alpha",
+  "steps",
+  ...Object.keys(TRAIN_DEFAULTS),
+];
+
+/**
+ * Fill defaults and check every option; settings that do not apply to the method (rho for ST/AT,
+ * the attack for ST/SAM) are dropped. Throws an OptionError naming the first bad option.
+ */
+export function resolveTrainConfig(
+  partial: Partial<TrainConfig> & { method: Method },
+): TrainConfig {
+  if (partial === null || typeof partial !== "object") fail("config", partial, "an object");
+  checkKnownKeys("training", partial, CONFIG_KEYS);
+  const method = checkChoice("method", partial.method, METHODS);
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const c = { ...TRAIN_DEFAULTS, ...defined } as TrainConfig;
+  checkChoice("arch", c.arch, ARCHS);
+  checkNumber("width", c.width, { integer: true, min: 1, max: 4096 });
+  checkNumber("epochs", c.epochs, { integer: true, min: 1 });
+  checkNumber("batchSize", c.batchSize, { integer: true, min: 1 });
+  checkNumber("lr", c.lr, { above: 0 });
+  checkNumber("momentum", c.momentum, { min: 0, below: 1 });
+  checkNumber("weightDecay", c.weightDecay, { min: 0 });
+  if (c.augment !== "auto") checkAugment(c.augment);
+  checkChoice("runningStats", c.runningStats, RUNNING_STATS);
+  checkNumber("seed", c.seed, { integer: true, min: 0, max: 4294967295 });
+  const out: TrainConfig = {
+    method,
+    arch: c.arch,
+    width: c.width,
+    epochs: c.epochs,
+    batchSize: c.batchSize,
+    lr: c.lr,
+    momentum: c.momentum,
+    weightDecay: c.weightDecay,
+    augment: c.augment,
+    runningStats: c.runningStats,
+    seed: c.seed,
+  };
+  if (method === "SAM") out.rho = checkRho(c.rho ?? SAM_DEFAULT_RHO);
+  if (method === "AT") {
+    const a = validateAttack({
+      norm: c.norm ?? AT_DEFAULTS.norm,
+      eps: c.eps ?? AT_DEFAULTS.eps,
+      alpha: c.alpha ?? AT_DEFAULTS.alpha,
+      steps: c.steps ?? AT_DEFAULTS.steps,
+    });
+    Object.assign(out, a);
+  }
+  return out;
+}
+
+/** Learning rate of `epoch` (0-based): base before 75% of the epochs, x0.1 before 90%, then x0.01. */
+export function piecewiseLr(epoch: number, epochs: number, base: number): number {
+  if (epoch < epochs * 0.75) return base;
+  if (epoch < epochs * 0.9) return base * 0.1;
+  return base * 0.01;
+}
+
+/** x [N,H,W,C] in [0, 1], y int32 [N], learning rate -> training loss (caller disposes). */
+export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: number) => tf.Scalar;
+
+export type MethodSettings =
+  & Pick<TrainConfig, "method" | "rho" | "norm" | "eps" | "alpha" | "steps">
+  & {
+    runningStats?: RunningStats;
+  };
+
+/**
+ * One training step of the method: updates model parameters, optimizer state and BN running
+ * statistics (policy as described at the top of this file). AT draws its random starts from `rng`.
+ */
+export function makeTrainStep(
+  model: Model,
+  opt: Sgd,
+  settings: MethodSettings,
+  rng: Rng = Rng.fromSeed(0),
+): TrainStep {
+  const method = checkChoice("method", settings.method, METHODS);
+  const allPasses =
+    checkChoice("runningStats", settings.runningStats ?? "loss-pass", RUNNING_STATS) ===
+      "all-passes";
+  const lossOf = (x: tf.Tensor4D, y: tf.Tensor1D, moments?: BatchMoments[]) => () =>
+    crossEntropy(model.forward(x, "train", moments), y);
+  const withMoments = (body: (moments: BatchMoments[]) => tf.Scalar): tf.Scalar => {
+    const moments: BatchMoments[] = [];
+    try {
+      const loss = body(moments);
+      model.commitMoments(moments);
+      return loss;
+    } finally {
+      tf.dispose(moments.flatMap((m) => [m.mean, m.variance]));
+    }
+  };
+
+  const checked = (step: TrainStep): TrainStep => (x, y, lr) => {
+    checkNumber("lr", lr, { above: 0 });
+    return step(x, y, lr);
+  };
+
+  if (method === "ST") {
+    return checked((x, y, lr) => withMoments((m) => sgdStep(opt, lossOf(x, y, m), lr)));
+  }
+  if (method === "SAM") {
+    const rho = checkRho(settings.rho ?? SAM_DEFAULT_RHO);
+    return checked((x, y, lr) =>
+      withMoments((m) =>
+        samStep(opt, (pass) => lossOf(x, y, pass === 1 || allPasses ? m : undefined)(), rho, lr)
+      )
+    );
+  }
+  const attack = validateAttack({
+    norm: settings.norm ?? AT_DEFAULTS.norm,
+    eps: settings.eps ?? AT_DEFAULTS.eps,
+    alpha: settings.alpha ?? AT_DEFAULTS.alpha,
+    steps: settings.steps ?? AT_DEFAULTS.steps,
+  });
+  return checked((x, y, lr) =>
+    withMoments((m) => {
+      const xAdv = pgd(model, x, y, {
+        ...attack,
+        mode: "train",
+        rng,
+        moments: allPasses ? m : undefined,
+      });
+      try {
+        return sgdStep(opt, lossOf(xAdv, y, m), lr);
+      } finally {
+        xAdv.dispose();
+      }
+    })
+  );
+}
+
+export interface EpochMetrics {
+  /** 1-based epoch number. */
+  epoch: number;
+  lr: number;
+  /** Mean training loss over the epoch's examples (on the method's training inputs). */
+  trainLoss: number;
+  /** Seconds of training in this epoch (evaluation excluded). */
+  seconds: number;
+  /** Per-epoch evaluation on options.evalData, if asked. */
+  evalClean?: number;
+  evalRobust?: Record<string, number>;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  epochs: number;
+  metrics: readonly EpochMetrics[];
+  model: Model;
+}
+
+export interface TrainOptions {
+  /** Directory for the checkpoint; a run finds and resumes its own checkpoint there. */
+  checkpointDir?: string;
+  /** Called after each epoch's checkpoint is written. */
+  onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
+  progress?: ProgressStyle;
+  /** Progress label (default: the method and its settings). */
+  label?: string;
+  /** Evaluate on this set after each epoch (clean accuracy, plus `evalAttacks`). */
+  evalData?: Dataset;
+  evalAttacks?: readonly EvalAttack[];
+  /** Examples of evalData to use per epoch (default all). */
+  evalLimit?: number;
+}
+
+export interface TrainResult {
+  model: Model;
+  config: TrainConfig;
+  /** The augmentation actually used ("auto" resolved). */
+  augment: AugmentName;
+  metrics: EpochMetrics[];
+  /** Training seconds summed over all epochs, across resumes. */
+  trainSeconds: number;
+  /** Epochs that were already done in the checkpoint this call resumed from (0 = fresh). */
+  resumedFromEpoch: number;
+}
+
+/** The training loss became NaN or infinite. */
+export class TrainingDivergedError extends Error {
+  override name = "TrainingDivergedError";
+}
+
+/** A cheap content hash (FNV-1a over labels and a strided sample of pixels). */
+export function dataFingerprint(data: Dataset): string {
+  let h = 0x811c9dc5;
+  const mix = (v: number) => {
+    h ^= v;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  };
+  for (let i = 0; i < data.labels.length; i++) mix(data.labels[i]);
+  const bits = new Uint32Array(data.images.buffer, data.images.byteOffset, data.images.length);
+  for (let i = 0; i < bits.length; i += 97) mix(bits[i]);
+  return h.toString(16).padStart(8, "0");
+}
+
+export function describeMethod(
+  c: Pick<TrainConfig, "method" | "rho" | "norm" | "eps" | "alpha" | "steps">,
+): string {
+  if (c.method === "SAM") return `SAM rho=${c.rho}`;
+  if (c.method === "AT") {
+    return `AT ${c.norm} eps=${+((c.eps ?? 0) * 255).toFixed(3)}/255 alpha=${+((c.alpha ?? 0) * 255)
+      .toFixed(3)}/255 steps=${c.steps}`;
+  }
+  return "ST";
+}
+
+function validateData(data: Dataset): void {
+  const ok = data && Number.isInteger(data.n) && data.n >= 1 &&
+    data.images instanceof Float32Array && data.labels instanceof Int32Array &&
+    data.images.length === data.n * data.height * data.width * data.channels &&
+    data.labels.length === data.n;
+  if (!ok) {
+    throw new OptionError(
+      `Invalid training data ${
+        JSON.stringify(data?.name)
+      }: expected n >= 1 examples with images of length n*height*width*channels and n int32 labels.`,
+    );
+  }
+}
+
+/**
+ * Train a fresh model (or resume the run whose checkpoint is in options.checkpointDir) on `data`.
+ * The model is built from the config (arch, width) and the data (input shape, classes,
+ * normalisation from the dataset name), initialised from the run's Rng.
+ */
+export async function train(
+  data: Dataset,
+  config: Partial<TrainConfig> & { method: Method },
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const cfg = resolveTrainConfig(config);
+  validateData(data);
+  if (options.evalLimit !== undefined) {
+    checkNumber("evalLimit", options.evalLimit, { integer: true, min: 1 });
+  }
+  const augment = cfg.augment === "auto" ? defaultAugment(data.name) : cfg.augment;
+  const augSpec = AUGMENT_PRESETS[augment];
+  const norm = normalizationFor(data.name, data.channels);
+  const fingerprint: Record<string, unknown> = {
+    ...cfg,
+    augment,
+    data: {
+      name: data.name,
+      n: data.n,
+      shape: [data.height, data.width, data.channels],
+      numClasses: data.numClasses,
+      hash: dataFingerprint(data),
+    },
+  };
+
+  const rng = Rng.fromSeed(cfg.seed);
+  const model = createModel({
+    arch: cfg.arch,
+    width: cfg.width,
+    inputShape: [data.height, data.width, data.channels],
+    numClasses: data.numClasses,
+    mean: norm.mean,
+    std: norm.std,
+  }, rng);
+  const opt = createSgd(model.params, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  try {
+    let metrics: EpochMetrics[] = [];
+    let trainSeconds = 0;
+    let startEpoch = 0;
+    const ckPath = options.checkpointDir ? checkpointPath(options.checkpointDir) : undefined;
+    if (ckPath) {
+      const ck = loadCheckpoint<EpochMetrics>(ckPath);
+      if (ck) {
+        checkFingerprint(ckPath, ck.fingerprint, fingerprint);
+        importModel(model, ck.tensors);
+        opt.importState(model.paramNames, ck.tensors);
+        rng.setState(ck.rng);
+        metrics = ck.metrics;
+        trainSeconds = ck.trainSeconds;
+        startEpoch = ck.epoch;
+      }
+    }
+
+    const step = makeTrainStep(model, opt, cfg, rng);
+    const label = options.label ?? describeMethod(cfg);
+    const progress = createProgress({
+      label,
+      total: (cfg.epochs - startEpoch) * data.n,
+      unit: "img",
+      style: options.progress ?? "auto",
+    });
+    const stepsPerEpoch = Math.ceil(data.n / cfg.batchSize);
+
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+      const lr = piecewiseLr(epoch, cfg.epochs, cfg.lr);
+      const epochStart = performance.now();
+      const order = rng.permutation(data.n);
+      let lossSum = 0;
+      for (let s = 0, k = 0; s < data.n; s += cfg.batchSize, k++) {
+        const e = Math.min(data.n, s + cfg.batchSize);
+        const xs = gatherBatch(data, order, s, e, augSpec, rng);
+        const ys = new Int32Array(e - s);
+        for (let i = s; i < e; i++) ys[i - s] = data.labels[order[i]];
+        const x = tf.tensor4d(xs, [e - s, data.height, data.width, data.channels]);
+        const y = tf.tensor1d(ys, "int32");
+        let value: number;
+        try {
+          const loss = step(x, y, lr);
+          value = (await loss.data())[0];
+          loss.dispose();
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        if (!Number.isFinite(value)) {
+          const kept = ckPath && epoch > 0 ? ` (the checkpoint of epoch ${epoch} is kept)` : "";
+          throw new TrainingDivergedError(
+            `Training diverged at epoch ${epoch + 1}, step ${
+              k + 1
+            } of ${stepsPerEpoch}: the loss is ${value}; ` +
+              `lower the learning rate (lr ${cfg.lr}${
+                cfg.method === "SAM" ? `, rho ${cfg.rho}` : ""
+              }) or check the input data${kept}.`,
+          );
+        }
+        lossSum += value * (e - s);
+        await progress.update(
+          (epoch - startEpoch) * data.n + e,
+          `epoch ${epoch + 1}/${cfg.epochs} loss ${(lossSum / e).toFixed(4)}`,
+        );
+      }
+      const seconds = (performance.now() - epochStart) / 1000;
+      trainSeconds += seconds;
+      const m: EpochMetrics = { epoch: epoch + 1, lr, trainLoss: lossSum / data.n, seconds };
+      if (options.evalData) {
+        const r = await evaluate(model, options.evalData, {
+          attacks: options.evalAttacks ?? [],
+          limit: options.evalLimit,
+          seed: (cfg.seed + epoch + 1) >>> 0,
+          progress: "none",
+        });
+        m.evalClean = r.clean;
+        m.evalRobust = r.robust;
+      }
+      metrics.push(m);
+      if (ckPath) {
+        saveCheckpoint(ckPath, {
+          fingerprint,
+          epoch: epoch + 1,
+          rng: rng.getState(),
+          metrics,
+          trainSeconds,
+          tensors: { ...exportModel(model), ...opt.exportState(model.paramNames) },
+          backend: activeBackend() ?? tf.getBackend(),
+        });
+      }
+      await options.onEpochEnd?.({ epoch: epoch + 1, epochs: cfg.epochs, metrics, model });
+    }
+    await progress.finish(
+      metrics.length ? `loss ${metrics[metrics.length - 1].trainLoss.toFixed(4)}` : undefined,
+    );
+    return { model, config: cfg, augment, metrics, trainSeconds, resumedFromEpoch: startEpoch };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  } finally {
+    opt.dispose();
+  }
+}

@@ -1,0 +1,30 @@
+/** Tiny synthetic datasets for the library tests (no files, a few KB). */
+import type { Dataset } from "../lib/data.ts";
+import { Rng } from "../lib/rng.ts";
+
+/**
+ * n images of size side x side x channels in [0, 1] whose class is encoded by a brighter
+ * quadrant, so a small CNN can learn something in a few steps.
+ */
+export function toyDataset(n: number, side = 8, channels = 1, numClasses = 3, seed = 7): Dataset {
+  const rng = Rng.fromSeed(seed);
+  const images = new Float32Array(n * side * side * channels);
+  const labels = new Int32Array(n);
+  const half = side >> 1;
+  for (let i = 0; i < n; i++) {
+    const label = rng.int(numClasses);
+    labels[i] = label;
+    const qy = label & 1 ? half : 0;
+    const qx = label & 2 ? half : 0;
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const bright = y >= qy && y < qy + half && x >= qx && x < qx + half;
+        for (let c = 0; c < channels; c++) {
+          const v = (bright ? 0.6 : 0.2) + 0.3 * rng.float();
+          images[((i * side + y) * side + x) * channels + c] = Math.min(1, v);
+        }
+      }
+    }
+  }
+  return { name: "toy", images, labels, n, height: side, width: side, channels, numClasses };
+}
