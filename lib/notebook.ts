@@ -10,7 +10,12 @@ export type PlotlyLayout = Record<string, unknown>;
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 function inJupyter(): boolean {
-  return typeof (Deno as any).jupyter?.display === "function";
+  // Outside `deno jupyter`, merely reading Deno.jupyter throws.
+  try {
+    return typeof (Deno as any).jupyter?.display === "function";
+  } catch {
+    return false;
+  }
 }
 
 /** JSON has no typed arrays: turn them (at any depth) into plain arrays. */
