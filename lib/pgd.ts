@@ -11,6 +11,8 @@
  * - the model runs in the mode the caller asks: "eval" for evaluation, "train" (batch statistics)
  *   inside adversarial training, as the authors do. Attack passes never touch the running
  *   statistics unless `moments` is given (then each pass pushes its batch moments there).
+ * - `bounds` (default [0, 1]) is the box the examples are clamped to; null clamps nothing (for
+ *   inputs that are not pixels, e.g. the Gaussian features of lib/toy_training.ts).
  *
  * Noise comes from the caller's Rng (or a seed), drawn in JavaScript: the same seed gives the same
  * attack on every backend.
@@ -19,7 +21,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BatchMoments, Classifier, Mode } from "./model.ts";
 import { crossEntropy } from "./ops.ts";
 import { Rng } from "./rng.ts";
-import { checkBoolean, checkChoice, checkNumber } from "./validate.ts";
+import { checkBoolean, checkChoice, checkNumber, fail } from "./validate.ts";
 
 export const NORMS = ["linf", "l2"] as const;
 export type Norm = typeof NORMS[number];
@@ -43,6 +45,8 @@ export interface AttackOptions extends AttackSpec {
   rng?: Rng | number;
   /** When given, every attack forward pass pushes its BatchNorm batch moments here (train mode only). */
   moments?: BatchMoments[];
+  /** Box [lo, hi] the adversarial examples are clamped to: default [0, 1] (pixels); null = no clamp. */
+  bounds?: readonly [number, number] | null;
 }
 
 /** Check an attack's settings; returns them. */
@@ -109,14 +113,23 @@ export function pgd(
   const useStart = checkBoolean("randomStart", options.randomStart ?? true);
   const rng = options.rng instanceof Rng ? options.rng : Rng.fromSeed(options.rng ?? 0);
   const sink = mode === "train" ? options.moments : undefined;
+  const bounds = options.bounds === undefined ? [0, 1] as const : options.bounds;
+  if (
+    bounds !== null &&
+    !(Array.isArray(bounds) && bounds.length === 2 && bounds.every(Number.isFinite) &&
+      bounds[0] < bounds[1])
+  ) {
+    fail("bounds", bounds, "null or [lo, hi] with finite lo < hi");
+  }
+  const [lo, hi] = bounds ?? [-Infinity, Infinity]; // clipByValue with infinite bounds is a no-op
 
   if (eps === 0) return tf.clone(x); // the ball is the point x itself
 
-  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), 0)); // L-inf box ∩ [0, 1]
-  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), 1));
+  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), lo)); // L-inf box ∩ bounds
+  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), hi));
   let xAdv: tf.Tensor4D = tf.tidy(() => {
     if (!useStart) return tf.clone(x);
-    return tf.clipByValue(tf.add(x, randomStart(x, norm, eps, rng)), 0, 1) as tf.Tensor4D;
+    return tf.clipByValue(tf.add(x, randomStart(x, norm, eps, rng)), lo, hi) as tf.Tensor4D;
   });
 
   const lossGrad = tf.grad((xa: tf.Tensor) =>
@@ -133,7 +146,7 @@ export function pgd(
         const gNorm = tf.add(perExampleNorm(g), 1e-10);
         const unit = tf.div(g, tf.reshape(gNorm, broadcastShape(g)));
         const delta = projectL2(tf.add(tf.sub(xAdv, x), tf.mul(unit, alpha)), eps);
-        return tf.clipByValue(tf.add(x, delta), 0, 1) as tf.Tensor4D;
+        return tf.clipByValue(tf.add(x, delta), lo, hi) as tf.Tensor4D;
       });
       xAdv.dispose();
       xAdv = next;
