@@ -1,0 +1,121 @@
+/** Summaries over seeds, differences with their uncertainty, claim checks, cost ratios, chart specs. */
+import assert from "node:assert/strict";
+import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/charts.ts";
+import { evalColumns, EXTENDED_EVAL_ATTACKS, GRID, PAPER_COLUMNS } from "../lib/experiments.ts";
+import type { ResultRow } from "../lib/results.ts";
+import {
+  checkClaims,
+  costRatios,
+  costStatements,
+  difference,
+  formatDiff,
+  formatPct,
+  PAPER_STD_BOUND,
+  paperSummaries,
+  stat,
+  summarize,
+  verdict,
+} from "../lib/summary.ts";
+
+const close = (a: number, b: number, tol = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+
+Deno.test("stat: mean and sample std; one value has no std", () => {
+  const s = stat([0.8, 0.82, 0.84]);
+  close(s.mean, 0.82);
+  close(s.std, 0.02);
+  assert.equal(s.n, 3);
+  assert.ok(Number.isNaN(stat([0.5]).std));
+  assert.equal(formatPct(s), "82.0 ± 2.0");
+  assert.equal(formatPct(stat([0.5])), "50.0");
+});
+
+Deno.test("difference: seed spread plus binomial test error; verdict at 2 SE", () => {
+  const a = { mean: 0.5, std: 0.02, n: 4 };
+  const b = { mean: 0.4, std: 0.02, n: 4 };
+  const d = difference(a, b, 1000);
+  close(d.diff, 0.1);
+  close(d.se, Math.sqrt(0.0004 / 4 * 2 + (0.25 + 0.24) / 1000));
+  assert.equal(verdict(d, 1), "holds");
+  assert.equal(verdict(d, -1), "opposite");
+  assert.equal(verdict({ diff: 0.01, se: 0.01 }, 1), "within noise");
+  assert.equal(formatDiff(d, "holds"), "+10.0 ± 2.6 ✓");
+});
+
+Deno.test("the paper's own numbers: Table 2 rows parse and its claims mostly hold", () => {
+  const paper = paperSummaries("cifar10");
+  assert.equal(paper.length, 12);
+  close(paper[0].metrics.clean.mean, 0.946);
+  close(paper.find((s) => s.row.id === "AT-l2-128")!.metrics.linf_2_255.mean, 0.784);
+  const claims = checkClaims(paper, PAPER_COLUMNS, PAPER_STD_BOUND);
+  assert.deepEqual(claims.map((c) => c.claim.slice(0, 3)), ["1a.", "1b.", "2a.", "2b."]);
+  // SAM-0.05 on L-inf 2/255 is +0.5 points: within the paper's own noise bound.
+  assert.equal(claims[0].holds, 11);
+  assert.equal(claims[0].withinNoise, 1);
+  // AT-linf-8 is below SAM-0.2 on L2 16/255 (82.5 vs 84.0): reported, not hidden.
+  assert.equal(claims[2].opposite, 1);
+  assert.match(claims[2].statement, /^Claim 2a holds only in part, with exceptions: 31 of 32/);
+});
+
+function fakeRows(): ResultRow[] {
+  const rows: ResultRow[] = [];
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  for (const seed of [0, 1, 2]) {
+    for (const r of GRID) {
+      const base = r.method === "ST" ? 0.8 : r.method === "SAM" ? 0.79 : 0.75;
+      const rob = r.method === "ST" ? 0.3 : r.method === "SAM" ? 0.4 : 0.65;
+      const row: ResultRow = {
+        row_id: r.id,
+        seed,
+        epochs: 10,
+        train_seconds: 10 * (r.method === "ST" ? 1 : r.method === "SAM" ? 2 : (r.steps ?? 0) + 1) *
+          (1 + 0.01 * seed),
+        eval_seconds: 5,
+        test_size: 1000,
+        clean: base + 0.005 * seed,
+        load_avg_1m: 1,
+      };
+      for (const c of cols.slice(1)) row[c.key] = rob + 0.005 * seed;
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+Deno.test("summarize + checkClaims + costRatios on synthetic runs", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  const sums = summarize(fakeRows(), cols);
+  assert.equal(sums.length, 12);
+  assert.deepEqual(sums[0].seeds, [0, 1, 2]);
+  const claims = checkClaims(sums, cols);
+  assert.equal(claims[0].holds, 3 * 8); // SAM +10 points on every robust column
+  assert.equal(claims[1].withinNoise, 3); // SAM clean -1 point: within noise at N = 1000
+  assert.match(
+    claims[1].statement,
+    /^Claim 1b holds: of 3 SAM rows, 0 improve clean accuracy beyond 2 SE, 3 keep it/,
+  );
+  assert.equal(claims[3].holds, 8); // AT -5 points clean
+  const ratios = costRatios(sums);
+  close(ratios.find((r) => r.row === "SAM-0.1")!.ratio, 2);
+  close(ratios.find((r) => r.row === "AT-linf-8")!.ratio, 11);
+  const said = costStatements(ratios);
+  assert.equal(said.length, 2);
+  assert.match(said[0], /^SAM costs 2\.0x ST per epoch here .* about 2x: holds \(within ±30%\)\.$/);
+  assert.match(said[1], /^10-step PGD AT costs 11\.0x ST .* about 10x: holds \(within ±30%\)\.$/);
+  // Only some rows: the claims whose rows are missing are left out.
+  assert.equal(checkClaims(sums.filter((s) => s.row.method !== "AT"), cols).length, 2);
+});
+
+Deno.test("chart specs: one trace per row and panel, plain numbers", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  const sums = summarize(fakeRows(), cols);
+  const t = tradeoffChart(sums, cols.slice(1, 5), "t");
+  assert.equal(t.data.length, 12 * 4);
+  assert.equal((t.data[0] as any).x[0], 80.5);
+  const e = robustVsEpsChart(sums, cols, "e");
+  assert.equal(e.data.length, 24);
+  assert.deepEqual((e.data[0] as any).x, [0, 1, 2, 4, 8]);
+  const c = costChart(costRatios(sums), "c");
+  assert.equal((c.data[0] as any).y.length, 12);
+  JSON.stringify([t, e, c]); // serialisable
+});
