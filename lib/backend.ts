@@ -12,6 +12,11 @@ import util from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 
 export const BACKENDS = ["tensorflow", "tensorflow-gpu", "wasm"] as const;
+
+/** A backend that is unknown or cannot load; the message names the fix. */
+export class BackendError extends Error {
+  override name = "BackendError";
+}
 export type BackendName = typeof BACKENDS[number];
 
 /** The name tfjs registers each backend under. */
@@ -27,8 +32,10 @@ let loadedTensorflow: BackendName | undefined;
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
-  throw new Error(
-    `Unknown backend "${name}": use one of ${BACKENDS.join(", ")} (the backend option or SAM_AT_BACKEND).`,
+  throw new BackendError(
+    `Unknown backend "${name}": use one of ${
+      BACKENDS.join(", ")
+    } (the backend option or SAM_AT_BACKEND).`,
   );
 }
 
@@ -48,7 +55,7 @@ export async function initBackend(name?: string): Promise<BackendName> {
   if (active === chosen) return chosen;
   // tensorflow and tensorflow-gpu exclude each other; wasm loads beside either.
   if (ENGINE_NAME[chosen] === "tensorflow" && loadedTensorflow && loadedTensorflow !== chosen) {
-    throw new Error(
+    throw new BackendError(
       `Backend ${loadedTensorflow} is already loaded in this process; tensorflow and tensorflow-gpu cannot both load. Restart with the other one.`,
     );
   }
@@ -58,7 +65,9 @@ export async function initBackend(name?: string): Promise<BackendName> {
     loadedTensorflow = chosen;
   }
   if (!(await tf.setBackend(ENGINE_NAME[chosen]))) {
-    throw new Error(`Backend ${chosen} registered but failed to initialise; try SAM_AT_BACKEND=wasm.`);
+    throw new BackendError(
+      `Backend ${chosen} registered but failed to initialise; try SAM_AT_BACKEND=wasm.`,
+    );
   }
   await tf.ready();
   active = chosen;
@@ -78,8 +87,10 @@ async function loadTensorflow(name: "tensorflow" | "tensorflow-gpu"): Promise<vo
     const how = name === "tensorflow"
       ? "run 'bash scripts/setup.sh'"
       : "install CUDA 11.2 + cuDNN 8.1 and run 'SAM_AT_GPU=1 bash scripts/setup.sh'";
-    throw new Error(
-      `The ${name} backend could not load (${firstLine(err)}): ${how}, or fall back with SAM_AT_BACKEND=${
+    throw new BackendError(
+      `The ${name} backend could not load (${
+        firstLine(err)
+      }): ${how}, or fall back with SAM_AT_BACKEND=${
         name === "tensorflow" ? "wasm" : "tensorflow"
       }.`,
     );

@@ -9,13 +9,11 @@
  * resumes from its checkpoint (under results/runs/<results name>/checkpoints/). All the logic is
  * runGrid in lib/experiments.ts; this file only parses the command line.
  */
-import { parseArgs } from "node:util";
 import { parseBackend } from "../lib/backend.ts";
-import { DatasetError, DATASETS } from "../lib/data.ts";
+import { DATASETS } from "../lib/data.ts";
 import {
   DEFAULT_PRESET,
   describePlan,
-  ExperimentError,
   getPreset,
   planGrid,
   PRESETS,
@@ -23,9 +21,7 @@ import {
   ROW_IDS,
   runGrid,
 } from "../lib/experiments.ts";
-import { OptionError } from "../lib/validate.ts";
-import { CheckpointError } from "../lib/checkpoint.ts";
-import { TrainingDivergedError } from "../lib/train.ts";
+import { parseCli, runCli } from "./cli.ts";
 
 const HELP = `Run the paper's training grid (or part of it) and write one CSV row per finished run.
 
@@ -58,39 +54,18 @@ Examples:
   bin/deno task experiment --rows ST,SAM-0.1 --seeds 0
   bin/deno task experiment --dataset cifar10 --preset cpu`;
 
-function fail(message: string): never {
-  console.error(message);
-  Deno.exit(2);
-}
+const args = parseCli({
+  dataset: { type: "string", default: "fashion-mnist" },
+  preset: { type: "string" },
+  rows: { type: "string", default: "all" },
+  seeds: { type: "string" },
+  backend: { type: "string" },
+  results: { type: "string" },
+  "keep-checkpoints": { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+}, HELP);
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      dataset: { type: "string", default: "fashion-mnist" },
-      preset: { type: "string" },
-      rows: { type: "string", default: "all" },
-      seeds: { type: "string" },
-      backend: { type: "string" },
-      results: { type: "string" },
-      "keep-checkpoints": { type: "boolean", default: false },
-      "dry-run": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  }).values;
-} catch (err) {
-  fail(`${err instanceof Error ? err.message : err}; see --help.`);
-}
-
-if (args.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-
-try {
+await runCli(async () => {
   const preset = getPreset(args.dataset, args.preset);
   if (args.backend !== undefined) parseBackend(args.backend); // a typo fails before any work
   const options = {
@@ -109,12 +84,4 @@ try {
   } else {
     await runGrid(options);
   }
-} catch (err) {
-  // Bad requests and missing data get their one sentence, not a stack trace.
-  const known = err instanceof ExperimentError || err instanceof DatasetError ||
-    err instanceof OptionError ||
-    err instanceof CheckpointError || err instanceof TrainingDivergedError ||
-    (err instanceof Error && /^Unknown backend|^The tensorflow|^Backend /.test(err.message));
-  if (!known) throw err;
-  fail((err as Error).message);
-}
+});

@@ -1,0 +1,59 @@
+/**
+ * What the command-line scripts share: options parsed strictly, --help, and bad input answered
+ * with the error's one sentence (exit 2) instead of a stack trace. Unexpected errors still throw.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { BackendError } from "../lib/backend.ts";
+import { CheckpointError } from "../lib/checkpoint.ts";
+import { DatasetError } from "../lib/data.ts";
+import { ExperimentError } from "../lib/experiments.ts";
+import { TrainingDivergedError } from "../lib/train.ts";
+import { OptionError } from "../lib/validate.ts";
+
+export function fail(message: string): never {
+  console.error(message);
+  Deno.exit(2);
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The parsed values: booleans, strings with a default, other strings possibly undefined. */
+type Values<O extends Options> = {
+  [K in keyof O]: O[K] extends { type: "boolean" } ? boolean
+    : O[K] extends { default: string } ? string
+    : string | undefined;
+};
+
+/** Parse Deno.args; print `help` and exit on --help or -h; one sentence on an unknown option. */
+export function parseCli<const O extends Options>(
+  options: O,
+  help: string,
+): Values<O> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(help);
+    Deno.exit(0);
+  }
+  try {
+    return parseArgs({ args: Deno.args, strict: true, allowPositionals: false, options })
+      .values as unknown as Values<O>;
+  } catch (err) {
+    fail(`${err instanceof Error ? err.message : err}; see --help.`);
+  }
+}
+
+/** Errors whose message is already the whole answer for the user. */
+export function isUserError(err: unknown): err is Error {
+  return err instanceof ExperimentError || err instanceof DatasetError ||
+    err instanceof OptionError ||
+    err instanceof CheckpointError || err instanceof TrainingDivergedError ||
+    err instanceof BackendError;
+}
+
+/** Run a script's body; bad input and missing data end with their one sentence. */
+export async function runCli(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    fail(err.message);
+  }
+}
