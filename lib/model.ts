@@ -30,7 +30,14 @@
  * drawn in JavaScript from the run's Rng, so every backend starts from the same weights.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type BatchMoments, bnReluEval, bnReluTrain } from "./ops.ts";
+import {
+  type BatchMoments,
+  bnReluEval,
+  bnReluTrain,
+  globalAvgPool,
+  maxPool2x2,
+  paddedConv,
+} from "./ops.ts";
 import type { Rng } from "./rng.ts";
 import { checkChoice, checkNumber, fail } from "./validate.ts";
 
@@ -196,8 +203,7 @@ export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: numbe
   const f = w as unknown as tf.Tensor4D;
   if (k === 1) return tf.conv2d(x, f, stride, "valid");
   if (stride === 1) return tf.conv2d(x, f, 1, "same"); // symmetric for odd k at stride 1
-  const p = (k - 1) / 2;
-  return tf.conv2d(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]), f, stride, "valid");
+  return paddedConv(x, f, stride); // = tf.conv2d(tf.pad(x, (k-1)/2 each side), f, stride, "valid")
 }
 
 function bnRelu(x: tf.Tensor4D, bn: BN, mode: Mode, moments?: BatchMoments[]): tf.Tensor4D {
@@ -271,7 +277,7 @@ function buildPreActResNet18(b: Builder, spec: ModelSpec): { body: Body; bns: BN
       const h = conv(a, blk.conv1, blk.stride);
       out = tf.add(conv(bnRelu(h, blk.bn2, mode, moments), blk.conv2, 1), shortcut);
     }
-    const pooled = tf.mean(bnRelu(out, bnFinal, mode, moments), [1, 2]) as tf.Tensor2D;
+    const pooled = globalAvgPool(bnRelu(out, bnFinal, mode, moments));
     return linear(pooled, fc);
   };
   return { body, bns };
@@ -293,9 +299,9 @@ function buildSmallCnn(b: Builder, spec: ModelSpec): { body: Body; bns: BN[] } {
     let h = x;
     convs.forEach((c, i) => {
       h = bnRelu(conv(h, c, 1), bns[i], mode, moments);
-      if (i < convs.length - 1) h = tf.maxPool(h, 2, 2, "valid");
+      if (i < convs.length - 1) h = maxPool2x2(h);
     });
-    return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, fc);
+    return linear(globalAvgPool(h), fc);
   };
   return { body, bns };
 }

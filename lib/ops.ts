@@ -1,7 +1,7 @@
 /**
  * The few fused training ops the models need, each with a gradient: BatchNorm+ReLU in train mode
  * (batch statistics, which it also hands back for the running-stat update), BatchNorm+ReLU in eval
- * mode (running statistics), and mean softmax cross-entropy.
+ * mode (running statistics), 2x2 max pooling, and mean softmax cross-entropy.
  *
  * Why: composed from generic tfjs ops, a BN-ReLU is about a dozen kernels forward and backward;
  * on the tensorflow (tfjs-node) backend this file calls libtensorflow's own fused kernels instead
@@ -9,6 +9,25 @@
  * 2 kernels forward and 2 backward. Measured on PreActResNet-18 width 16, batch 128, 2 cores:
  * 631 -> 237 ms per ST step. Every other backend (wasm, cpu, webgl) takes the portable path
  * built from tfjs-core ops; tests check that both paths agree.
+ *
+ * Where libtensorflow is built with oneDNN (the x86 CPU builds; probed once, see mklOps), three
+ * oneDNN kernels replace generic ones (bench/NOTES.md has the measurements):
+ * - _MklNativeFusedBatchNormEx with activation Relu: BatchNorm and ReLU in one pass (forward; the
+ *   backward stays ReluGrad + FusedBatchNormGradV3). Used where the channel count is a multiple of
+ *   8, where it is bit-identical to FusedBatchNormV3 + Relu (other counts differ in the last bit).
+ * - _MklNativeMaxPool / _MklNativeMaxPoolGrad with a workspace (the argmax of each window, kept from
+ *   the forward pass): the gradient no longer re-searches every window. TensorFlow's generic
+ *   MaxPoolGrad took 5-18 ms per small-CNN step for what this does in well under 1 ms.
+ *   Same tie rule (the first maximum of a window gets the gradient), bit-identical results.
+ * - Strided k x k convolutions with PyTorch's symmetric padding ((k-1)/2 on every side): one
+ *   Conv2D with EXPLICIT padding forward instead of tf.pad + a VALID Conv2D (the padded copy is
+ *   never made; the forward pass is measured 15-45% faster). Its gradient is the same
+ *   Conv2DBackpropInput (VALID, then the border sliced off) and Conv2DBackpropFilter (on the
+ *   padded input, padded only when the weight gradient is asked for, so never in an attack) as
+ *   tfjs's own gradient of tf.pad + tf.conv2d: bit-identical.
+ * These are internal TensorFlow ops (their kernels are registered under the label
+ * "MklNameChangeOp", hence the `_kernel` attribute); if a libtensorflow lacks them the probe fails
+ * and the generic kernels run.
  *
  * Both paths compute the gradient through the batch statistics (as PyTorch does in train mode),
  * and report the batch variance unbiased (n/(n-1)), PyTorch's convention for running_var.
@@ -34,6 +53,9 @@ interface NativeBackend {
 }
 
 let portableOnly = false;
+let mklAllowed = true;
+/** Result of the one-time probe for libtensorflow's oneDNN kernels (undefined = not probed yet). */
+let mklProbed: boolean | undefined;
 
 /** Force the portable (tfjs-core) implementation; for tests and benchmarks. Returns the old value. */
 export function setPortableOps(on: boolean): boolean {
@@ -47,6 +69,56 @@ function nativeBackend(): NativeBackend | null {
   if (portableOnly || tf.getBackend() !== "tensorflow") return null;
   const b = tf.backend() as unknown as NativeBackend;
   return typeof b.executeMultipleOutputs === "function" && b.binding ? b : null;
+}
+
+/**
+ * Allow (default) or forbid the oneDNN kernels on tfjs-node; for tests and benchmarks, which
+ * compare both paths. Returns the old value.
+ */
+export function setMklOps(on: boolean): boolean {
+  const old = mklAllowed;
+  mklAllowed = on;
+  return old;
+}
+
+/** The oneDNN replacements, each switchable on its own (for benchmarks: bench/micro.ts). */
+export type MklFeature = "bnRelu" | "maxPool" | "paddedConv";
+const mklFeatures: Record<MklFeature, boolean> = { bnRelu: true, maxPool: true, paddedConv: true };
+
+/** Switch one oneDNN replacement on or off (all are on by default); returns the old value. */
+export function setMklFeature(name: MklFeature, on: boolean): boolean {
+  const old = mklFeatures[name];
+  mklFeatures[name] = on;
+  return old;
+}
+
+const MKL_LABEL = "MklNameChangeOp";
+
+/** Whether libtensorflow's oneDNN kernels (_MklNative*) run here: probed once on a tiny input. */
+function mklOps(nb: NativeBackend): boolean {
+  if (!mklAllowed) return false;
+  if (mklProbed === undefined) {
+    mklProbed = false;
+    // CPU only: on tfjs-node-gpu these kernels would pull tensors back to the host.
+    if (!(tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice) {
+      try {
+        mklProbed = tf.tidy(() => {
+          const x = tf.tensor4d([1, 4, 3, 2], [1, 2, 2, 1]);
+          const [y] = nb.executeMultipleOutputs("_MklNativeMaxPool", poolAttrs(nb), [x], 2);
+          return y.dataSync()[0] === 4;
+        });
+      } catch {
+        mklProbed = false;
+      }
+    }
+  }
+  return mklProbed;
+}
+
+/** Whether the oneDNN kernels are in use right now (tfjs-node on a CPU with oneDNN). */
+export function usingMklOps(): boolean {
+  const nb = nativeBackend();
+  return nb !== null && mklOps(nb);
 }
 
 /** Whether the fused libtensorflow kernels are in use right now. */
@@ -63,6 +135,47 @@ function bnAttrs(nb: NativeBackend, training: boolean): unknown[] {
     { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
     { name: "is_training", type: b.TF_ATTR_BOOL, value: training },
   ];
+}
+
+/** FusedBatchNormEx attributes: BatchNorm with ReLU fused (oneDNN kernel). */
+function bnReluExAttrs(nb: NativeBackend, training: boolean): unknown[] {
+  const b = nb.binding;
+  return [
+    ...bnAttrs(nb, training),
+    { name: "activation_mode", type: b.TF_ATTR_STRING, value: "Relu" },
+    { name: "num_side_inputs", type: b.TF_ATTR_INT, value: 0 },
+    { name: "exponential_avg_factor", type: b.TF_ATTR_FLOAT, value: 1 },
+    { name: "_kernel", type: b.TF_ATTR_STRING, value: MKL_LABEL },
+  ];
+}
+
+/**
+ * relu(FusedBatchNorm(x)) and its five side outputs (batch mean, batch variance (unbiased),
+ * reserve spaces 1-3): one oneDNN kernel where available, else FusedBatchNormV3 then Relu.
+ */
+function nativeBnRelu(
+  nb: NativeBackend,
+  training: boolean,
+  inputs: tf.Tensor[],
+): tf.Tensor[] {
+  // Channel counts that are not a multiple of 8 take oneDNN's vector-tail code in the fused kernel,
+  // whose results differ from FusedBatchNormV3 + Relu in the last bit (measured for C = 4, 12, 20);
+  // every multiple of 8 measured (8 to 512) gives identical bits. Those use the fused kernel.
+  if (mklFeatures.bnRelu && mklOps(nb) && (inputs[0].shape[3] ?? 0) % 8 === 0) {
+    return nb.executeMultipleOutputs(
+      "_MklNativeFusedBatchNormEx",
+      bnReluExAttrs(nb, training),
+      inputs,
+      6,
+    );
+  }
+  const [z, ...rest] = nb.executeMultipleOutputs(
+    "FusedBatchNormV3",
+    bnAttrs(nb, training),
+    inputs,
+    6,
+  );
+  return [tf.relu(z), ...rest];
 }
 
 function reluGrad(nb: NativeBackend, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
@@ -101,13 +214,13 @@ export function bnReluTrain(
   const f = tf.customGrad((xx, g, bt, save) => {
     const empty = tf.tensor1d([]);
     // Outputs: y, batch_mean, batch_variance (unbiased), reserve_space_1..3 (for the gradient).
-    const [z, mean, varUnbiased, r1, r2, r3] = nb.executeMultipleOutputs(
-      "FusedBatchNormV3",
-      bnAttrs(nb, true),
-      [xx as tf.Tensor, g as tf.Tensor, bt as tf.Tensor, empty, empty],
-      6,
-    );
-    const y = tf.relu(z);
+    const [y, mean, varUnbiased, r1, r2, r3] = nativeBnRelu(nb, true, [
+      xx as tf.Tensor,
+      g as tf.Tensor,
+      bt as tf.Tensor,
+      empty,
+      empty,
+    ]);
     (save as tf.GradSaveFunc)([xx as tf.Tensor, g as tf.Tensor, y, r1, r2, r3]);
     if (sink) {
       sink.push({
@@ -148,13 +261,13 @@ export function bnReluEval(
     ) as tf.Tensor4D;
   }
   const f = tf.customGrad((xx, g, bt, save) => {
-    const [z, , , r1, r2, r3] = nb.executeMultipleOutputs(
-      "FusedBatchNormV3",
-      bnAttrs(nb, false),
-      [xx as tf.Tensor, g as tf.Tensor, bt as tf.Tensor, runningMean, runningVar],
-      6,
-    );
-    const y = tf.relu(z);
+    const [y, , , r1, r2, r3] = nativeBnRelu(nb, false, [
+      xx as tf.Tensor,
+      g as tf.Tensor,
+      bt as tf.Tensor,
+      runningMean,
+      runningVar,
+    ]);
     (save as tf.GradSaveFunc)([xx as tf.Tensor, g as tf.Tensor, y, r1, r2, r3]);
     return {
       value: y,
@@ -172,6 +285,159 @@ export function bnReluEval(
     };
   });
   return f(x, gamma, beta) as tf.Tensor4D;
+}
+
+function poolAttrs(nb: NativeBackend): unknown[] {
+  const b = nb.binding;
+  return [
+    { name: "ksize", type: b.TF_ATTR_INT, value: [1, 2, 2, 1] },
+    { name: "strides", type: b.TF_ATTR_INT, value: [1, 2, 2, 1] },
+    { name: "padding", type: b.TF_ATTR_STRING, value: "VALID" },
+    { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
+    { name: "workspace_enabled", type: b.TF_ATTR_BOOL, value: true },
+    { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: "_kernel", type: b.TF_ATTR_STRING, value: MKL_LABEL },
+  ];
+}
+
+/**
+ * 2x2 max pooling with stride 2, 'valid' (odd edges dropped), as tf.maxPool(x, 2, 2, "valid");
+ * the gradient goes to the first maximum of each window. On tfjs-node with oneDNN the forward
+ * pass keeps a workspace (each window's argmax) that the gradient reuses.
+ */
+export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
+  const nb = nativeBackend();
+  if (nb === null || !mklFeatures.maxPool || !mklOps(nb)) return tf.maxPool(x, 2, 2, "valid");
+  const f = tf.customGrad((xx, save) => {
+    // Outputs: y and the workspace (uint8 on the native side; never read in JavaScript).
+    const [y, workspace] = nb.executeMultipleOutputs(
+      "_MklNativeMaxPool",
+      poolAttrs(nb),
+      [xx as tf.Tensor],
+      2,
+    );
+    (save as tf.GradSaveFunc)([xx as tf.Tensor, y, workspace]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sy, sw] = saved;
+        return nb.executeMultipleOutputs(
+          "_MklNativeMaxPoolGrad",
+          poolAttrs(nb),
+          [sx, sy, dy, sw],
+          1,
+        )[0];
+      },
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
+/**
+ * Global average pooling [N, H, W, C] -> [N, C]: tf.mean(x, [1, 2]) with a leaner gradient on
+ * tfjs-node (dy / (H*W) broadcast by the native BroadcastTo; tfjs's own gradient builds a ones
+ * tensor of x's shape in JavaScript every step). Same values, bit for bit.
+ */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  if (nativeBackend() === null) return tf.mean(x, [1, 2]) as tf.Tensor2D;
+  const [n, h, w, c] = x.shape;
+  const f = tf.customGrad((xx, _save) => ({
+    value: tf.mean(xx as tf.Tensor, [1, 2]),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.broadcastTo(tf.reshape(tf.div(dy, h * w), [n, 1, 1, c]), [n, h, w, c]),
+  }));
+  return f(x) as tf.Tensor2D;
+}
+
+const PADDED_CONV = "SamAtPaddedConv2D";
+let paddedConvRegistered = false;
+
+interface PaddedConvAttrs {
+  stride: number;
+  pad: number;
+}
+
+/** A tfjs kernel (tfjs-node only) for a strided conv with explicit symmetric padding, and its gradient. */
+function registerPaddedConv(): void {
+  if (paddedConvRegistered) return;
+  paddedConvRegistered = true;
+  tf.registerKernel({
+    kernelName: PADDED_CONV,
+    backendName: "tensorflow",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const nb = backend as unknown as NativeBackend;
+      const b = nb.binding;
+      const { stride, pad } = attrs as unknown as PaddedConvAttrs;
+      const x = inputs.x as tf.Tensor;
+      return nb.executeMultipleOutputs(
+        "Conv2D",
+        [
+          { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+          { name: "strides", type: b.TF_ATTR_INT, value: [1, stride, stride, 1] },
+          { name: "padding", type: b.TF_ATTR_STRING, value: "EXPLICIT" },
+          {
+            name: "explicit_paddings",
+            type: b.TF_ATTR_INT,
+            value: [0, 0, pad, pad, pad, pad, 0, 0],
+          },
+          { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
+          { name: "use_cudnn_on_gpu", type: b.TF_ATTR_BOOL, value: true },
+          { name: "dilations", type: b.TF_ATTR_INT, value: [1, 1, 1, 1] },
+        ],
+        [x, inputs.filter as tf.Tensor],
+        1,
+      )[0];
+    },
+  });
+  tf.registerGradient({
+    kernelName: PADDED_CONV,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const { stride, pad } = attrs as unknown as PaddedConvAttrs;
+      const [n, h, w, c] = x.shape;
+      const padding: [number, number][] = [[0, 0], [pad, pad], [pad, pad], [0, 0]];
+      return {
+        x: () =>
+          tf.slice(
+            tf.conv2dTranspose(
+              dy as tf.Tensor4D,
+              filter,
+              [n, h + 2 * pad, w + 2 * pad, c],
+              stride,
+              "valid",
+            ),
+            [0, pad, pad, 0],
+            [n, h, w, c],
+          ),
+        filter: () =>
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, {
+            x: tf.pad(x, padding),
+            dy: dy as tf.Tensor,
+          }, {
+            strides: stride,
+            pad: "valid",
+            dataFormat: "NHWC",
+            filterShape: filter.shape,
+          }) as tf.Tensor4D,
+      };
+    },
+  });
+}
+
+/**
+ * A k x k convolution (odd k > 1) with stride s and PyTorch's padding (k-1)/2 on every side, as
+ * tf.conv2d(tf.pad(x, ...), w, s, "valid"). On tfjs-node with oneDNN it runs as one Conv2D with
+ * EXPLICIT padding (see the top of this file); elsewhere it is exactly that tf.pad + tf.conv2d.
+ */
+export function paddedConv(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.Tensor4D {
+  const pad = (w.shape[0] - 1) / 2;
+  const nb = nativeBackend();
+  if (nb === null || !mklFeatures.paddedConv || !mklOps(nb)) {
+    return tf.conv2d(tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), w, stride, "valid");
+  }
+  registerPaddedConv();
+  return tf.engine().runKernel(PADDED_CONV, { x, filter: w }, { stride, pad }) as tf.Tensor4D;
 }
 
 /** Mean softmax cross-entropy of logits [N, C] against integer labels [N] (int32). */

@@ -6,7 +6,12 @@ import {
   bnReluEval,
   bnReluTrain,
   crossEntropy,
+  globalAvgPool,
+  maxPool2x2,
+  paddedConv,
+  setMklOps,
   setPortableOps,
+  usingMklOps,
   usingNativeOps,
 } from "../lib/ops.ts";
 
@@ -18,9 +23,10 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Values and gradients of the three ops on fixed inputs, with the native or portable path. */
-function compute(portable: boolean): number[][] {
+/** Values and gradients of the four ops on fixed inputs, with the oneDNN, native or portable path. */
+function compute(portable: boolean, mkl = true): number[][] {
   const old = setPortableOps(portable);
+  const oldMkl = setMklOps(mkl);
   try {
     return tf.tidy(() => {
       const x = tf.randomNormal([4, 5, 5, 3], 0.3, 1.5, "float32", 1) as tf.Tensor4D;
@@ -43,14 +49,42 @@ function compute(portable: boolean): number[][] {
       const logits = tf.randomNormal([6, 4], 0, 2, "float32", 3);
       const y = tf.tensor1d([0, 1, 2, 3, 1, 0], "int32");
       const ce = tf.valueAndGrad((z: tf.Tensor) => crossEntropy(z as tf.Tensor2D, y))(logits);
-      const out = [...train, ...evalG, sink[0].mean, sink[0].variance, ce.value, ce.grad].map((t) =>
-        Array.from(t.dataSync())
+      // Max pooling: odd sizes (the last row/column dropped), ties (first maximum wins), ReLU zeros.
+      const px = tf.relu(
+        tf.round(tf.randomNormal([3, 7, 6, 4], 0, 2, "float32", 4)),
+      ) as tf.Tensor4D;
+      const pw = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 5);
+      const pool = tf.valueAndGrad((t: tf.Tensor) =>
+        tf.sum(tf.mul(maxPool2x2(t as tf.Tensor4D), pw))
+      )(
+        px,
       );
+      const gx = tf.randomNormal([3, 5, 4, 6], 0, 1, "float32", 6) as tf.Tensor4D;
+      const gw = tf.randomNormal([3, 6], 0, 1, "float32", 7);
+      const gap = tf.valueAndGrad((t: tf.Tensor) =>
+        tf.sum(tf.mul(globalAvgPool(t as tf.Tensor4D), gw))
+      )(
+        gx,
+      );
+      const out = [
+        ...train,
+        ...evalG,
+        sink[0].mean,
+        sink[0].variance,
+        ce.value,
+        ce.grad,
+        pool.value,
+        pool.grad,
+        maxPool2x2(px),
+        gap.value,
+        gap.grad,
+      ].map((t) => Array.from(t.dataSync()));
       tf.dispose([sink[0].mean, sink[0].variance]);
       return out;
     });
   } finally {
     setPortableOps(old);
+    setMklOps(oldMkl);
   }
 }
 
@@ -64,6 +98,81 @@ Deno.test("ops: the fused libtensorflow path agrees with the portable tfjs path"
       `output ${i} differs by ${maxDiff(arr, portable[i])}`,
     )
   );
+});
+
+Deno.test("ops: the oneDNN kernels (fused BN-ReLU, max pooling with workspace) give the generic native kernels' bits", () => {
+  if (!usingMklOps()) return; // tfjs-node built with oneDNN only
+  const mkl = compute(false, true);
+  const generic = compute(false, false);
+  mkl.forEach((arr, i) => assert.deepEqual(arr, generic[i], `output ${i} differs`));
+});
+
+Deno.test("ops: max pooling sends each window's gradient to its first maximum", () => {
+  for (const mkl of [true, false]) {
+    const old = setMklOps(mkl);
+    try {
+      // A 5x4 image (the odd last row is dropped): windows of ties, of zeros, and a clear maximum.
+      const image = [1, 1, 1, 1, 0, 0, 0, 0, 2, 3, 3, 1, 5, 5, 4, 4, 9, 9, 9, 9];
+      const expected = [1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0];
+      const x = tf.tensor4d(image, [1, 5, 4, 1]);
+      const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maxPool2x2(t as tf.Tensor4D), dy)))(x);
+      assert.deepEqual(Array.from(g.dataSync()), expected);
+      assert.deepEqual(Array.from(maxPool2x2(x).dataSync()), [1, 1, 5, 4]);
+      tf.dispose([x, dy, g]);
+    } finally {
+      setMklOps(old);
+    }
+  }
+});
+
+Deno.test("ops: global average pooling gives tf.mean's values and gradient bit for bit", () => {
+  tf.tidy(() => {
+    const x = tf.randomNormal([4, 7, 5, 3], 0, 1, "float32", 8) as tf.Tensor4D;
+    const w = tf.randomNormal([4, 3], 0, 1, "float32", 9);
+    const ours = tf.valueAndGrad((t: tf.Tensor) =>
+      tf.sum(tf.mul(globalAvgPool(t as tf.Tensor4D), w))
+    )(x);
+    const ref = tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, [1, 2]), w)))(x);
+    assert.deepEqual(Array.from(ours.grad.dataSync()), Array.from(ref.grad.dataSync()));
+    assert.deepEqual(
+      Array.from(globalAvgPool(x).dataSync()),
+      Array.from(tf.mean(x, [1, 2]).dataSync()),
+    );
+  });
+});
+
+Deno.test("ops: the padded strided conv gives tf.pad + tf.conv2d's values and gradients bit for bit", () => {
+  tf.tidy(() => {
+    for (const [shape, k] of [[[4, 9, 8, 3], 3], [[2, 8, 8, 16], 3], [[3, 7, 10, 5], 5]] as const) {
+      const x = tf.randomNormal([...shape], 0, 1, "float32", 10) as tf.Tensor4D;
+      const w = tf.randomNormal([k, k, shape[3], 6], 0, 0.3, "float32", 11) as tf.Tensor4D;
+      const p = (k - 1) / 2;
+      const ref = (a: tf.Tensor, f: tf.Tensor) =>
+        tf.conv2d(
+          tf.pad(a, [[0, 0], [p, p], [p, p], [0, 0]]) as tf.Tensor4D,
+          f as tf.Tensor4D,
+          2,
+          "valid",
+        );
+      const ours = (a: tf.Tensor, f: tf.Tensor) =>
+        paddedConv(a as tf.Tensor4D, f as tf.Tensor4D, 2);
+      const probe = tf.randomNormal(ref(x, w).shape, 0, 1, "float32", 12);
+      const run = (conv: typeof ref) => {
+        const [gx, gw] = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
+          tf.sum(tf.mul(conv(a, f), probe))
+        )([
+          x,
+          w,
+        ]);
+        // The input gradient alone (as in an attack, where no weight gradient is computed).
+        const gxOnly = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(conv(a, w), probe)))(x);
+        return [conv(x, w), gx, gw, gxOnly].map((t) => Array.from(t.dataSync()));
+      };
+      const a = run(ours), b = run(ref);
+      a.forEach((arr, i) => assert.deepEqual(arr, b[i], `output ${i} differs for ${shape} k${k}`));
+    }
+  });
 });
 
 Deno.test("ops: batch moments are the mean and the unbiased variance", () => {
