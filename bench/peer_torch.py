@@ -1,0 +1,319 @@
+"""PyTorch CPU peer of bench/bench.ts: the same models, batch, optimizer, SAM and PGD, timed the same way.
+
+Architectures (identical to lib/model.ts, which follows the authors' model.py):
+  prn18     PreActResNet-18 of any width w (the authors' model.py at w = 64): conv3x3(w) -> 4 stages
+            of 2 PreActBlocks (w, 2w, 4w, 8w; strides 1, 2, 2, 2) -> BN-ReLU -> global average
+            pool (= avg_pool2d(4) at 32x32) -> linear with bias. Convs have no bias.
+  smallcnn  [conv3x3(w)-BN-ReLU-maxpool2] [conv3x3(2w)-BN-ReLU-maxpool2] [conv3x3(4w)-BN-ReLU]
+            -> global average pool -> linear.
+The per-channel normalisation runs inside forward (inputs and attacks live in [0, 1] pixel space).
+
+Methods (batch 128 by default, SGD momentum 0.9, weight decay 5e-4, as the paper):
+  ST   one forward/backward and an SGD step.
+  SAM  davda54/sam (adaptive=False) as the authors use it: g1 at w, e = rho g1 / (||g1|| + 1e-12),
+       g2 at w + e, w restored, SGD step with g2 (rho 0.05).
+  AT   PGD-10 L-inf (eps 8/255, step 2/255, random start) in train mode, then an SGD step on the
+       adversarial batch. The attack asks autograd for the input gradient only
+       (torch.autograd.grad w.r.t. delta), so it never computes weight gradients it would
+       throw away: PyTorch's fastest way to run the same algorithm.
+  EVAL PGD-10 evaluation in eval mode: clean forward, PGD-10 (eps 8/255, step 2/255), adversarial
+       forward, per batch; reports images per second.
+
+Layouts: "nchw" (contiguous) and "channels_last" (model and inputs in torch.channels_last).
+
+Speed settings: torch.set_num_threads(--threads, default 2) and OMP_WAIT_POLICY=PASSIVE (set here
+before torch loads unless the caller set it), SGD with foreach=True (its multi-tensor path).
+
+Two ways to run:
+  python bench/peer_torch.py --arch prn18 --width 16 --method ST [--layout channels_last] [--steps 5]
+  python bench/peer_torch.py --serve      # JSON lines on stdin/stdout, used by bench/bench.ts
+A served request {"arch", "width", "size", "channels", "method", "batch", "layout", "steps", "warmup"}
+is answered with {"ok": true, "times_ms": [...], "peak_rss_mb": ..., ...}; models persist between
+requests (one per arch/width/layout), so warm-up happens once per model and method.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+FASHION = ([0.2860], [0.3530])
+CIFAR10 = ([0.4914, 0.4822, 0.4465], [0.2471, 0.2435, 0.2616])
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride, bias=False))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if hasattr(self, "shortcut") else x
+        out = self.conv1(out)
+        out = self.conv2(F.relu(self.bn2(out)))
+        out += shortcut
+        return out
+
+
+class PreActResNet18(nn.Module):
+    def __init__(self, width=64, in_channels=3, num_classes=10, mean=CIFAR10[0], std=CIFAR10[1]):
+        super().__init__()
+        self.register_buffer("mu", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("sigma", torch.tensor(std).view(1, -1, 1, 1))
+        self.in_planes = width
+        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
+        self.layer1 = self._make_layer(width, 1)
+        self.layer2 = self._make_layer(2 * width, 2)
+        self.layer3 = self._make_layer(4 * width, 2)
+        self.layer4 = self._make_layer(8 * width, 2)
+        self.bn = nn.BatchNorm2d(8 * width)
+        self.linear = nn.Linear(8 * width, num_classes)
+
+    def _make_layer(self, planes, stride):
+        layers = []
+        for s in [stride, 1]:
+            layers.append(PreActBlock(self.in_planes, planes, s))
+            self.in_planes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = self.conv1((x - self.mu) / self.sigma)
+        out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
+        out = F.relu(self.bn(out))
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)  # = avg_pool2d(out, 4) at 32x32 input
+        return self.linear(out)
+
+
+class SmallCnn(nn.Module):
+    def __init__(self, width=32, in_channels=1, num_classes=10, mean=FASHION[0], std=FASHION[1]):
+        super().__init__()
+        self.register_buffer("mu", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("sigma", torch.tensor(std).view(1, -1, 1, 1))
+        widths = [width, 2 * width, 4 * width]
+        cins = [in_channels] + widths[:-1]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(ci, co, kernel_size=3, padding=1, bias=False) for ci, co in zip(cins, widths))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(c) for c in widths)
+        self.linear = nn.Linear(widths[-1], num_classes)
+
+    def forward(self, x):
+        h = (x - self.mu) / self.sigma
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            h = F.relu(bn(conv(h)))
+            if i < len(self.convs) - 1:
+                h = F.max_pool2d(h, 2, 2)
+        return self.linear(F.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
+def peak_rss_reset():
+    """Reset the kernel's high-water mark of the resident set (Linux); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Runner:
+    """One model + optimizer per (arch, width, size, channels, layout), kept between requests."""
+
+    def __init__(self):
+        self.models = {}
+
+    def get(self, req):
+        key = (req["arch"], req["width"], req["size"], req["channels"], req["layout"], req["batch"])
+        if key not in self.models:
+            torch.manual_seed(0)
+            c = req["channels"]
+            if req["arch"] == "prn18":
+                norm = CIFAR10 if c == 3 else ([0.5] * c, [0.25] * c)
+                model = PreActResNet18(req["width"], c, 10, *norm)
+            else:
+                norm = FASHION if c == 1 else ([0.5] * c, [0.25] * c)
+                model = SmallCnn(req["width"], c, 10, *norm)
+            fmt = torch.channels_last if req["layout"] == "channels_last" else torch.contiguous_format
+            model = model.to(memory_format=fmt)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
+                                  foreach=True)
+            g = torch.Generator().manual_seed(1)
+            n, s = req["batch"], req["size"]
+            x = torch.rand(n, c, s, s, generator=g).contiguous(memory_format=fmt)
+            y = torch.randint(0, 10, (n,), generator=g)
+            self.models[key] = (model, opt, x, y)
+        return self.models[key]
+
+
+def pgd_linf(model, x, y, eps, alpha, steps):
+    """The authors' utils.PGD (L-inf, random start, clamp to [0, 1]); input gradient only."""
+    delta = torch.empty_like(x).uniform_(-eps, eps)
+    delta = torch.clamp(delta, -x, 1 - x)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = F.cross_entropy(model(x + delta), y)
+        (g,) = torch.autograd.grad(loss, delta)
+        with torch.no_grad():
+            d = torch.clamp(delta + alpha * torch.sign(g), -eps, eps)
+            delta = torch.max(torch.min(d, 1 - x), -x)
+    return (x + delta).detach()
+
+
+def sam_step(model, opt, x, y, rho):
+    params = [p for p in model.parameters()]
+    loss = F.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        scale = rho / (norm + 1e-12)
+        e = torch._foreach_mul(grads, scale)
+        old = [p.detach().clone() for p in params]
+        torch._foreach_add_(params, e)
+    loss2 = F.cross_entropy(model(x), y)
+    grads2 = torch.autograd.grad(loss2, params)
+    with torch.no_grad():
+        for p, o in zip(params, old):
+            p.copy_(o)
+    for p, g in zip(params, grads2):
+        p.grad = g
+    opt.step()
+    return loss.detach()
+
+
+def train_step(model, opt, x, y, method):
+    model.train()
+    if method == "SAM":
+        return sam_step(model, opt, x, y, 0.05)
+    if method == "AT":
+        x = pgd_linf(model, x, y, 8 / 255, 2 / 255, 10)
+    opt.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def eval_step(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        clean = (model(x).argmax(1) == y).sum()
+    xa = pgd_linf(model, x, y, 8 / 255, 2 / 255, 10)
+    with torch.no_grad():
+        robust = (model(xa).argmax(1) == y).sum()
+    return clean + robust
+
+
+def run(runner, req):
+    model, opt, x, y = runner.get(req)
+    method = req["method"]
+    step = (lambda: eval_step(model, x, y)) if method == "EVAL" else (
+        lambda: train_step(model, opt, x, y, method))
+    peak_rss_reset()
+    for _ in range(req.get("warmup", 1)):
+        float(step())
+    times = []
+    c0 = time.process_time()
+    for _ in range(req.get("steps", 3)):
+        t0 = time.perf_counter()
+        float(step())  # .item(): the step is finished
+        times.append((time.perf_counter() - t0) * 1000)
+    cpu = (time.process_time() - c0) * 1000
+    return {"ok": True, "times_ms": times, "cpu_ms": cpu, "peak_rss_mb": peak_rss_mb()}
+
+
+def matmul_peak(n=2048, reps=10):
+    """Best fp32 GFLOP/s of an n x n torch.mm (the machine's matrix-multiply peak, as seen by torch)."""
+    a = torch.rand(n, n)
+    b = torch.rand(n, n)
+    best = float("inf")
+    for i in range(reps + 2):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        dt = time.perf_counter() - t0
+        if i >= 2:
+            best = min(best, dt)
+    return 2 * n ** 3 / best / 1e9
+
+
+def info():
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "python": sys.version.split()[0],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", default="prn18", choices=["prn18", "smallcnn"])
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--size", type=int, default=None)
+    ap.add_argument("--channels", type=int, default=None)
+    ap.add_argument("--method", default="ST", choices=["ST", "SAM", "AT", "EVAL"])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--layout", default="nchw", choices=["nchw", "channels_last"])
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    runner = Runner()
+    if not a.serve:
+        size = a.size or (32 if a.arch == "prn18" else 28)
+        ch = a.channels or (3 if a.arch == "prn18" else 1)
+        req = dict(arch=a.arch, width=a.width, size=size, channels=ch, method=a.method,
+                   batch=a.batch, layout=a.layout, steps=a.steps, warmup=a.warmup)
+        r = run(runner, req)
+        t = sorted(r["times_ms"])
+        print(json.dumps({**info(), **req, "median_ms": t[len(t) // 2], **r}))
+        return
+    out = sys.stdout
+    out.write(json.dumps({"ok": True, "hello": info()}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+            if req.get("cmd") == "quit":
+                break
+            if req.get("cmd") == "matmul":
+                resp = {"ok": True, "gflops": matmul_peak(req.get("n", 2048), req.get("reps", 10))}
+            else:
+                resp = run(runner, req)
+        except Exception as e:  # reported to the bench, which prints it
+            resp = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(resp) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
