@@ -204,6 +204,8 @@ export interface Cell {
   column: string;
   diff: Diff;
   verdict: Verdict;
+  /** The point estimate lies on the claimed side (significant or not). */
+  claimedSide: boolean;
 }
 
 /** a - b for each pair and column, with the verdict for the expected sign of each column. */
@@ -221,7 +223,13 @@ export function compareRows(
         Math.min(a.testSize, b.testSize),
         fallbackStd,
       );
-      return { row: a.row.id, column: c.key, diff: d, verdict: verdict(d, expected(c)) };
+      return {
+        row: a.row.id,
+        column: c.key,
+        diff: d,
+        verdict: verdict(d, expected(c)),
+        claimedSide: expected(c) * d.diff > 0,
+      };
     })
   );
 }
@@ -261,15 +269,19 @@ function verb(n: number, singular: string, plural: string): string {
 
 /**
  * A claim's outcome from its comparisons: "holds" (all beyond 2 SE the claimed way), "holds in
- * part" (some do, none go the other way), "is not shown" (all within noise), "holds only in part,
- * with exceptions" (some each way), "does not hold" (none the claimed way, some the other).
+ * part" (at least half do, none go the other way), "is shown only weakly" (fewer than half do,
+ * none the other way), "is not shown" (all within noise), "holds only in part, with exceptions"
+ * (some each way), "does not hold" (none the claimed way, some the other).
  */
 function outcome(
   k: { holds: number; withinNoise: number; opposite: number },
   total: number,
 ): string {
   if (k.holds === total) return "holds";
-  if (k.opposite === 0) return k.holds > 0 ? "holds in part" : "is not shown (all within noise)";
+  if (k.opposite === 0) {
+    if (k.holds === 0) return "is not shown (all within noise)";
+    return 2 * k.holds >= total ? "holds in part" : "is shown only weakly";
+  }
   return k.holds > 0 ? "holds only in part, with exceptions" : "does not hold";
 }
 
@@ -278,6 +290,7 @@ function countVerdicts(cells: readonly Cell[]) {
     holds: cells.filter((c) => c.verdict === "holds").length,
     withinNoise: cells.filter((c) => c.verdict === "within noise").length,
     opposite: cells.filter((c) => c.verdict === "opposite").length,
+    claimedSide: cells.filter((c) => c.claimedSide).length,
   };
 }
 
@@ -331,7 +344,8 @@ export function checkClaims(
       verb(k.holds, "holds", "hold")
     } beyond 2 SE, ${k.withinNoise} ${
       verb(k.withinNoise, "is", "are")
-    } within noise, ${k.opposite} ${verb(k.opposite, "goes", "go")} the opposite way`;
+    } within noise, ${k.opposite} ${verb(k.opposite, "goes", "go")} the opposite way; the point ` +
+    `estimate lies on the claimed side in ${k.claimedSide} of ${total}`;
 
   if (st && sams.length) {
     const cells = compareRows(sams.map((a) => ({ a, b: st })), robust, () => 1, fallbackStd);

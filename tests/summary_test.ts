@@ -119,3 +119,20 @@ Deno.test("chart specs: one trace per row and panel, plain numbers", () => {
   assert.equal((c.data[0] as any).y.length, 12);
   JSON.stringify([t, e, c]); // serialisable
 });
+
+Deno.test("a claim with few significant cells is called weak, and the side of each estimate is counted", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  // SAM beats ST by 10 points on one robust column only, by 0.5 (noise) on the other seven.
+  const rows = fakeRows().map((r) => {
+    if (!String(r.row_id).startsWith("SAM")) return r;
+    const out: ResultRow = { ...r };
+    cols.slice(1).forEach((c, i) => (out[c.key] = 0.31 + (i === 0 ? 0.1 : 0)));
+    return out;
+  });
+  const [claim1a] = checkClaims(summarize(rows, cols), cols);
+  assert.equal(claim1a.holds, 3);
+  assert.match(
+    claim1a.statement,
+    /^Claim 1a is shown only weakly: 3 of 24 comparisons hold beyond 2 SE, 21 are within noise, 0 go the opposite way; the point estimate lies on the claimed side in 24 of 24\.$/,
+  );
+});
