@@ -14,7 +14,7 @@
  * The SAM rho of the paper's three SAM rows were lost from its text: {0.05, 0.1, 0.2} is assumed
  * (THEORY.md; 0.05 is the authors' code default). RHO_NOTE says so wherever rows are shown.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { activeBackend, initBackend } from "./backend.ts";
 import { checkpointPath } from "./checkpoint.ts";
@@ -503,6 +503,12 @@ export interface GridPlan {
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** A path as messages show it: relative to the repository when inside it (reports stay portable). */
+export function shownPath(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
 /** results/<dataset>-<preset>.csv in this repository. */
 export function defaultResultsPath(dataset: string, preset: string): string {
   return join(REPO_ROOT, "results", `${dataset}-${preset}.csv`);
@@ -685,7 +691,7 @@ export function describePlan(plan: GridPlan): string {
   const lines = [
     `${p.dataset} / preset ${p.name}: ${plan.runs.length} run(s), ${
       plan.runs.length - todo.length
-    } already in ${plan.resultsPath}, ${todo.length} to run (estimated ${
+    } already in ${shownPath(plan.resultsPath)}, ${todo.length} to run (estimated ${
       formatEstimate(left)
     } on ${p.cost.measuredOn}).`,
     ...plan.runs.map((r, i) =>
@@ -746,7 +752,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   log(
     `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
       plan.runs.length - todo.length
-    } already in ${plan.resultsPath}; ${todo.length} to run` +
+    } already in ${shownPath(plan.resultsPath)}; ${todo.length} to run` +
       (todo.length
         ? ` (estimated ${formatEstimate(todo.reduce((s, r) => s + r.estimatedSeconds, 0))}).`
         : "."),
@@ -837,9 +843,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   const seconds = (performance.now() - start) / 1000;
   if (todo.length) {
     log(
-      `grid finished: ${todo.length} run(s) in ${
-        formatDuration(seconds)
-      }; results in ${plan.resultsPath}`,
+      `grid finished: ${todo.length} run(s) in ${formatDuration(seconds)}; results in ${
+        shownPath(plan.resultsPath)
+      }`,
     );
   }
   return { plan, rows, trained: todo.length, skipped: plan.runs.length - todo.length, seconds };

@@ -23,7 +23,7 @@ METADATA = {
 IMPORTS = r"""import pl from "nodejs-polars";
 import { showMarkdown, showPlot } from "../lib/notebook.ts";
 import { DatasetError, loadDataset } from "../lib/data.ts";
-import { evalColumns, getPreset, PAPER_COLUMNS, planGrid, PRESETS, RHO_NOTE, runGrid } from "../lib/experiments.ts";
+import { evalColumns, getPreset, PAPER_COLUMNS, planGrid, PRESETS, RHO_NOTE, runGrid, shownPath } from "../lib/experiments.ts";
 import {
   cellRecords, checkClaims, costRatios, costStatements, formatPct, PAPER_STD_BOUND, paperSummaries, summarize, tableRecords,
 } from "../lib/summary.ts";
@@ -105,7 +105,7 @@ await showMarkdown(presetMarkdown(preset, { seeds, rows }));
         md("## Run or load"),
         code(r"""
 const grid = await runGrid({ dataset: "fashion-mnist", preset: preset.name, rows, seeds, resultsPath: env("SAM_AT_RESULTS") });
-console.log(`${grid.rows.length} of ${grid.plan.runs.length} planned runs have results: ${grid.trained} trained now, ${grid.skipped} loaded from ${grid.plan.resultsPath}.`);
+console.log(`${grid.rows.length} of ${grid.plan.runs.length} planned runs have results: ${grid.trained} trained now, ${grid.skipped} loaded from ${shownPath(grid.plan.resultsPath)}.`);
 """),
         md(r"""
 ## The table: mean ± std over seeds (accuracy, %)
@@ -204,7 +204,7 @@ const found = plans.find((p) => p.existing.size > 0);
 const columns = found ? evalColumns(found.preset.evalAttacks) : PAPER_COLUMNS;
 const ours = found ? summarize([...found.existing.values()], columns) : [];
 if (found) {{
-  await showMarkdown(`Found ${{found.existing.size}} of ${{found.runs.length}} runs of preset \\`${{found.preset.name}}\\` in \\`${{found.resultsPath}}\\`.` +
+  await showMarkdown(`Found ${{found.existing.size}} of ${{found.runs.length}} runs of preset \\`${{found.preset.name}}\\` in \\`${{shownPath(found.resultsPath)}}\\`.` +
     `\\n\\n${{presetMarkdown(found.preset)}}`);
 }} else {{
   let problem: string | null = null;
