@@ -184,6 +184,24 @@ function reluGrad(nb: NativeBackend, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return nb.executeMultipleOutputs("ReluGrad", attrs, [dy, y], 1)[0];
 }
 
+/**
+ * The gradient of the fused BN-ReLU from what its forward pass saved ([x, gamma, y, reserve 1..3]):
+ * ReluGrad, then FusedBatchNormGradV3 (no fused CPU kernel does both).
+ */
+function bnReluGrad(nb: NativeBackend, training: boolean) {
+  return (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [x, gamma, y, r1, r2, r3] = saved;
+    const dz = reluGrad(nb, dy, y);
+    const [dx, dgamma, dbeta] = nb.executeMultipleOutputs(
+      "FusedBatchNormGradV3",
+      bnAttrs(nb, training),
+      [dz, x, gamma, r1, r2, r3],
+      5,
+    );
+    return [dx, dgamma, dbeta];
+  };
+}
+
 /** n/(n-1) with n = elements per channel: biased -> unbiased variance. */
 function besselFactor(x: tf.Tensor4D): number {
   const n = x.shape[0] * x.shape[1] * x.shape[2];
@@ -228,20 +246,7 @@ export function bnReluTrain(
         variance: tf.keep(varUnbiased) as tf.Tensor1D,
       });
     }
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sg, sy, s1, s2, s3] = saved;
-        const dz = reluGrad(nb, dy, sy);
-        const [dx, dg, db] = nb.executeMultipleOutputs(
-          "FusedBatchNormGradV3",
-          bnAttrs(nb, true),
-          [dz, sx, sg, s1, s2, s3],
-          5,
-        );
-        return [dx, dg, db];
-      },
-    };
+    return { value: y, gradFunc: bnReluGrad(nb, true) };
   });
   return f(x, gamma, beta) as tf.Tensor4D;
 }
@@ -269,20 +274,7 @@ export function bnReluEval(
       runningVar,
     ]);
     (save as tf.GradSaveFunc)([xx as tf.Tensor, g as tf.Tensor, y, r1, r2, r3]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sg, sy, s1, s2, s3] = saved;
-        const dz = reluGrad(nb, dy, sy);
-        const [dx, dg, db] = nb.executeMultipleOutputs(
-          "FusedBatchNormGradV3",
-          bnAttrs(nb, false),
-          [dz, sx, sg, s1, s2, s3],
-          5,
-        );
-        return [dx, dg, db];
-      },
-    };
+    return { value: y, gradFunc: bnReluGrad(nb, false) };
   });
   return f(x, gamma, beta) as tf.Tensor4D;
 }
