@@ -7,18 +7,7 @@ The notebooks only call lib/ (experiments, summary, charts, report_text): runGri
 missing from the results CSV and loads the rest; every number and statement is computed.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "notebooks"
-
-METADATA = {
-    "kernelspec": {"name": "sam-at-deno", "display_name": "Deno 2.7.14 (sam-at)", "language": "typescript"},
-    "language_info": {"name": "typescript"},
-}
+from nbcells import code, md, notebook, write
 
 IMPORTS = r"""import pl from "nodejs-polars";
 import { showMarkdown, showPlot } from "../lib/notebook.ts";
@@ -32,20 +21,6 @@ import { cifarMissingMarkdown, claimsMarkdown, loadMarkdown, noiseMarkdown, pres
 const robustOf = (cols) => cols.filter((c) => c.key !== "clean");
 const cleanOf = (cols) => cols.filter((c) => c.key === "clean");
 console.log("lib/experiments, summary, charts and report_text loaded");"""
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
-
-
-def notebook(cells) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata.update(METADATA)
-    return nb
 
 
 # Cells shared by the Fashion-MNIST notebook and the CIFAR ones (given `ours`, `columns`).
@@ -277,15 +252,12 @@ if (ours.length) {
 
 
 def main() -> None:
-    OUT.mkdir(exist_ok=True)
     for name, nb in [
         ("table_fashion_mnist", fashion_mnist()),
         ("table1_cifar100", cifar("cifar100", 1, "CIFAR-100", "table1_cifar100.ipynb")),
         ("table2_cifar10", cifar("cifar10", 2, "CIFAR-10", "table2_cifar10.ipynb")),
     ]:
-        path = OUT / f"{name}.ipynb"
-        nbformat.write(nb, path)
-        print(f"wrote {path.relative_to(ROOT)}")
+        write(name, nb)
 
 
 if __name__ == "__main__":

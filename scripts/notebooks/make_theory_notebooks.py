@@ -7,18 +7,7 @@ The notebooks call lib/theory.ts (Theorem 4.3's last section also lib/toy_traini
 with the project's SGD, SAM and PGD); every number they show is computed when they run.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "notebooks"
-
-METADATA = {
-    "kernelspec": {"name": "sam-at-deno", "display_name": "Deno 2.7.14 (sam-at)", "language": "typescript"},
-    "language_info": {"name": "typescript"},
-}
+from nbcells import code, md, notebook, write
 
 MODEL_MD = r"""**The model** (eq. 7, after Tsipras et al. 2018; the paper's formulas were lost from its text and
 are restored in `THEORY.md`). $y = \pm 1$ with probability $1/2$; the robust feature $x_1 = y$ with
@@ -43,20 +32,6 @@ console.log(`lib/theory.ts loaded: ${Object.keys(theory).length} exports`);"""
 
 def imports(*names: str) -> str:
     return IMPORTS.replace("{names}", ", ".join(names))
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
-
-
-def notebook(cells) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata.update(METADATA)
-    return nb
 
 
 # ---------------------------------------------------------------------------------------------
@@ -935,7 +910,6 @@ pl.DataFrame([1, 10, 100, 1000].map((d) => {
 
 
 def main() -> None:
-    OUT.mkdir(exist_ok=True)
     for name, build in [
         ("theorem_4_1_standard_training", theorem_4_1),
         ("theorem_4_2_adversarial_training", theorem_4_2),
@@ -943,9 +917,7 @@ def main() -> None:
         ("theorem_4_4_small_rho_approximation", theorem_4_4),
         ("theorem_4_5_sam_vs_at_strength", theorem_4_5),
     ]:
-        path = OUT / f"{name}.ipynb"
-        nbformat.write(build(), path)
-        print(f"wrote {path.relative_to(ROOT)}")
+        write(name, build())
 
 
 if __name__ == "__main__":
