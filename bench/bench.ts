@@ -388,6 +388,37 @@ interface Row {
   note: string;
 }
 
+/** A row for a case that was skipped or failed: no timings, only the reason. */
+function unmeasured(
+  backend: string,
+  model: string,
+  method: Method,
+  batch: number,
+  note: string,
+): Row {
+  return {
+    backend,
+    model,
+    method,
+    batch,
+    oursMs: NaN,
+    oursSteps: 0,
+    oursCpuMs: NaN,
+    peerCpuMs: NaN,
+    oursRssMb: NaN,
+    peerMs: NaN,
+    peerLayout: "",
+    peerNchwMs: NaN,
+    peerChannelsLastMs: NaN,
+    peerRssMb: NaN,
+    ratio: NaN,
+    gflop: NaN,
+    oursPeakFrac: NaN,
+    peerPeakFrac: NaN,
+    note,
+  };
+}
+
 const rows: Row[] = [];
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
 
@@ -514,23 +545,7 @@ async function measureCase(
     gflop: stepFlops(m, method, batch) / 1e9,
   };
   if (typeof plan === "string") {
-    const r: Row = {
-      ...base,
-      oursMs: NaN,
-      oursSteps: 0,
-      oursCpuMs: NaN,
-      peerCpuMs: NaN,
-      oursRssMb: NaN,
-      peerMs: NaN,
-      peerLayout: "",
-      peerNchwMs: NaN,
-      peerChannelsLastMs: NaN,
-      peerRssMb: NaN,
-      ratio: NaN,
-      oursPeakFrac: NaN,
-      peerPeakFrac: NaN,
-      note: plan,
-    };
+    const r = { ...unmeasured(backend, m.label, method, batch, plan), gflop: base.gflop };
     rows.push(r);
     printRow(r);
     return;
@@ -653,27 +668,13 @@ try {
       console.log(`${backend}: does not load (${(err as Error).message}); skipped`);
       for (const m of MODELS) {
         for (const method of ["ST", "SAM", "AT", "EVAL"] as Method[]) {
-          rows.push({
+          rows.push(unmeasured(
             backend,
-            model: m.label,
+            m.label,
             method,
-            batch: BATCH,
-            oursMs: NaN,
-            oursSteps: 0,
-            oursCpuMs: NaN,
-            peerCpuMs: NaN,
-            oursRssMb: NaN,
-            peerMs: NaN,
-            peerLayout: "",
-            peerNchwMs: NaN,
-            peerChannelsLastMs: NaN,
-            peerRssMb: NaN,
-            ratio: NaN,
-            gflop: NaN,
-            oursPeakFrac: NaN,
-            peerPeakFrac: NaN,
-            note: `backend does not load: ${(err as Error).message.split("\n")[0]}`,
-          });
+            BATCH,
+            `backend does not load: ${(err as Error).message.split("\n")[0]}`,
+          ));
         }
       }
       continue;
@@ -702,27 +703,13 @@ try {
           try {
             await measureCase(backend, m, ours, method, BATCH);
           } catch (err) {
-            const r: Row = {
+            const r = unmeasured(
               backend,
-              model: m.label,
+              m.label,
               method,
-              batch: BATCH,
-              oursMs: NaN,
-              oursSteps: 0,
-              oursCpuMs: NaN,
-              peerCpuMs: NaN,
-              oursRssMb: NaN,
-              peerMs: NaN,
-              peerLayout: "",
-              peerNchwMs: NaN,
-              peerChannelsLastMs: NaN,
-              peerRssMb: NaN,
-              ratio: NaN,
-              gflop: NaN,
-              oursPeakFrac: NaN,
-              peerPeakFrac: NaN,
-              note: `failed: ${String((err as Error).message ?? err).split("\n")[0].slice(0, 160)}`,
-            };
+              BATCH,
+              `failed: ${String((err as Error).message ?? err).split("\n")[0].slice(0, 160)}`,
+            );
             rows.push(r);
             printRow(r);
           }
