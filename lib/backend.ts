@@ -104,5 +104,8 @@ async function loadWasm(): Promise<void> {
 }
 
 function firstLine(err: unknown): string {
-  return String(err instanceof Error ? err.message : err).split("\n")[0];
+  const text = String(err instanceof Error ? err.message : err).split("\n")[0];
+  // Deno's wording for a package absent from node_modules runs to several sentences.
+  const missing = text.match(/Could not find a matching package for '(?:npm:)?(@?[^@']+)/);
+  return missing ? `${missing[1]} is not installed` : text;
 }

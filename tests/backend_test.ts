@@ -626,3 +626,35 @@ Deno.test("SAM_AT_BACKEND=wasm alone (no tfjs-node in the process) trains a conv
   assert.deepEqual(result, { backend: "wasm", backends: "cpu,wasm", finite: true });
   assert.equal(stderr.trim(), "", "loading the wasm backend should print nothing");
 });
+
+const gpuInstalled = (() => {
+  try {
+    return Deno.statSync(new URL("../node_modules/@tensorflow/tfjs-node-gpu", import.meta.url))
+      .isDirectory;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "tensorflow-gpu, when not installed, fails with one sentence naming the fix and the fallback",
+  ignore: gpuInstalled,
+  fn: async () => {
+    const code = `
+      import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend.ts"))};
+      try { await initBackend("tensorflow-gpu"); console.log("loaded"); } catch (e) { console.log(e.name + ": " + e.message); }
+    `;
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", "--config", config, code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(out.stdout).trim(),
+      "BackendError: The tensorflow-gpu backend could not load (@tensorflow/tfjs-node-gpu is not installed): " +
+        "install CUDA 11.2 + cuDNN 8.1 and run 'SAM_AT_GPU=1 bash scripts/setup.sh', or fall back with SAM_AT_BACKEND=tensorflow.",
+    );
+  },
+});
