@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type Sgd, valueAndGrads } from "./sgd.ts";
-import { checkNumber } from "./validate.ts";
+import { checkNumber, fail } from "./validate.ts";
 
 export function checkRho(rho: number): number {
   return checkNumber("rho", rho, { min: 0 });
@@ -23,32 +23,54 @@ export function samPerturbation(grads: readonly tf.Tensor[], rho: number): tf.Te
 }
 
 /**
+ * A base step of `opt` (all its params) with the gradient taken where `vars` are moved by `shifts`;
+ * `vars` are restored exactly before the step. SAM's second half, whatever chose the shift.
+ */
+export function stepAtShifted(
+  opt: Sgd,
+  vars: readonly tf.Variable[],
+  shifts: readonly tf.Tensor[],
+  loss: () => tf.Scalar,
+  lr: number,
+): void {
+  // clone() shares the buffer: restoring from it is exact, not w + e - e.
+  const saved = vars.map((p) => tf.clone(p));
+  tf.tidy(() => vars.forEach((p, i) => p.assign(tf.add(p, shifts[i]))));
+  let second: { value: tf.Scalar; grads: tf.Tensor[] };
+  try {
+    second = valueAndGrads(opt.params, loss);
+  } finally {
+    vars.forEach((p, i) => p.assign(saved[i]));
+    tf.dispose(saved);
+  }
+  opt.step(second.grads, lr);
+  tf.dispose([second.value, ...second.grads]);
+}
+
+/**
  * One SAM update of opt.params. loss(pass) must compute the training loss at the current
  * weights; it is called with pass 1 (at w) and pass 2 (at w + e), so the caller can decide which
  * pass updates BatchNorm running statistics. Returns the first-pass loss (the caller disposes it).
+ * `perturbed` (default: all of opt.params) are the variables the ascent step moves; with a subset,
+ * e comes from the gradient w.r.t. that subset only, and every parameter still takes the step.
  */
 export function samStep(
   opt: Sgd,
   loss: (pass: 1 | 2) => tf.Scalar,
   rho: number,
   lr: number,
+  perturbed: readonly tf.Variable[] = opt.params,
 ): tf.Scalar {
-  const params = opt.params;
-  const first = valueAndGrads(params, () => loss(1));
+  if (perturbed.length === 0 || !perturbed.every((v) => opt.params.includes(v))) {
+    fail("perturbed", perturbed.map((v) => v.name), "a non-empty subset of the optimiser's params");
+  }
+  const first = valueAndGrads(perturbed, () => loss(1));
   const e = samPerturbation(first.grads, rho);
   tf.dispose(first.grads);
-  // clone() shares the buffer: restoring from it is exact, not w + e - e.
-  const saved = params.map((p) => tf.clone(p));
-  tf.tidy(() => params.forEach((p, i) => p.assign(tf.add(p, e[i]))));
-  tf.dispose(e);
-  let second: { value: tf.Scalar; grads: tf.Tensor[] };
   try {
-    second = valueAndGrads(params, () => loss(2));
+    stepAtShifted(opt, perturbed, e, () => loss(2), lr);
   } finally {
-    params.forEach((p, i) => p.assign(saved[i]));
-    tf.dispose(saved);
+    tf.dispose(e);
   }
-  opt.step(second.grads, lr);
-  tf.dispose([second.value, ...second.grads]);
   return first.value;
 }

@@ -1,6 +1,6 @@
 /**
  * Beyond the paper: train the linear classifier of Section 4's Gaussian model (lib/theory.ts) with
- * this project's own training library (createSgd, samStep / samPerturbation, pgd), on samples from
+ * this project's own training library (createSgd, samStep, pgd), on samples from
  * the model, and read off the weight w it puts on the robust feature.
  *
  * The classifier. Features x = (x1, x2..x(d+1)) are stored as a [N, 1, 1, d+1] tensor (a 1x1
@@ -25,8 +25,8 @@ import type { Classifier, Mode } from "./model.ts";
 import { crossEntropy } from "./ops.ts";
 import { pgd } from "./pgd.ts";
 import { Rng } from "./rng.ts";
-import { samPerturbation, samStep } from "./sam.ts";
-import { createSgd, type Sgd, sgdStep, valueAndGrads } from "./sgd.ts";
+import { samStep, stepAtShifted } from "./sam.ts";
+import { createSgd, type Sgd, sgdStep } from "./sgd.ts";
 import { findRoot, type GaussianModel, minimizeGolden } from "./theory.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail } from "./validate.ts";
 
@@ -122,42 +122,6 @@ function meanOf(a: ArrayLike<number>): number {
 // Training steps that the library does not have as such.
 
 /**
- * SAM whose ascent step moves only the variables in `perturbed` (a subset of opt.params):
- *   g1 = grad of the loss w.r.t. `perturbed`;  e = rho * g1 / ||g1||  (lib/sam.ts samPerturbation)
- *   g2 = grad of the loss at (perturbed + e) w.r.t. ALL of opt.params;  restore;  opt.step(g2).
- * This is the paper's eq. 11 with the perturbation on w only, in first-order form. samStep
- * itself cannot do it: it perturbs exactly the parameters it updates. With `perturbed` equal to
- * opt.params this computes what samStep computes (tests/toy_training_test.ts checks that).
- */
-export function samStepSubset(
-  opt: Sgd,
-  perturbed: readonly tf.Variable[],
-  loss: (pass: 1 | 2) => tf.Scalar,
-  rho: number,
-  lr: number,
-): tf.Scalar {
-  if (perturbed.length === 0 || !perturbed.every((v) => opt.params.includes(v))) {
-    fail("perturbed", perturbed.map((v) => v.name), "a non-empty subset of the optimiser's params");
-  }
-  const first = valueAndGrads(perturbed, () => loss(1));
-  const e = samPerturbation(first.grads, rho);
-  tf.dispose(first.grads);
-  const saved = perturbed.map((p) => tf.clone(p));
-  tf.tidy(() => perturbed.forEach((p, i) => p.assign(tf.add(p, e[i]))));
-  tf.dispose(e);
-  let second: { value: tf.Scalar; grads: tf.Tensor[] };
-  try {
-    second = valueAndGrads(opt.params, () => loss(2));
-  } finally {
-    perturbed.forEach((p, i) => p.assign(saved[i]));
-    tf.dispose(saved);
-  }
-  opt.step(second.grads, lr);
-  tf.dispose([second.value, ...second.grads]);
-  return first.value;
-}
-
-/**
  * SAM on a single-number variable v (theta1) with the exact inner maximisation instead of the
  * first-order one: e = +rho or -rho, whichever end of [v - rho, v + rho] has the larger loss (the
  * inner maximum of a loss that is convex in v, as the logistic loss is), then the gradient of
@@ -175,24 +139,26 @@ export function samStepEndpoints(
     fail("v", v.name, "a one-element variable among the optimiser's params");
   }
   const saved = tf.clone(v);
-  let second: { value: tf.Scalar; grads: tf.Tensor[] };
   let first: tf.Scalar;
+  let e: number;
   try {
     const lossAt = (shift: number) => {
       tf.tidy(() => v.assign(tf.add(saved, shift)));
       return tf.tidy(() => loss(1).dataSync()[0]);
     };
-    const e = lossAt(rho) >= lossAt(-rho) ? rho : -rho;
+    e = lossAt(rho) >= lossAt(-rho) ? rho : -rho;
     v.assign(saved);
     first = tf.tidy(() => loss(1));
-    tf.tidy(() => v.assign(tf.add(saved, e)));
-    second = valueAndGrads(opt.params, () => loss(2));
   } finally {
     v.assign(saved);
     saved.dispose();
   }
-  opt.step(second.grads, lr);
-  tf.dispose([second.value, ...second.grads]);
+  const shift = tf.scalar(e);
+  try {
+    stepAtShifted(opt, [v], [shift], () => loss(2), lr);
+  } finally {
+    shift.dispose();
+  }
   return first;
 }
 
@@ -256,7 +222,7 @@ export interface ToyTrainOptions {
   /**
    * "st": plain loss (sgdStep). "at": PGD on the non-robust features (attackNonRobust), then a step
    * on the attacked batch. "sam-all": lib/sam.ts samStep, one global L2 perturbation over all
-   * d+1 weights (the library's SAM). "sam-w": the perturbation on theta1 only (samStepSubset).
+   * d+1 weights (the library's SAM). "sam-w": the perturbation on theta1 only (samStep with perturbed = [theta1]).
    * "sam-w-exact": on theta1 only, with the exact inner maximum (samStepEndpoints).
    */
   method: ToyMethod;
@@ -369,7 +335,7 @@ export function trainToy(sample: ToySample, options: ToyTrainOptions): ToyTrainR
       else if (o.method === "sam-w") {
         value = fixed
           ? samStep(opt, lossOn(x), o.rho, lr) // opt.params is [theta1]: the library's SAM is w-only
-          : samStepSubset(opt, [model.theta1], lossOn(x), o.rho, lr);
+          : samStep(opt, lossOn(x), o.rho, lr, [model.theta1]);
       } else if (o.method === "sam-w-exact") {
         value = samStepEndpoints(opt, model.theta1, lossOn(x), o.rho, lr);
       } else {

@@ -21,7 +21,6 @@ import {
   logisticSamFirstOrder,
   logisticStandardErrorW,
   samStepEndpoints,
-  samStepSubset,
   toyLearningRate,
   toyTensors,
   trainToy,
@@ -89,7 +88,7 @@ Deno.test("the wrapper's logits are -s/2, +s/2, so cross-entropy is the logistic
   tf.dispose([f.x, f.labels]);
 });
 
-Deno.test("samStepSubset over all params is samStep; over theta1 it updates every weight at the perturbed point", () => {
+Deno.test("samStep perturbing all params is the default; perturbing theta1 only, every weight steps at the perturbed point", () => {
   const theta = [0.4, 0.3, -0.2, 0.5, 0.1];
   const rho = 0.3, lr = 0.5;
   // Over all params: the same weights as samStep.
@@ -97,7 +96,7 @@ Deno.test("samStepSubset over all params is samStep; over theta1 it updates ever
   const optA = createSgd(a.model.params, { momentum: 0, weightDecay: 0 });
   const optB = createSgd(b.model.params, { momentum: 0, weightDecay: 0 });
   samStep(optA, a.loss, rho, lr).dispose();
-  samStepSubset(optB, b.model.params, b.loss, rho, lr).dispose();
+  samStep(optB, b.loss, rho, lr, b.model.params).dispose();
   close(b.model.theta1.dataSync(), a.model.theta1.dataSync(), 1e-7, "theta1");
   close(b.model.thetaRest.dataSync(), a.model.thetaRest.dataSync(), 1e-7, "thetaRest");
   // Over theta1 only, by hand: e = rho*sign(dL/dtheta1); every weight steps with grad L(theta1 + e).
@@ -113,11 +112,11 @@ Deno.test("samStepSubset over all params is samStep; over theta1 it updates ever
     g2.grads[shifted.model.thetaRest.name].dataSync(),
     (g, i) => theta[i + 1] - lr * g,
   );
-  samStepSubset(optC, [c.model.theta1], c.loss, rho, lr).dispose();
+  samStep(optC, c.loss, rho, lr, [c.model.theta1]).dispose();
   close(c.model.theta1.dataSync(), [expected1], 1e-6, "theta1 (w-only)");
   close(c.model.thetaRest.dataSync(), expectedRest, 1e-6, "thetaRest (w-only)");
   assert.throws(
-    () => samStepSubset(optC, [b.model.theta1], c.loss, rho, lr),
+    () => samStep(optC, c.loss, rho, lr, [b.model.theta1]),
     /Invalid option perturbed: .*expected a non-empty subset of the optimiser's params\./,
   );
   for (const f of [a, b, c, shifted]) {

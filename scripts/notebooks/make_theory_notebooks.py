@@ -276,8 +276,8 @@ and $n = 10000$ samples per run.
   clamp: these are Gaussian features, not pixels).
 - **SAM, all weights** (`sam-all`): the library's `samStep`, one global $L_2$ perturbation
   $\rho\,g/\lVert g\rVert$ over all $d+1$ weights, as the CIFAR runs use it.
-- **SAM, w only** (`sam-w`): the ascent step moves $\theta_1$ alone (`samStepSubset`: `samPerturbation`
-  on $\theta_1$'s gradient, then every weight steps with the gradient at the perturbed point), the
+- **SAM, w only** (`sam-w`): the ascent step moves $\theta_1$ alone (`samStep` with `perturbed = [theta1]`: the
+  perturbation from $\theta_1$'s gradient, then every weight steps with the gradient at the perturbed point), the
   paper's eq. 11 in first-order form.
 - **SAM, w only, exact inner max** (`sam-w-exact`, not in the library, added to find the cause of a
   difference): the ascent goes to whichever end of $[\theta_1 - \rho, \theta_1 + \rho]$ has the larger
