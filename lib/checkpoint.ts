@@ -16,7 +16,8 @@
  * disk, then renamed over the old one, so a run killed at any moment leaves either the previous
  * or the new checkpoint, never a torn one.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomic_write.ts";
 import type { NamedArray } from "./model.ts";
 
 const MAGIC = "SAMATCK1";
@@ -44,7 +45,7 @@ export function checkpointPath(dir: string): string {
   return join(dir, CHECKPOINT_FILE);
 }
 
-/** Write atomically (temp file in the same directory, fsync, rename). */
+/** Save the state; the file is replaced atomically (lib/atomic_write.ts). */
 export function saveCheckpoint(path: string, state: CheckpointState): void {
   const names = Object.keys(state.tensors);
   let offset = 0;
@@ -74,17 +75,7 @@ export function saveCheckpoint(path: string, state: CheckpointState): void {
   const floats = new Float32Array(bytes.buffer, start, offset);
   names.forEach((name, i) => floats.set(state.tensors[name].data, index[i].offset));
 
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-  try {
-    let written = 0;
-    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-    file.syncSync();
-  } finally {
-    file.close();
-  }
-  Deno.renameSync(tmp, path);
+  writeFileAtomic(path, bytes);
 }
 
 /** The checkpoint at path, or null when there is none. Throws CheckpointError on a damaged file. */

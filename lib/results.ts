@@ -9,6 +9,7 @@
  * Accuracies are fractions in [0, 1].
  */
 import { dirname } from "node:path";
+import { writeFileAtomic } from "./atomic_write.ts";
 import type { EvalResult } from "./eval.ts";
 import type { TrainConfig, TrainResult } from "./train.ts";
 
@@ -218,16 +219,6 @@ export function appendResult(path: string, row: ResultRow): void {
       lines.push(header.map((h) => formatCell(byName.get(h) ?? "")).join(","));
     }
     lines.push(header.map((h) => formatCell(row[h])).join(","));
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
-    try {
-      const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
-      let written = 0;
-      while (written < bytes.length) written += f.writeSync(bytes.subarray(written));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
-    Deno.renameSync(tmp, path);
+    writeFileAtomic(path, new TextEncoder().encode(lines.join("\n") + "\n"));
   });
 }
