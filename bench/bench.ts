@@ -5,9 +5,9 @@
  *
  * Measures the median milliseconds of one training step (forward, backward, update; warm-up
  * excluded) at batch 128 for ST, SAM (rho 0.05) and PGD-10 AT (L-inf 8/255, step 2/255) on the
- * small CNN (28x28x1, the width lib/experiments.ts trains) and PreActResNet-18 at widths 16 and 64
+ * small CNN (28x28x1, the width lib/experiments/experiments.ts trains) and PreActResNet-18 at widths 16 and 64
  * (32x32x3), for each backend that loads, plus PGD-10 evaluation throughput (eval mode, images/s).
- * The step timed is lib/train.ts makeTrainStep (what training runs), the evaluation lib/eval.ts
+ * The step timed is lib/training/train.ts makeTrainStep (what training runs), the evaluation lib/training/evaluate.ts
  * evaluate.
  *
  * The peer (bench/peer_torch.py: same architectures, batch, SGD, SAM and PGD) runs as a child
@@ -28,14 +28,14 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendName, initBackend } from "../lib/backend.ts";
-import type { Dataset } from "../lib/data.ts";
-import { evaluate } from "../lib/eval.ts";
-import { createModel, type Model, NORMALIZATION } from "../lib/model.ts";
-import { usingNativeOps } from "../lib/ops.ts";
-import { Rng } from "../lib/rng.ts";
-import { createSgd, type Sgd } from "../lib/sgd.ts";
-import { makeTrainStep, type MethodSettings, type TrainStep } from "../lib/train.ts";
+import { type BackendName, initBackend } from "../lib/backend/backend.ts";
+import type { Dataset } from "../lib/data/data.ts";
+import { evaluate } from "../lib/training/evaluate.ts";
+import { createModel, type Model, NORMALIZATION } from "../lib/models/model.ts";
+import { usingNativeOps } from "../lib/models/ops.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { createSgd, type Sgd } from "../lib/optim/sgd.ts";
+import { makeTrainStep, type MethodSettings, type TrainStep } from "../lib/training/train.ts";
 import { type Method, type ModelCase, stepFlops } from "./flops.ts";
 
 const { values: args } = parseArgs({
@@ -191,13 +191,13 @@ const LAYOUTS = ["nchw", "channels_last"] as const;
 
 async function smallCnnWidth(): Promise<{ width: number; source: string }> {
   try {
-    const ex = await import("../lib/experiments.ts");
+    const ex = await import("../lib/experiments/experiments.ts");
     const w = ex.PRESETS?.["fashion-mnist"]?.default?.train?.width;
     if (Number.isInteger(w)) {
-      return { width: w, source: "lib/experiments.ts fashion-mnist default preset" };
+      return { width: w, source: "lib/experiments/experiments.ts fashion-mnist default preset" };
     }
   } catch { /* experiments layer absent or broken: fall back */ }
-  return { width: 32, source: "default (lib/experiments.ts not readable)" };
+  return { width: 32, source: "default (lib/experiments/experiments.ts not readable)" };
 }
 
 const { width: CNN_WIDTH, source: CNN_WIDTH_SOURCE } = await smallCnnWidth();

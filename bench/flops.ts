@@ -1,8 +1,8 @@
 /**
- * FLOPs of the benchmark's steps, counted from the architectures of lib/model.ts (checked against
+ * FLOPs of the benchmark's steps, counted from the architectures of lib/models/model.ts (checked against
  * PyTorch forward hooks on bench/peer_torch.py's models in tests/bench_test.ts).
  */
-import type { Arch } from "../lib/model.ts";
+import type { Arch } from "../lib/models/model.ts";
 
 export type Method = "ST" | "SAM" | "AT" | "EVAL";
 

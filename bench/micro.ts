@@ -11,8 +11,8 @@
  *   bin/deno run -A bench/micro.ts stride2 [width]    # stride-2 convs: tf.pad + VALID vs EXPLICIT padding
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { type Arch, createModel } from "../lib/model.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { type Arch, createModel } from "../lib/models/model.ts";
 import {
   bnReluTrain,
   globalAvgPool,
@@ -22,10 +22,10 @@ import {
   setMklOps,
   usingMklOps,
   usingNativeOps,
-} from "../lib/ops.ts";
-import { Rng } from "../lib/rng.ts";
-import { createSgd } from "../lib/sgd.ts";
-import { makeTrainStep, type MethodSettings } from "../lib/train.ts";
+} from "../lib/models/ops.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
+import { makeTrainStep, type MethodSettings } from "../lib/training/train.ts";
 
 await initBackend("tensorflow");
 if (!usingNativeOps()) throw new Error("bench/micro.ts needs the tensorflow (tfjs-node) backend.");
@@ -221,7 +221,7 @@ function sgd(): void {
     const flatBuf = tf.variable(tf.zeros([total]), false);
     const sizes = params.map((p) => p.size);
     ab(`SGD update ${arch} w${width} (${params.length} tensors, ${total} values)`, {
-      "per parameter (lib/sgd.ts)": () => opt.step(grads, 0.01),
+      "per parameter (lib/optim/sgd.ts)": () => opt.step(grads, 0.01),
       "one flat vector": () =>
         tf.tidy(() => {
           const g = tf.concat(grads.map((t) => tf.reshape(t, [-1])));

@@ -1,6 +1,6 @@
 """PyTorch CPU peer of bench/bench.ts: the same models, batch, optimizer, SAM and PGD, timed the same way.
 
-Architectures (identical to lib/model.ts, which follows the authors' model.py):
+Architectures (identical to lib/models/model.ts, which follows the authors' model.py):
   prn18     PreActResNet-18 of any width w (the authors' model.py at w = 64): conv3x3(w) -> 4 stages
             of 2 PreActBlocks (w, 2w, 4w, 8w; strides 1, 2, 2, 2) -> BN-ReLU -> global average
             pool (= avg_pool2d(4) at 32x32) -> linear with bias. Convs have no bias.

@@ -3,12 +3,12 @@
  * with the error's one sentence (exit 2) instead of a stack trace. Unexpected errors still throw.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { BackendError } from "../lib/backend.ts";
-import { CheckpointError } from "../lib/checkpoint.ts";
-import { DatasetError } from "../lib/data.ts";
-import { ExperimentError } from "../lib/experiments.ts";
-import { TrainingDivergedError } from "../lib/train.ts";
-import { OptionError } from "../lib/validate.ts";
+import { BackendError } from "../lib/backend/backend.ts";
+import { CheckpointError } from "../lib/training/checkpoint.ts";
+import { DatasetError } from "../lib/data/data.ts";
+import { ExperimentError } from "../lib/experiments/experiments.ts";
+import { TrainingDivergedError } from "../lib/training/train.ts";
+import { OptionError } from "../lib/util/validate.ts";
 
 export function fail(message: string): never {
   console.error(message);

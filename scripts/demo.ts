@@ -14,12 +14,12 @@
  * evaluation is PGD-10 (random start, step eps/4, eval mode) at L-inf 4/255, 8/255 and 16/255.
  * Takes about a minute on 2 CPU cores with the defaults.
  */
-import { initBackend } from "../lib/backend.ts";
-import { loadFashionMnist, subset } from "../lib/data.ts";
-import { attackKey, type EvalAttack, evaluate } from "../lib/eval.ts";
-import { appendResult, makeResultRow } from "../lib/results.ts";
-import { describeMethod, type Method, METHODS, train, type TrainConfig } from "../lib/train.ts";
-import { checkChoice, checkNumber } from "../lib/validate.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { loadFashionMnist, subset } from "../lib/data/data.ts";
+import { attackKey, type EvalAttack, evaluate } from "../lib/training/evaluate.ts";
+import { appendResult, makeResultRow } from "../lib/experiments/results.ts";
+import { describeMethod, type Method, METHODS, train, type TrainConfig } from "../lib/training/train.ts";
+import { checkChoice, checkNumber } from "../lib/util/validate.ts";
 import { parseCli, runCli } from "./cli.ts";
 
 const HELP = `Train the small CNN on a Fashion-MNIST subset with ST, SAM and AT; print clean and

@@ -7,10 +7,10 @@
  *
  * Runs already in the results CSV with the same settings are skipped; a run that was interrupted
  * resumes from its checkpoint (under results/runs/<results name>/checkpoints/). All the logic is
- * runGrid in lib/experiments.ts; this file only parses the command line.
+ * runGrid in lib/experiments/experiments.ts; this file only parses the command line.
  */
-import { parseBackend } from "../lib/backend.ts";
-import { DATASETS } from "../lib/data.ts";
+import { parseBackend } from "../lib/backend/backend.ts";
+import { DATASETS } from "../lib/data/data.ts";
 import {
   DEFAULT_PRESET,
   describePlan,
@@ -20,7 +20,7 @@ import {
   RHO_NOTE,
   ROW_IDS,
   runGrid,
-} from "../lib/experiments.ts";
+} from "../lib/experiments/experiments.ts";
 import { parseCli, runCli } from "./cli.ts";
 
 const HELP = `Run the paper's training grid (or part of it) and write one CSV row per finished run.

@@ -12,12 +12,12 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { type Arch, createModel } from "../lib/model.ts";
-import { usingNativeOps } from "../lib/ops.ts";
-import { Rng } from "../lib/rng.ts";
-import { createSgd } from "../lib/sgd.ts";
-import { makeTrainStep, type MethodSettings } from "../lib/train.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { type Arch, createModel } from "../lib/models/model.ts";
+import { usingNativeOps } from "../lib/models/ops.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
+import { makeTrainStep, type MethodSettings } from "../lib/training/train.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { AUGMENT_PRESETS, defaultAugment, gatherBatch } from "../lib/augment.ts";
-import { Rng } from "../lib/rng.ts";
+import { AUGMENT_PRESETS, defaultAugment, gatherBatch } from "../lib/data/augment.ts";
+import { Rng } from "../lib/util/rng.ts";
 
 // One 3x3 single-channel image with pixel values 1..9 (row-major), and a second one.
 const data = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, parseBackend } from "../lib/backend.ts";
+import { initBackend, parseBackend } from "../lib/backend/backend.ts";
 
 Deno.test("the default tensorflow backend loads and computes", async () => {
   assert.equal(await initBackend("tensorflow"), "tensorflow");
@@ -134,7 +134,7 @@ Deno.test("the comparator rejects perturbed, NaN and mis-shaped results", () => 
   assert.throws(() => assertClose({ a: ref, b: ref }, { a: ref }), /output names/);
 });
 
-// --- Conv2DBackpropFilter (registered by lib/wasm_training.ts) --------------------------------
+// --- Conv2DBackpropFilter (registered by lib/backend/wasm_kernels.ts) --------------------------------
 
 type Pad = "same" | "valid" | number | [
   [number, number],
@@ -476,7 +476,7 @@ const OP_CASES: Record<string, () => Record<string, tf.Tensor>> = {
     const r = rng(13);
     const x = r([2, 7, 7, 3]) as tf.Tensor4D;
     // wasm's own AvgPoolGrad is wrong with padding and its MaxPoolGrad with windows <= 0 and with
-    // ties; lib/wasm_training.ts replaces both. neg: every window negative; tie: many equal maxima.
+    // ties; lib/backend/wasm_kernels.ts replaces both. neg: every window negative; tie: many equal maxima.
     const neg = tf.sub(x, 2) as tf.Tensor4D;
     const tie = tf.div(tf.round(tf.mul(x, 1.5)), 1.5) as tf.Tensor4D;
     const pools: Record<string, [tf.Tensor4D, (t: tf.Tensor4D) => tf.Tensor]> = {
@@ -605,7 +605,7 @@ Deno.test("SAM_AT_BACKEND=wasm alone (no tfjs-node in the process) trains a conv
   // The normal wasm route: gradients come from the @tensorflow/tfjs bundle, not from tfjs-node.
   const code = `
     import * as tf from "@tensorflow/tfjs-core";
-    import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend.ts"))};
+    import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend/backend.ts"))};
     await initBackend();
     const x = tf.randomUniform([2, 5, 5, 3], -1, 1, "float32", 1);
     const w = tf.randomUniform([3, 3, 3, 4], -1, 1, "float32", 2);
@@ -642,7 +642,7 @@ Deno.test({
   ignore: gpuInstalled,
   fn: async () => {
     const code = `
-      import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend.ts"))};
+      import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend/backend.ts"))};
       try { await initBackend("tensorflow-gpu"); console.log("loaded"); } catch (e) { console.log(e.name + ": " + e.message); }
     `;
     const config = new URL("../deno.json", import.meta.url).pathname;

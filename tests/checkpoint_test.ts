@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkFingerprint, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
+import { checkFingerprint, loadCheckpoint, saveCheckpoint } from "../lib/training/checkpoint.ts";
 
 Deno.test("checkpoint: save/load round-trips bit-exactly; damaged files get one sentence", () => {
   const dir = Deno.makeTempDirSync({ prefix: "sam-at-ck-" });

@@ -22,8 +22,8 @@ import {
   loadFashionMnist,
   subset,
   verifyChecksum,
-} from "../lib/data.ts";
-import { readTar, TarError } from "../lib/tar.ts";
+} from "../lib/data/data.ts";
+import { readTar, TarError } from "../lib/data/tar.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Builders for each format
@@ -132,7 +132,7 @@ async function writeFolder(root: string, folder: string, files: Record<string, U
   }
 }
 
-/** A minimal POSIX ustar writer, independent of lib/tar.ts, so the reader is tested against the format. */
+/** A minimal POSIX ustar writer, independent of lib/data/tar.ts, so the reader is tested against the format. */
 function ustarHeader(name: string, size: number, type: string): Uint8Array {
   const h = new Uint8Array(512);
   const put = (offset: number, text: string) => h.set(new TextEncoder().encode(text), offset);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { attackKey, evaluate, PAPER_EVAL_ATTACKS } from "../lib/eval.ts";
-import type { Classifier } from "../lib/model.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { attackKey, evaluate, PAPER_EVAL_ATTACKS } from "../lib/training/evaluate.ts";
+import type { Classifier } from "../lib/models/model.ts";
 import { toyDataset } from "./toy_data.ts";
 
 await initBackend();

@@ -1,9 +1,9 @@
 /** The experiment grid, presets, name errors, and runGrid's skip/resume on a tiny synthetic preset. */
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/checkpoint.ts";
-import type { DatasetSplits } from "../lib/data.ts";
-import { PAPER_EVAL_ATTACKS } from "../lib/eval.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/training/checkpoint.ts";
+import type { DatasetSplits } from "../lib/data/data.ts";
+import { PAPER_EVAL_ATTACKS } from "../lib/training/evaluate.ts";
 import {
   configKey,
   DEFAULT_PRESET,
@@ -20,8 +20,8 @@ import {
   PRESETS,
   runGrid,
   validatePreset,
-} from "../lib/experiments.ts";
-import { appendResult, readResults } from "../lib/results.ts";
+} from "../lib/experiments/experiments.ts";
+import { appendResult, readResults } from "../lib/experiments/results.ts";
 import { toyDataset } from "./toy_data.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -165,7 +165,7 @@ Deno.test("CLI: help, name errors, missing CIFAR, and a dry run that skips a fin
         `${dir}/c.csv`,
       );
       assert.equal(missing.code, 2);
-      assert.match(missing.err, /CIFAR-100 not found: .*lib\/data\.ts download cifar100/);
+      assert.match(missing.err, /CIFAR-100 not found: .*lib\/data\/data\.ts download cifar100/);
       assert.doesNotMatch(missing.err, /\n\s+at /, "no stack trace");
     }
     // A results row with the default preset's key for ST seed 0: the dry run marks it done.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/backend.ts";
 import {
   type BatchMoments,
   conv,
@@ -10,9 +10,9 @@ import {
   importModel,
   type ModelSpec,
   normalizationFor,
-} from "../lib/model.ts";
-import { Rng } from "../lib/rng.ts";
-import { createSgd } from "../lib/sgd.ts";
+} from "../lib/models/model.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
 
 await initBackend();
 

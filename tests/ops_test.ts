@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/backend.ts";
 import {
   type BatchMoments,
   bnReluEval,
@@ -13,7 +13,7 @@ import {
   setPortableOps,
   usingMklOps,
   usingNativeOps,
-} from "../lib/ops.ts";
+} from "../lib/models/ops.ts";
 
 await initBackend();
 

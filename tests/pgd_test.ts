@@ -1,11 +1,11 @@
 /** PGD properties on random small models and inputs. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { createModel, type Model } from "../lib/model.ts";
-import { crossEntropy } from "../lib/ops.ts";
-import { fgsm, type Norm, pgd, projectL2 } from "../lib/pgd.ts";
-import { Rng } from "../lib/rng.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { createModel, type Model } from "../lib/models/model.ts";
+import { crossEntropy } from "../lib/models/ops.ts";
+import { fgsm, type Norm, pgd, projectL2 } from "../lib/attacks/pgd.ts";
+import { Rng } from "../lib/util/rng.ts";
 
 await initBackend();
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, jupyterAvailable } from "../lib/progress.ts";
+import { formatDuration, jupyterAvailable } from "../lib/util/progress.ts";
 
 Deno.test("progress: durations and Jupyter detection outside a kernel", () => {
   assert.equal(formatDuration(0), "00:00");
@@ -11,7 +11,7 @@ Deno.test("progress: durations and Jupyter detection outside a kernel", () => {
 
 Deno.test("progress: plain lines (piped stderr) and an in-place bar (terminal) carry rate and ETA", async () => {
   const script = `
-    import { createProgress } from "${new URL("../lib/progress.ts", import.meta.url).href}";
+    import { createProgress } from "${new URL("../lib/util/progress.ts", import.meta.url).href}";
     const style = Deno.args[0];
     const p = createProgress({ label: "ST", total: 300, style });
     for (let i = 1; i <= 3; i++) await p.update(i * 100, "epoch " + i + "/3");

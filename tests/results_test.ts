@@ -5,8 +5,8 @@ import {
   parseCsv,
   readResults,
   RESULT_COLUMNS,
-} from "../lib/results.ts";
-import { resolveTrainConfig } from "../lib/train.ts";
+} from "../lib/experiments/results.ts";
+import { resolveTrainConfig } from "../lib/training/train.ts";
 
 function row(over: Record<string, number | string> = {}) {
   return makeResultRow({

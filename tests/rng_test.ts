@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Rng } from "../lib/rng.ts";
+import { Rng } from "../lib/util/rng.ts";
 
 Deno.test("rng: same seed, same stream; state round-trips exactly", () => {
   const a = Rng.fromSeed(42);

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { crossEntropy } from "../lib/ops.ts";
-import { Rng } from "../lib/rng.ts";
-import { samPerturbation, samStep } from "../lib/sam.ts";
-import { createSgd, sgdStep } from "../lib/sgd.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { crossEntropy } from "../lib/models/ops.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { samPerturbation, samStep } from "../lib/optim/sam.ts";
+import { createSgd, sgdStep } from "../lib/optim/sgd.ts";
 
 await initBackend();
 

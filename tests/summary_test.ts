@@ -1,8 +1,8 @@
 /** Summaries over seeds, differences with their uncertainty, claim checks, cost ratios, chart specs. */
 import assert from "node:assert/strict";
-import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/charts.ts";
-import { evalColumns, EXTENDED_EVAL_ATTACKS, GRID, PAPER_COLUMNS } from "../lib/experiments.ts";
-import type { ResultRow } from "../lib/results.ts";
+import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
+import { evalColumns, EXTENDED_EVAL_ATTACKS, GRID, PAPER_COLUMNS } from "../lib/experiments/experiments.ts";
+import type { ResultRow } from "../lib/experiments/results.ts";
 import {
   checkClaims,
   costRatios,
@@ -15,7 +15,7 @@ import {
   stat,
   summarize,
   verdict,
-} from "../lib/summary.ts";
+} from "../lib/analysis/summary.ts";
 
 const close = (a: number, b: number, tol = 1e-9) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);

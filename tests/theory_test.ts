@@ -1,5 +1,5 @@
 /**
- * Tests of lib/theory.ts: Section 4's closed forms against direct numerical optimisation, the
+ * Tests of lib/theory/gaussian_model.ts: Section 4's closed forms against direct numerical optimisation, the
  * theorems' statements over a grid and over seeded random draws of (p, eta, d, eps, rho),
  * THEORY.md's check values and counter-examples, Monte Carlo samples, and the bad-input sentences.
  */
@@ -34,7 +34,7 @@ import {
   wSAMBruteForce,
   wSAMExpansion,
   wST,
-} from "../lib/theory.ts";
+} from "../lib/theory/gaussian_model.ts";
 
 const DRAWS = 1000;
 

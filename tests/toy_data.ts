@@ -1,6 +1,6 @@
 /** Tiny synthetic datasets for the library tests (no files, a few KB). */
-import type { Dataset } from "../lib/data.ts";
-import { Rng } from "../lib/rng.ts";
+import type { Dataset } from "../lib/data/data.ts";
+import { Rng } from "../lib/util/rng.ts";
 
 /**
  * n images of size side x side x channels in [0, 1] whose class is encoded by a brighter

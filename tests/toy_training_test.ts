@@ -1,16 +1,16 @@
 /**
- * lib/toy_training.ts: the Gaussian model's linear classifier trained with the project's SGD, SAM
+ * lib/theory/toy_training.ts: the Gaussian model's linear classifier trained with the project's SGD, SAM
  * and PGD. The wrapper and the steps are checked by hand; the trained w against Theorems 4.1/4.2
  * within a tolerance set by the sample size (asymptotic standard error of the logistic MLE).
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { crossEntropy } from "../lib/ops.ts";
-import { pgd } from "../lib/pgd.ts";
-import { samStep } from "../lib/sam.ts";
-import { createSgd } from "../lib/sgd.ts";
-import { sampleGaussianModel, wAT, wST } from "../lib/theory.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { crossEntropy } from "../lib/models/ops.ts";
+import { pgd } from "../lib/attacks/pgd.ts";
+import { samStep } from "../lib/optim/sam.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
+import { sampleGaussianModel, wAT, wST } from "../lib/theory/gaussian_model.ts";
 import {
   attackNonRobust,
   createLinearToy,
@@ -25,7 +25,7 @@ import {
   toyTensors,
   trainToy,
   validateToyOptions,
-} from "../lib/toy_training.ts";
+} from "../lib/theory/toy_training.ts";
 
 await initBackend();
 

@@ -1,11 +1,11 @@
 /** The training loop: exact resume, config mismatch, NaN stop, no tensor leak, schedule. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/backend.ts";
-import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/checkpoint.ts";
-import { type BatchMoments, createModel } from "../lib/model.ts";
-import { Rng } from "../lib/rng.ts";
-import { createSgd } from "../lib/sgd.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/training/checkpoint.ts";
+import { type BatchMoments, createModel } from "../lib/models/model.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
 import {
   makeTrainStep,
   piecewiseLr,
@@ -13,7 +13,7 @@ import {
   train,
   type TrainConfig,
   TrainingDivergedError,
-} from "../lib/train.ts";
+} from "../lib/training/train.ts";
 import { toyDataset } from "./toy_data.ts";
 
 await initBackend();

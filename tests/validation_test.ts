@@ -1,10 +1,10 @@
 /** Bad options get one sentence naming the option, the bad value and the valid range. */
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { evaluate } from "../lib/eval.ts";
-import { createModel } from "../lib/model.ts";
-import { Rng } from "../lib/rng.ts";
-import { resolveTrainConfig, train, type TrainConfig } from "../lib/train.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import { evaluate } from "../lib/training/evaluate.ts";
+import { createModel } from "../lib/models/model.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { resolveTrainConfig, train, type TrainConfig } from "../lib/training/train.ts";
 import { toyDataset } from "./toy_data.ts";
 
 await initBackend();

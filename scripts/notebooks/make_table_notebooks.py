@@ -10,14 +10,14 @@ missing from the results CSV and loads the rest; every number and statement is c
 from nbcells import code, md, notebook, write
 
 IMPORTS = r"""import pl from "nodejs-polars";
-import { showMarkdown, showPlot } from "../lib/notebook.ts";
-import { DatasetError, loadDataset } from "../lib/data.ts";
-import { evalColumns, getPreset, PAPER_COLUMNS, planGrid, PRESETS, RHO_NOTE, runGrid, shownPath } from "../lib/experiments.ts";
+import { showMarkdown, showPlot } from "../lib/report/notebook.ts";
+import { DatasetError, loadDataset } from "../lib/data/data.ts";
+import { evalColumns, getPreset, PAPER_COLUMNS, planGrid, PRESETS, RHO_NOTE, runGrid, shownPath } from "../lib/experiments/experiments.ts";
 import {
   cellRecords, checkClaims, costRatios, costStatements, formatPct, PAPER_STD_BOUND, paperSummaries, summarize, tableRecords,
-} from "../lib/summary.ts";
-import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/charts.ts";
-import { cifarMissingMarkdown, claimsMarkdown, loadMarkdown, noiseMarkdown, presetMarkdown } from "../lib/report_text.ts";
+} from "../lib/analysis/summary.ts";
+import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
+import { cifarMissingMarkdown, claimsMarkdown, loadMarkdown, noiseMarkdown, presetMarkdown } from "../lib/report/report_text.ts";
 const robustOf = (cols) => cols.filter((c) => c.key !== "clean");
 const cleanOf = (cols) => cols.filter((c) => c.key === "clean");
 console.log("lib/experiments, summary, charts and report_text loaded");"""

@@ -3,7 +3,7 @@
 Usage: .venv/bin/python scripts/notebooks/make_theory_notebooks.py
 Then execute and render them: bin/deno task report notebooks/theorem_4_*.ipynb
 
-The notebooks call lib/theory.ts (Theorem 4.3's last section also lib/toy_training.ts, which trains
+The notebooks call lib/theory/gaussian_model.ts (Theorem 4.3's last section also lib/theory/toy_training.ts, which trains
 with the project's SGD, SAM and PGD); every number they show is computed when they run.
 """
 
@@ -19,15 +19,15 @@ $w$ means a more robust model. Its accuracy, with $\Phi$ the standard normal CDF
 $$A(w) = p\,\Phi\!\Big(\frac{w + d\eta}{\sqrt d}\Big) + (1-p)\,\Phi\!\Big(\frac{d\eta - w}{\sqrt d}\Big), \qquad L(w) = 1 - A(w).$$"""
 
 IMPORTS = """import pl from "nodejs-polars";
-import { showMarkdown, showPlot } from "../lib/notebook.ts";
-import * as theory from "../lib/theory.ts";
+import { showMarkdown, showPlot } from "../lib/report/notebook.ts";
+import * as theory from "../lib/theory/gaussian_model.ts";
 const { {names} } = theory;
 const linspace = (a: number, b: number, n: number) => Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 const relGap = (x: number, ref: number) => Math.abs(x - ref) / Math.abs(ref);
 const vline = (x: number, color: string, dash = "dash") => ({
   type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: { color, dash, width: 1.5 },
 });
-console.log(`lib/theory.ts loaded: ${Object.keys(theory).length} exports`);"""
+console.log(`lib/theory/gaussian_model.ts loaded: ${Object.keys(theory).length} exports`);"""
 
 
 def imports(*names: str) -> str:
@@ -255,16 +255,16 @@ pl.DataFrame([0.05, 0.1, 0.2, 0.3].map((eps) => ({
 
 # ---------------------------------------------------------------------------------------------
 # Theorem 4.3's last section: this project's training library on samples from the model
-# (lib/toy_training.ts). It trains, so unlike the rest of the notebooks it loads a tfjs backend.
+# (lib/theory/toy_training.ts). It trains, so unlike the rest of the notebooks it loads a tfjs backend.
 BEYOND_4_3 = [
     md(r"""
 ## Beyond the paper: this project's SAM and PGD training on samples from the model
 
-**What is run.** `lib/toy_training.ts` trains the model's linear classifier $\theta\cdot x$ (weights
+**What is run.** `lib/theory/toy_training.ts` trains the model's linear classifier $\theta\cdot x$ (weights
 $\theta_1$ on $x_1$ and $\theta_2..\theta_{d+1}$ on the non-robust features, no bias) with this
 project's own training library: `createSgd` (full batch, momentum 0.9, no weight decay, 200 steps,
-learning rate 1 for the first half, then linearly down to 0), `samStep` from `lib/sam.ts`, and
-`pgd` from `lib/pgd.ts`. Its two class logits are $\mp\theta\cdot x/2$, so the library's
+learning rate 1 for the first half, then linearly down to 0), `samStep` from `lib/optim/sam.ts`, and
+`pgd` from `lib/attacks/pgd.ts`. Its two class logits are $\mp\theta\cdot x/2$, so the library's
 cross-entropy is exactly the logistic loss $\log(1 + e^{-y\,\theta\cdot x})$. The weight it puts on the
 robust feature, in the paper's normalisation (non-robust weights equal to 1), is
 $w = \theta_1 / \operatorname{mean}(\theta_2..\theta_{d+1})$. Model $p = 0.9$, $\eta = 0.1$, $d = 100$
@@ -296,7 +296,7 @@ $x_1\ln\frac{p}{1-p} + 2\eta\sum_{i\ge2} x_i$, linear in $x$, so logistic regres
 its population optimum is $\theta = (\ln\frac{p}{1-p}, 2\eta, \dots, 2\eta)$, i.e. $w = w_{ST}$. The worst
 $L_\infty$ attack of size $\varepsilon$ on the non-robust features turns $\eta$ into $\eta - \varepsilon$
 (for positive non-robust weights), so robust logistic training's optimum is $w_{AT}$. SAM has no such
-identity. For it, `lib/toy_training.ts` computes **population references** of the logistic loss
+identity. For it, `lib/theory/toy_training.ts` computes **population references** of the logistic loss
 (float64 quadrature, no sampling): `logisticSamExact`, the exact min-max with the perturbation on
 $\theta_1$; and `logisticSamFirstOrder`, where first-order `sam-w` comes to rest. Its ascent step is
 $\pm\rho$ by the sign of $\partial L/\partial\theta_1$, so it chatters across the surface
@@ -309,8 +309,8 @@ measured as a **paired shift**: the SAM run minus the ST run on the same sample 
 regime. Two samples (seeds 1 and 2); AT runs on sample 1.
 """),
     code(r"""
-import { initBackend } from "../lib/backend.ts";
-import * as toy from "../lib/toy_training.ts";
+import { initBackend } from "../lib/backend/backend.ts";
+import * as toy from "../lib/theory/toy_training.ts";
 await initBackend();
 const toyM = { p: 0.9, eta: 0.1, d: 100 };
 const toyN = 10000, toySeeds = [1, 2], toyFix = 2 * toyM.eta;
@@ -433,7 +433,7 @@ await showPlot([
     name: "trained: ST (eps = 0) and PGD-AT",
     error_y: { type: "data", array: toyAt.map((r) => 2 * toySe(r.eps ?? 0)) } },
 ], {
-  title: `Adversarial training with lib/pgd.ts on ${toyN} samples (p = 0.9, eta = 0.1, d = 100)`,
+  title: `Adversarial training with lib/attacks/pgd.ts on ${toyN} samples (p = 0.9, eta = 0.1, d = 100)`,
   xaxis: { title: { text: "attack size eps on the non-robust features" } },
   yaxis: { title: { text: "w = theta1 / mean(non-robust weights)" } },
 });

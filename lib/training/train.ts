@@ -15,17 +15,17 @@
  * training trajectory.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { activeBackend } from "./backend.ts";
+import { activeBackend } from "../backend/backend.ts";
 import {
   AUGMENT_PRESETS,
   type AugmentName,
   checkAugment,
   defaultAugment,
   gatherBatch,
-} from "./augment.ts";
+} from "../data/augment.ts";
 import { checkFingerprint, checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import type { Dataset } from "./data.ts";
-import { type EvalAttack, evaluate } from "./eval.ts";
+import type { Dataset } from "../data/data.ts";
+import { type EvalAttack, evaluate } from "./evaluate.ts";
 import {
   type Arch,
   ARCHS,
@@ -35,14 +35,14 @@ import {
   importModel,
   type Model,
   normalizationFor,
-} from "./model.ts";
-import { crossEntropy } from "./ops.ts";
-import { type Norm, pgd, validateAttack } from "./pgd.ts";
-import { createProgress, type ProgressStyle } from "./progress.ts";
-import { Rng } from "./rng.ts";
-import { checkRho, samStep } from "./sam.ts";
-import { createSgd, type Sgd, sgdStep } from "./sgd.ts";
-import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "./validate.ts";
+} from "../models/model.ts";
+import { crossEntropy } from "../models/ops.ts";
+import { type Norm, pgd, validateAttack } from "../attacks/pgd.ts";
+import { createProgress, type ProgressStyle } from "../util/progress.ts";
+import { Rng } from "../util/rng.ts";
+import { checkRho, samStep } from "../optim/sam.ts";
+import { createSgd, type Sgd, sgdStep } from "../optim/sgd.ts";
+import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export const METHODS = ["ST", "SAM", "AT"] as const;
 export type Method = typeof METHODS[number];

@@ -4,9 +4,9 @@
  * They take RowSummary lists, so our runs and the paper's numbers chart the same way; error bars
  * are the std over seeds where there is one.
  */
-import type { EvalColumn, GridRow } from "./experiments.ts";
+import type { EvalColumn, GridRow } from "../experiments/experiments.ts";
 import type { PlotlyLayout, PlotlyTrace } from "./notebook.ts";
-import type { CostRatio, RowSummary, Stat } from "./summary.ts";
+import type { CostRatio, RowSummary, Stat } from "../analysis/summary.ts";
 
 export interface Chart {
   data: PlotlyTrace[];

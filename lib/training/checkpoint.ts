@@ -17,8 +17,8 @@
  * or the new checkpoint, never a torn one.
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic_write.ts";
-import type { NamedArray } from "./model.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { NamedArray } from "../models/model.ts";
 
 const MAGIC = "SAMATCK1";
 export const CHECKPOINT_FILE = "checkpoint.samat";
@@ -45,7 +45,7 @@ export function checkpointPath(dir: string): string {
   return join(dir, CHECKPOINT_FILE);
 }
 
-/** Save the state; the file is replaced atomically (lib/atomic_write.ts). */
+/** Save the state; the file is replaced atomically (lib/util/atomic_write.ts). */
 export function saveCheckpoint(path: string, state: CheckpointState): void {
   const names = Object.keys(state.tensors);
   let offset = 0;

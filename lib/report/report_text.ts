@@ -12,8 +12,8 @@ import {
   type Preset,
   PRESETS,
   RHO_NOTE,
-} from "./experiments.ts";
-import type { ClaimCheck, RowSummary } from "./summary.ts";
+} from "../experiments/experiments.ts";
+import type { ClaimCheck, RowSummary } from "../analysis/summary.ts";
 
 const PAPER = PRESETS.cifar10.paper;
 
@@ -135,7 +135,7 @@ export function cifarMissingMarkdown(
     "```bash",
     ...(dataProblem
       ? [
-        `bin/deno run -A lib/data.ts download ${dataset}   # needs network; verifies size, MD5, SHA-256`,
+        `bin/deno run -A lib/data/data.ts download ${dataset}   # needs network; verifies size, MD5, SHA-256`,
       ]
       : []),
     `bin/deno task experiment --dataset ${dataset} --preset ${p.name} --dry-run   # lists the runs and the estimated time`,

@@ -6,8 +6,8 @@
  * (0.9 * 0 + d = d in floating point).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { NamedArray } from "./model.ts";
-import { checkNumber } from "./validate.ts";
+import type { NamedArray } from "../models/model.ts";
+import { checkNumber } from "../util/validate.ts";
 
 export interface SgdOptions {
   momentum: number;

@@ -9,9 +9,9 @@
  * Accuracies are fractions in [0, 1].
  */
 import { dirname } from "node:path";
-import { writeFileAtomic } from "./atomic_write.ts";
-import type { EvalResult } from "./eval.ts";
-import type { TrainConfig, TrainResult } from "./train.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { EvalResult } from "../training/evaluate.ts";
+import type { TrainConfig, TrainResult } from "../training/train.ts";
 
 export type Cell = string | number | boolean | null;
 export type ResultRow = Record<string, Cell>;

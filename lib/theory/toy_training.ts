@@ -1,5 +1,5 @@
 /**
- * Beyond the paper: train the linear classifier of Section 4's Gaussian model (lib/theory.ts) with
+ * Beyond the paper: train the linear classifier of Section 4's Gaussian model (lib/theory/gaussian_model.ts) with
  * this project's own training library (createSgd, samStep, pgd), on samples from
  * the model, and read off the weight w it puts on the robust feature.
  *
@@ -21,14 +21,14 @@
  * SAM variants on the logistic loss, to compare with the 0-1-loss w_SAM of the paper.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Classifier, Mode } from "./model.ts";
-import { crossEntropy } from "./ops.ts";
-import { pgd } from "./pgd.ts";
-import { Rng } from "./rng.ts";
-import { samStep, stepAtShifted } from "./sam.ts";
-import { createSgd, type Sgd, sgdStep } from "./sgd.ts";
-import { findRoot, type GaussianModel, minimizeGolden } from "./theory.ts";
-import { checkChoice, checkKnownKeys, checkNumber, fail } from "./validate.ts";
+import type { Classifier, Mode } from "../models/model.ts";
+import { crossEntropy } from "../models/ops.ts";
+import { pgd } from "../attacks/pgd.ts";
+import { Rng } from "../util/rng.ts";
+import { samStep, stepAtShifted } from "../optim/sam.ts";
+import { createSgd, type Sgd, sgdStep } from "../optim/sgd.ts";
+import { findRoot, type GaussianModel, minimizeGolden } from "./gaussian_model.ts";
+import { checkChoice, checkKnownKeys, checkNumber, fail } from "../util/validate.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Data and classifier.
@@ -176,7 +176,7 @@ export interface NonRobustAttack {
 }
 
 /**
- * The L-inf PGD attack of lib/pgd.ts on the non-robust features only, with no [0, 1] clamp
+ * The L-inf PGD attack of lib/attacks/pgd.ts on the non-robust features only, with no [0, 1] clamp
  * (bounds: null): x1 is held fixed by attacking a closure model whose input is x2..x(d+1), as in
  * Theorem 4.2's threat model. Returns the attacked [N, 1, 1, d+1] batch (the caller disposes it).
  */
@@ -221,7 +221,7 @@ export type ToyMethod = typeof TOY_METHODS[number];
 export interface ToyTrainOptions {
   /**
    * "st": plain loss (sgdStep). "at": PGD on the non-robust features (attackNonRobust), then a step
-   * on the attacked batch. "sam-all": lib/sam.ts samStep, one global L2 perturbation over all
+   * on the attacked batch. "sam-all": lib/optim/sam.ts samStep, one global L2 perturbation over all
    * d+1 weights (the library's SAM). "sam-w": the perturbation on theta1 only (samStep with perturbed = [theta1]).
    * "sam-w-exact": on theta1 only, with the exact inner maximum (samStepEndpoints).
    */
@@ -229,7 +229,7 @@ export interface ToyTrainOptions {
   /**
    * Freeze the d non-robust weights at this value and train theta1 alone: the paper's setting, in
    * which they are normalised (here: fixed) and w is the only parameter. Then "sam-w" is
-   * lib/sam.ts samStep itself (its parameter list is [theta1]). Only with st, sam-w, sam-w-exact.
+   * lib/optim/sam.ts samStep itself (its parameter list is [theta1]). Only with st, sam-w, sam-w-exact.
    */
   fixRest?: number;
   /** SAM radius, in the units of theta (not of the normalised w); required for the SAM methods. */

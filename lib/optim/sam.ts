@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type Sgd, valueAndGrads } from "./sgd.ts";
-import { checkNumber, fail } from "./validate.ts";
+import { checkNumber, fail } from "../util/validate.ts";
 
 export function checkRho(rho: number): number {
   return checkNumber("rho", rho, { min: 0 });

@@ -16,8 +16,8 @@
  */
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { activeBackend, initBackend } from "./backend.ts";
-import { checkpointPath } from "./checkpoint.ts";
+import { activeBackend, initBackend } from "../backend/backend.ts";
+import { checkpointPath } from "../training/checkpoint.ts";
 import {
   type Dataset,
   type DatasetName,
@@ -25,16 +25,16 @@ import {
   type DatasetSplits,
   loadDataset,
   subset,
-} from "./data.ts";
+} from "../data/data.ts";
 import {
   attackKey,
   type EvalAttack,
   evaluate,
   PAPER_EVAL_ATTACKS,
   validateEvalOptions,
-} from "./eval.ts";
-import type { Norm } from "./pgd.ts";
-import { formatDuration, type ProgressStyle } from "./progress.ts";
+} from "../training/evaluate.ts";
+import type { Norm } from "../attacks/pgd.ts";
+import { formatDuration, type ProgressStyle } from "../util/progress.ts";
 import { appendResult, makeResultRow, readResults, type ResultRow } from "./results.ts";
 import {
   type Method,
@@ -43,7 +43,7 @@ import {
   TRAIN_DEFAULTS,
   type TrainConfig,
   type TrainOptions,
-} from "./train.ts";
+} from "../training/train.ts";
 
 /** A request the experiment runner cannot serve (unknown name, bad seed list); one sentence. */
 export class ExperimentError extends Error {
@@ -493,7 +493,7 @@ export interface GridPlan {
   existing: Map<string, ResultRow>;
 }
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** A path as messages show it: relative to the repository when inside it (reports stay portable). */
 export function shownPath(path: string): string {

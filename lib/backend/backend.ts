@@ -99,7 +99,7 @@ async function loadTensorflow(name: "tensorflow" | "tensorflow-gpu"): Promise<vo
 
 async function loadWasm(): Promise<void> {
   if (tf.findBackend("wasm")) return;
-  const { registerWasmTraining } = await import("./wasm_training.ts");
+  const { registerWasmTraining } = await import("./wasm_kernels.ts");
   await registerWasmTraining();
 }
 

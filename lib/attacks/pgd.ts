@@ -12,16 +12,16 @@
  *   inside adversarial training, as the authors do. Attack passes never touch the running
  *   statistics unless `moments` is given (then each pass pushes its batch moments there).
  * - `bounds` (default [0, 1]) is the box the examples are clamped to; null clamps nothing (for
- *   inputs that are not pixels, e.g. the Gaussian features of lib/toy_training.ts).
+ *   inputs that are not pixels, e.g. the Gaussian features of lib/theory/toy_training.ts).
  *
  * Noise comes from the caller's Rng (or a seed), drawn in JavaScript: the same seed gives the same
  * attack on every backend.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { BatchMoments, Classifier, Mode } from "./model.ts";
-import { crossEntropy } from "./ops.ts";
-import { Rng } from "./rng.ts";
-import { checkBoolean, checkChoice, checkNumber, fail } from "./validate.ts";
+import type { BatchMoments, Classifier, Mode } from "../models/model.ts";
+import { crossEntropy } from "../models/ops.ts";
+import { Rng } from "../util/rng.ts";
+import { checkBoolean, checkChoice, checkNumber, fail } from "../util/validate.ts";
 
 export const NORMS = ["linf", "l2"] as const;
 export type Norm = typeof NORMS[number];

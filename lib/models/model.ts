@@ -38,8 +38,8 @@ import {
   maxPool2x2,
   paddedConv,
 } from "./ops.ts";
-import type { Rng } from "./rng.ts";
-import { checkChoice, checkNumber, fail } from "./validate.ts";
+import type { Rng } from "../util/rng.ts";
+import { checkChoice, checkNumber, fail } from "../util/validate.ts";
 
 export type { BatchMoments } from "./ops.ts";
 export type Mode = "train" | "eval";

@@ -14,8 +14,8 @@
  *   the frame more tightly than CIFAR objects; flips preserve every Fashion-MNIST class.
  * - "none": the examples as they are.
  */
-import type { Rng } from "./rng.ts";
-import { checkChoice } from "./validate.ts";
+import type { Rng } from "../util/rng.ts";
+import { checkChoice } from "../util/validate.ts";
 
 export interface AugmentSpec {
   /** Pixels of padding before the random crop (0 = no crop). */

@@ -12,8 +12,8 @@
  * "within noise" otherwise.
  */
 import { fileURLToPath } from "node:url";
-import { type EvalColumn, GRID, type GridRow, paperRowId } from "./experiments.ts";
-import { parseCsv, type ResultRow } from "./results.ts";
+import { type EvalColumn, GRID, type GridRow, paperRowId } from "../experiments/experiments.ts";
+import { parseCsv, type ResultRow } from "../experiments/results.ts";
 
 export interface Stat {
   mean: number;
@@ -78,7 +78,7 @@ export function summarize(
 }
 
 export const PAPER_TABLES_PATH = fileURLToPath(
-  new URL("../data/paper_tables.csv", import.meta.url),
+  new URL("../../data/paper_tables.csv", import.meta.url),
 );
 
 /** data/paper_tables.csv column -> our column key. */

@@ -9,7 +9,7 @@
  * trace and never a silently short dataset.
  *
  * CIFAR cannot be fetched on the project's build machines; users with network run
- *   bin/deno run -A lib/data.ts download cifar10
+ *   bin/deno run -A lib/data/data.ts download cifar10
  * (or call downloadCifar), which verifies the archive's size, MD5 and SHA-256 before extracting it
  * under data/cache/.
  */
@@ -284,7 +284,7 @@ function decodeIdxLabels(bytes: Uint8Array, path: string, numClasses: number): I
 
 /** data/cache/<name> inside this repository, found from this module's own location. */
 export function defaultCifarDir(name: CifarName): string {
-  return fileURLToPath(new URL(`../data/cache/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../../data/cache/${name}`, import.meta.url));
 }
 
 export interface CifarLoadOptions {
@@ -342,7 +342,7 @@ async function findOrExtractCifar(
   }
   const official = CIFAR_ARCHIVES[name];
   throw new DatasetError(
-    `${layout.title} not found: neither ${nested} nor ${archive} exists; run \`bin/deno run -A lib/data.ts download ${name}\` on a machine with network, or download ${official.url} (MD5 ${official.md5}) by hand to ${archive}.`,
+    `${layout.title} not found: neither ${nested} nor ${archive} exists; run \`bin/deno run -A lib/data/data.ts download ${name}\` on a machine with network, or download ${official.url} (MD5 ${official.md5}) by hand to ${archive}.`,
   );
 }
 
@@ -350,7 +350,7 @@ async function findOrExtractCifar(
 function cifarFix(name: CifarName, folder: string): string {
   return `delete ${folder} and re-extract it from a verified ${
     CIFAR_ARCHIVES[name].file
-  } (\`bin/deno run -A lib/data.ts download ${name}\` does both)`;
+  } (\`bin/deno run -A lib/data/data.ts download ${name}\` does both)`;
 }
 
 async function readClassNames(name: CifarName, folder: string): Promise<string[]> {
@@ -496,7 +496,7 @@ async function extractCifarArchive(
   const layout = CIFAR_LAYOUTS[name];
   const official = CIFAR_ARCHIVES[name];
   const fix =
-    `delete it and download it again from ${official.url} (or run \`bin/deno run -A lib/data.ts download ${name}\`)`;
+    `delete it and download it again from ${official.url} (or run \`bin/deno run -A lib/data/data.ts download ${name}\`)`;
   const archive = await Deno.readFile(archivePath);
   verifyChecksum(archive, checksum, archivePath, fix);
 
@@ -786,7 +786,7 @@ function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split("\n")[0];
 }
 
-// `bin/deno run -A lib/data.ts download cifar10 [dir]` | `... info <dataset> [dir]`
+// `bin/deno run -A lib/data/data.ts download cifar10 [dir]` | `... info <dataset> [dir]`
 if (import.meta.main) {
   const [command, name, dir] = Deno.args;
   try {
@@ -804,7 +804,7 @@ if (import.meta.main) {
       console.log(`loaded in ${seconds} s`);
     } else {
       console.error(
-        "usage: lib/data.ts download cifar10|cifar100 [dir]  |  lib/data.ts info <dataset> [dir]",
+        "usage: lib/data/data.ts download cifar10|cifar100 [dir]  |  lib/data/data.ts info <dataset> [dir]",
       );
       Deno.exit(2);
     }

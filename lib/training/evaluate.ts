@@ -5,12 +5,12 @@
  * Results are fractions in [0, 1], keyed like "linf_1_255", "l2_16_255" (attackKey).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Dataset } from "./data.ts";
-import type { Classifier } from "./model.ts";
-import { type Norm, NORMS, pgd } from "./pgd.ts";
-import { createProgress, type ProgressStyle } from "./progress.ts";
-import { Rng } from "./rng.ts";
-import { checkChoice, checkNumber, fail } from "./validate.ts";
+import type { Dataset } from "../data/data.ts";
+import type { Classifier } from "../models/model.ts";
+import { type Norm, NORMS, pgd } from "../attacks/pgd.ts";
+import { createProgress, type ProgressStyle } from "../util/progress.ts";
+import { Rng } from "../util/rng.ts";
+import { checkChoice, checkNumber, fail } from "../util/validate.ts";
 
 export interface EvalAttack {
   norm: Norm;
