@@ -6,7 +6,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { BackendError } from "../lib/backend/backend.ts";
 import { CheckpointError } from "../lib/training/checkpoint.ts";
 import { DatasetError } from "../lib/data/data.ts";
-import { ExperimentError } from "../lib/experiments/experiments.ts";
+import { ExperimentError } from "../lib/experiments/grid.ts";
+import { ModelFileError } from "../lib/models/model_file.ts";
 import { TrainingDivergedError } from "../lib/training/train.ts";
 import { OptionError } from "../lib/util/validate.ts";
 
@@ -45,7 +46,7 @@ export function isUserError(err: unknown): err is Error {
   return err instanceof ExperimentError || err instanceof DatasetError ||
     err instanceof OptionError ||
     err instanceof CheckpointError || err instanceof TrainingDivergedError ||
-    err instanceof BackendError;
+    err instanceof BackendError || err instanceof ModelFileError;
 }
 
 /** Run a script's body; bad input and missing data end with their one sentence. */

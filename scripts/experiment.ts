@@ -1,5 +1,6 @@
 /**
- * Run (or resume) the paper's grid, or any part of it, and append one CSV row per finished run.
+ * Run (or resume) the paper's grid, or any part of it: one runs-CSV row per trained run, one
+ * evaluations-CSV row per (run, evaluation), one saved model per run.
  *
  *   bin/deno task experiment [--dataset fashion-mnist] [--preset default] [--rows all|ID,ID,...]
  *                            [--seeds 0,1,2] [--backend tensorflow] [--results PATH]
@@ -7,23 +8,17 @@
  *
  * Runs already in the results CSV with the same settings are skipped; a run that was interrupted
  * resumes from its checkpoint (under results/runs/<results name>/checkpoints/). All the logic is
- * runGrid in lib/experiments/experiments.ts; this file only parses the command line.
+ * runGrid in lib/experiments/runner.ts; this file only parses the command line.
  */
 import { parseBackend } from "../lib/backend/backend.ts";
-import { DATASETS } from "../lib/data/data.ts";
-import {
-  DEFAULT_PRESET,
-  describePlan,
-  getPreset,
-  planGrid,
-  PRESETS,
-  RHO_NOTE,
-  ROW_IDS,
-  runGrid,
-} from "../lib/experiments/experiments.ts";
+import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
+import { ALL_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
+import { describePlan, planGrid } from "../lib/experiments/plan.ts";
+import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
+import { runGrid } from "../lib/experiments/runner.ts";
 import { parseCli, runCli } from "./cli.ts";
 
-const HELP = `Run the paper's training grid (or part of it) and write one CSV row per finished run.
+const HELP = `Run the paper's training grid (or part of it): train, save each model, evaluate.
 
 usage: bin/deno task experiment [options]
 
@@ -31,23 +26,24 @@ usage: bin/deno task experiment [options]
   --preset NAME       settings of the runs; per dataset:
 ${
   DATASETS.map((d) =>
-    `                        ${d}: ${Object.keys(PRESETS[d]).join(", ")} (default ${
+    `                        ${d}: ${Object.keys(PRESETS[d]).join(", ")} (default: ${
       DEFAULT_PRESET[d]
     })`
   ).join("\n")
 }
-  --rows LIST         all (default) or a comma list of row ids:
-                        ${ROW_IDS.join(", ")}
+  --rows LIST         all (default: the preset's rows) or a comma list of row ids:
+                        ${ALL_ROWS.map((r) => r.id).join(", ")}
                       (AT eps in 1/255 units; "AT-linf-1/255" is accepted too)
   --seeds LIST        comma list of seeds (default: the preset's)
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
-  --results PATH      results CSV (default results/<dataset>-<preset>.csv)
+  --results PATH      runs CSV (default results/<dataset>-<preset>.csv; evaluations go to
+                      <name>.evals.csv beside it, models to models/<name>/)
   --keep-checkpoints  keep each run's checkpoint after its row is written
   --dry-run           list the runs (done / resume / new) and the estimated time; run nothing
   --help              this text
 
-Runs already in the CSV with identical settings are skipped; interrupted runs resume from their
-checkpoint. ${RHO_NOTE}
+Runs already in the CSV with identical settings are not retrained; only their missing
+evaluations run. Interrupted runs resume from their checkpoint. ${RHO_NOTE}
 
 Examples:
   bin/deno task experiment --dry-run
@@ -57,7 +53,7 @@ Examples:
 const args = parseCli({
   dataset: { type: "string", default: "fashion-mnist" },
   preset: { type: "string" },
-  rows: { type: "string", default: "all" },
+  rows: { type: "string" },
   seeds: { type: "string" },
   backend: { type: "string" },
   results: { type: "string" },

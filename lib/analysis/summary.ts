@@ -12,7 +12,9 @@
  * "within noise" otherwise.
  */
 import { fileURLToPath } from "node:url";
-import { type EvalColumn, GRID, type GridRow, paperRowId } from "../experiments/experiments.ts";
+import type { EvalColumn } from "../experiments/columns.ts";
+import { ALL_ROWS, GRID, type GridRow, paperRowId } from "../experiments/grid.ts";
+import { familyOf } from "../training/method.ts";
 import { parseCsv, type ResultRow } from "../experiments/results.ts";
 
 export interface Stat {
@@ -25,11 +27,10 @@ export interface Stat {
 export interface RowSummary {
   row: GridRow;
   seeds: number[];
-  /** Accuracies (fractions) by column key: "clean", "linf_1_255", ... */
+  /** Accuracies (fractions) by column key: "clean", "pgd10_linf_1_255", ... */
   metrics: Record<string, Stat>;
   /** Training seconds per epoch: the median epoch of each run where recorded (NaN for the paper's numbers). */
   epochSeconds: Stat;
-  evalSeconds: Stat;
   /** Test images per evaluation (Infinity when unknown, e.g. the paper's full test set is used as exact). */
   testSize: number;
   /** 1-minute load average when each run finished (NaN if not recorded). */
@@ -53,13 +54,14 @@ function epochSeconds(r: ResultRow): number {
   return Number.isFinite(med) ? med : num(r.train_seconds) / num(r.epochs);
 }
 
-/** Mean ± std per grid row (grid order; rows with no results left out). */
+/** Mean ± std per grid row (table order; rows with no results left out). */
 export function summarize(
   rows: readonly ResultRow[],
   columns: readonly EvalColumn[],
+  gridRows: readonly GridRow[] = ALL_ROWS,
 ): RowSummary[] {
   const out: RowSummary[] = [];
-  for (const row of GRID) {
+  for (const row of gridRows) {
     const mine = rows.filter((r) => r.row_id === row.id);
     if (mine.length === 0) continue;
     const metrics: Record<string, Stat> = {};
@@ -69,7 +71,6 @@ export function summarize(
       seeds: mine.map((r) => num(r.seed)),
       metrics,
       epochSeconds: stat(mine.map(epochSeconds)),
-      evalSeconds: stat(mine.map((r) => num(r.eval_seconds))),
       testSize: Math.min(...mine.map((r) => num(r.test_size))),
       loadAvg: stat(mine.map((r) => num(r.load_avg_1m))),
     });
@@ -84,10 +85,10 @@ export const PAPER_TABLES_PATH = fileURLToPath(
 /** data/paper_tables.csv column -> our column key. */
 const PAPER_CSV_COLUMNS: Record<string, string> = {
   natural: "clean",
-  linf_1_255: "linf_1_255",
-  linf_2_255: "linf_2_255",
-  l2_16_255: "l2_16_255",
-  l2_32_255: "l2_32_255",
+  linf_1_255: "pgd10_linf_1_255",
+  linf_2_255: "pgd10_linf_2_255",
+  l2_16_255: "pgd10_l2_16_255",
+  l2_32_255: "pgd10_l2_32_255",
 };
 
 /** The paper's std bound ("std < 0.5%"), used where its numbers are compared. */
@@ -116,7 +117,6 @@ export function paperSummaries(
       seeds: [],
       metrics,
       epochSeconds: none,
-      evalSeconds: none,
       testSize: Infinity,
       loadAvg: none,
     }];
@@ -304,7 +304,7 @@ export function strongestSam(
   summaries: readonly RowSummary[],
   robust: readonly EvalColumn[],
 ): RowSummary | undefined {
-  const sams = summaries.filter((s) => s.row.method === "SAM");
+  const sams = summaries.filter((s) => familyOf(s.row.method) === "SAM");
   const score = (s: RowSummary) => robust.reduce((t, c) => t + (s.metrics[c.key]?.mean ?? 0), 0);
   return sams.reduce<RowSummary | undefined>(
     (best, s) => (!best || score(s) > score(best) ? s : best),
@@ -325,9 +325,9 @@ export function checkClaims(
 ): ClaimCheck[] {
   const robust = columns.filter((c) => c.key !== "clean");
   const clean = columns.filter((c) => c.key === "clean");
-  const st = summaries.find((s) => s.row.method === "ST");
-  const sams = summaries.filter((s) => s.row.method === "SAM");
-  const ats = summaries.filter((s) => s.row.method === "AT");
+  const st = summaries.find((s) => familyOf(s.row.method) === "ST");
+  const sams = summaries.filter((s) => familyOf(s.row.method) === "SAM");
+  const ats = summaries.filter((s) => familyOf(s.row.method) === "AT");
   const best = strongestSam(summaries, robust);
   const out: ClaimCheck[] = [];
   const make = (
@@ -429,29 +429,27 @@ export interface CostRatio {
   ratioStd: number;
   /** The paper's statement for this row, if it makes one: SAM ~2x, 10-step AT ~10x. */
   paperClaim?: number;
-  /** Forward+backward passes per training step relative to ST (SAM 2; AT: steps + 1). */
+  /** Forward+backward passes per training step relative to ST (SAM 2; AT: steps + 1; SAM+AT steps + 2). */
   passes: number;
 }
 
 /** Training cost per epoch of every row relative to ST (needs the ST row). */
 export function costRatios(summaries: readonly RowSummary[]): CostRatio[] {
-  const st = summaries.find((s) => s.row.method === "ST");
+  const st = summaries.find((s) => familyOf(s.row.method) === "ST");
   if (!st || !Number.isFinite(st.epochSeconds.mean)) return [];
   const rel = (s: Stat) => (Number.isFinite(s.std) && s.mean > 0 ? s.std / s.mean : 0);
   return summaries.map((s) => {
     const ratio = s.epochSeconds.mean / st.epochSeconds.mean;
-    const passes = s.row.method === "ST" ? 1 : s.row.method === "SAM" ? 2 : (s.row.steps ?? 0) + 1;
-    const paperClaim = s.row.method === "SAM"
-      ? 2
-      : s.row.method === "AT" && s.row.steps === 10
-      ? 10
-      : undefined;
+    const family = familyOf(s.row.method);
+    const steps = Number(s.row.method.perturb?.options?.steps ?? 0);
+    const passes = (s.row.method.optimizer.name === "sam" ? 2 : 1) + steps;
+    const paperClaim = family === "SAM" ? 2 : family === "AT" && steps === 10 ? 10 : undefined;
     return {
       row: s.row.id,
       label: s.row.label,
       epochSeconds: s.epochSeconds,
       ratio,
-      ratioStd: s.row.method === "ST"
+      ratioStd: family === "ST"
         ? 0
         : ratio * Math.hypot(rel(s.epochSeconds), rel(st.epochSeconds)),
       paperClaim,

@@ -21,12 +21,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BatchMoments, Classifier, Mode } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
 import { Rng } from "../util/rng.ts";
-import { checkBoolean, checkChoice, checkNumber, fail } from "../util/validate.ts";
+import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, fail } from "../util/validate.ts";
+import { type Attack, type Norm, NORMS } from "./attack.ts";
 
-export const NORMS = ["linf", "l2"] as const;
-export type Norm = typeof NORMS[number];
+export { type Norm, NORMS };
 
-export interface AttackSpec {
+export interface PgdSettings {
   norm: Norm;
   /** Radius in [0, 1] pixel units (8/255 = 0.0314). */
   eps: number;
@@ -36,7 +36,7 @@ export interface AttackSpec {
   steps: number;
 }
 
-export interface AttackOptions extends AttackSpec {
+export interface PgdOptions extends PgdSettings {
   /** Model mode during the attack; default "eval". */
   mode?: Mode;
   /** Start from a random point of the ball (default true). */
@@ -50,7 +50,7 @@ export interface AttackOptions extends AttackSpec {
 }
 
 /** Check an attack's settings; returns them. */
-export function validateAttack(a: AttackSpec, prefix = ""): AttackSpec {
+export function validatePgd(a: PgdSettings, prefix = ""): PgdSettings {
   checkChoice(`${prefix}norm`, a.norm, NORMS);
   checkNumber(`${prefix}eps`, a.eps, { min: 0, max: 1 });
   checkNumber(`${prefix}alpha`, a.alpha, { above: 0 });
@@ -105,9 +105,9 @@ export function pgd(
   model: Classifier,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
-  options: AttackOptions,
+  options: PgdOptions,
 ): tf.Tensor4D {
-  const { norm, eps, alpha, steps } = validateAttack(options);
+  const { norm, eps, alpha, steps } = validatePgd(options);
   const mode = options.mode ?? "eval";
   checkChoice("mode", mode, ["train", "eval"]);
   const useStart = checkBoolean("randomStart", options.randomStart ?? true);
@@ -163,7 +163,7 @@ export function fgsm(
   model: Classifier,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
-  options: Omit<AttackOptions, "steps" | "alpha"> & { alpha?: number },
+  options: Omit<PgdOptions, "steps" | "alpha"> & { alpha?: number },
 ): tf.Tensor4D {
   return pgd(model, x, y, {
     ...options,
@@ -172,3 +172,36 @@ export function fgsm(
     randomStart: options.randomStart ?? false,
   });
 }
+
+/** What PGD takes as an attack: steps (default 10), step size (default eps/4), random start. */
+export interface PgdAttackOptions {
+  steps: number;
+  alpha: number;
+  randomStart: boolean;
+}
+
+/** PGD behind the attack interface; the paper's evaluation is PGD-10 with step eps/4. */
+export const PGD: Attack<PgdAttackOptions> = {
+  name: "pgd",
+  summary: "PGD (Madry et al. 2018): random start, fixed step, cross-entropy",
+  whiteBox: true,
+  resolve(o, threat) {
+    checkKnownKeys("pgd", o, ["steps", "alpha", "randomStart"]);
+    const steps = checkNumber("pgd.steps", o.steps ?? 10, { integer: true, min: 1 });
+    const alpha = checkNumber("pgd.alpha", o.alpha ?? threat.eps / 4, { min: 0 });
+    const randomStart = checkBoolean("pgd.randomStart", o.randomStart ?? true);
+    return { steps, alpha, randomStart };
+  },
+  tag: (o) => `pgd${o.steps}`,
+  run(target, x, y, threat, o) {
+    if (threat.eps === 0) return Promise.resolve(x.clone());
+    return Promise.resolve(pgd(target.model, x, y, {
+      ...threat,
+      ...o,
+      mode: target.mode,
+      rng: target.rng,
+      moments: target.moments,
+      bounds: target.bounds,
+    }));
+  },
+};

@@ -33,14 +33,6 @@ export const AUGMENT_PRESETS: Record<AugmentName, AugmentSpec> = {
   none: { pad: 0, padMode: "zero", flip: false },
 };
 
-/** The preset for a dataset name: cifar* -> "cifar", fashion* -> "fashion", else "none". */
-export function defaultAugment(datasetName: string): AugmentName {
-  const n = datasetName.toLowerCase();
-  if (n.startsWith("cifar")) return "cifar";
-  if (n.startsWith("fashion")) return "fashion";
-  return "none";
-}
-
 export function checkAugment(name: unknown): AugmentName {
   return checkChoice("augment", name, AUGMENTS);
 }

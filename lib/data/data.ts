@@ -9,7 +9,7 @@
  * trace and never a silently short dataset.
  *
  * CIFAR cannot be fetched on the project's build machines; users with network run
- *   bin/deno run -A lib/data/data.ts download cifar10
+ *   bin/deno run -A scripts/dataset.ts download cifar10
  * (or call downloadCifar), which verifies the archive's size, MD5 and SHA-256 before extracting it
  * under data/cache/.
  */
@@ -31,6 +31,8 @@ export interface Dataset {
   width: number;
   channels: number;
   numClasses: number;
+  /** Normalisation for data that is not in the registry (lib/data/registry.ts), e.g. synthetic sets. */
+  normalization?: { mean: number[]; std: number[] };
 }
 
 export interface DatasetSplits {
@@ -342,7 +344,7 @@ async function findOrExtractCifar(
   }
   const official = CIFAR_ARCHIVES[name];
   throw new DatasetError(
-    `${layout.title} not found: neither ${nested} nor ${archive} exists; run \`bin/deno run -A lib/data/data.ts download ${name}\` on a machine with network, or download ${official.url} (MD5 ${official.md5}) by hand to ${archive}.`,
+    `${layout.title} not found: neither ${nested} nor ${archive} exists; run \`bin/deno run -A scripts/dataset.ts download ${name}\` on a machine with network, or download ${official.url} (MD5 ${official.md5}) by hand to ${archive}.`,
   );
 }
 
@@ -350,7 +352,7 @@ async function findOrExtractCifar(
 function cifarFix(name: CifarName, folder: string): string {
   return `delete ${folder} and re-extract it from a verified ${
     CIFAR_ARCHIVES[name].file
-  } (\`bin/deno run -A lib/data/data.ts download ${name}\` does both)`;
+  } (\`bin/deno run -A scripts/dataset.ts download ${name}\` does both)`;
 }
 
 async function readClassNames(name: CifarName, folder: string): Promise<string[]> {
@@ -496,7 +498,7 @@ async function extractCifarArchive(
   const layout = CIFAR_LAYOUTS[name];
   const official = CIFAR_ARCHIVES[name];
   const fix =
-    `delete it and download it again from ${official.url} (or run \`bin/deno run -A lib/data/data.ts download ${name}\`)`;
+    `delete it and download it again from ${official.url} (or run \`bin/deno run -A scripts/dataset.ts download ${name}\`)`;
   const archive = await Deno.readFile(archivePath);
   verifyChecksum(archive, checksum, archivePath, fix);
 
@@ -667,22 +669,6 @@ async function downloadVerified(
 // ---------------------------------------------------------------------------------------------
 // Any dataset by name; subsets
 
-/** Load a dataset by name; `dir` overrides its default location. */
-export function loadDataset(name: string, dir?: string): Promise<DatasetSplits> {
-  switch (name) {
-    case "fashion-mnist":
-      return loadFashionMnist(dir);
-    case "cifar10":
-      return loadCifar10(dir);
-    case "cifar100":
-      return loadCifar100(dir);
-    default:
-      return Promise.reject(
-        new DatasetError(`Unknown dataset "${name}": use one of ${DATASETS.join(", ")}.`),
-      );
-  }
-}
-
 /**
  * A seeded, class-stratified subset of n images (for the small CPU presets): each class keeps its
  * share of n (largest remainders round), the images within a class are drawn by a seeded shuffle,
@@ -784,33 +770,4 @@ async function isDirectory(path: string): Promise<boolean> {
 
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split("\n")[0];
-}
-
-// `bin/deno run -A lib/data/data.ts download cifar10 [dir]` | `... info <dataset> [dir]`
-if (import.meta.main) {
-  const [command, name, dir] = Deno.args;
-  try {
-    if (command === "download" && (name === "cifar10" || name === "cifar100")) {
-      console.log(await downloadCifar(name, dir, { log: (line) => console.log(line) }));
-    } else if (command === "info" && name) {
-      const start = performance.now();
-      const splits = await loadDataset(name, dir);
-      const seconds = ((performance.now() - start) / 1000).toFixed(2);
-      for (const ds of [splits.train, splits.test]) {
-        console.log(
-          `${ds.name}: ${ds.n} images ${ds.height}x${ds.width}x${ds.channels}, ${ds.numClasses} classes`,
-        );
-      }
-      console.log(`loaded in ${seconds} s`);
-    } else {
-      console.error(
-        "usage: lib/data/data.ts download cifar10|cifar100 [dir]  |  lib/data/data.ts info <dataset> [dir]",
-      );
-      Deno.exit(2);
-    }
-  } catch (err) {
-    if (!(err instanceof DatasetError)) throw err;
-    console.error(err.message);
-    Deno.exit(1);
-  }
 }

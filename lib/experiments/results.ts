@@ -1,33 +1,39 @@
 /**
- * Results CSV: one row per finished run (settings, metrics, seed, backend, wall time).
- *
- * The header is stable: RESULT_COLUMNS in that order (the paper's four robust columns included),
- * then any further metric columns (e.g. "linf_8_255") in the order they first appear. Appending a
- * row with a new column rewrites the file with the longer header; old rows get empty cells there.
- * Every write goes to a temporary file in the same directory which is then renamed over the CSV
- * (atomic), under a lock file so concurrent runs cannot lose each other's rows.
- * Accuracies are fractions in [0, 1].
+ * Results of an experiment, in two append-only CSV files beside each other:
+ * - <name>.csv: one row per finished training run (its settings, seed, training metrics, clean
+ *   accuracy, wall time, the path of its saved model), keyed by run_key;
+ * - <name>.evals.csv: one row per (run, evaluation): the evaluation's key ("pgd10_linf_8_255",
+ *   "aa_linf_8_255"), attack, threat, options, number of test points, accuracy, the accuracy after
+ *   each stage of a protocol, and the per-example robust flags (base64 bit mask) that AutoAttack-
+ *   style worst cases need.
+ * A new evaluation of finished runs appends rows; nothing finished is rewritten. Every write goes
+ * to a temporary file in the same directory which is then renamed over the CSV (atomic), under a
+ * lock file so concurrent runs cannot lose each other's rows. Accuracies are fractions in [0, 1].
  */
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
-import type { EvalResult } from "../training/evaluate.ts";
-import type { TrainConfig, TrainResult } from "../training/train.ts";
 
 export type Cell = string | number | boolean | null;
 export type ResultRow = Record<string, Cell>;
 
-export const ROBUST_COLUMNS = ["linf_1_255", "linf_2_255", "l2_16_255", "l2_32_255"] as const;
-
-export const RESULT_COLUMNS = [
+/** The runs file's columns, in order (the first version's names kept where they still apply). */
+export const RUN_COLUMNS = [
   "run_id",
+  "run_key",
   "finished_at",
   "dataset",
+  "preset",
+  "row_id",
   "train_size",
   "test_size",
+  "subset_seed",
   "arch",
   "width",
   "method",
+  "optimizer",
   "rho",
+  "adaptive",
+  "perturb",
   "norm",
   "eps",
   "alpha",
@@ -43,58 +49,52 @@ export const RESULT_COLUMNS = [
   "backend",
   "final_train_loss",
   "clean",
-  ...ROBUST_COLUMNS,
   "train_seconds",
-  "eval_seconds",
+  "median_epoch_seconds",
+  "resumed_from_epoch",
+  "load_avg_1m",
+  "model_file",
 ] as const;
 
-export interface RowParts {
-  runId?: string;
-  dataset: string;
-  trainSize: number;
-  testSize: number;
-  train: Pick<TrainResult, "metrics" | "trainSeconds" | "augment"> & { config: TrainConfig };
-  eval: EvalResult;
-  backend: string;
-  /** Extra columns (e.g. a preset name); appended after the standard ones. */
-  extra?: ResultRow;
+/** The evaluations file's columns. */
+export const EVAL_COLUMNS = [
+  "run_key",
+  "eval_key",
+  "attack",
+  "norm",
+  "eps",
+  "options",
+  "n",
+  "accuracy",
+  "stages",
+  "robust_flags",
+  "seconds",
+  "seed",
+  "backend",
+  "finished_at",
+] as const;
+
+/** results/x.csv -> results/x.evals.csv */
+export function evalsPathFor(resultsPath: string): string {
+  return resultsPath.replace(/(\.csv)?$/i, ".evals.csv");
 }
 
-/** The CSV row of one finished run. */
-export function makeResultRow(p: RowParts): ResultRow {
-  const c = p.train.config;
-  const last = p.train.metrics[p.train.metrics.length - 1];
-  const row: ResultRow = {
-    run_id: p.runId ?? null,
-    finished_at: new Date().toISOString(),
-    dataset: p.dataset,
-    train_size: p.trainSize,
-    test_size: p.testSize,
-    arch: c.arch,
-    width: c.width,
-    method: c.method,
-    rho: c.rho ?? null,
-    norm: c.norm ?? null,
-    eps: c.eps ?? null,
-    alpha: c.alpha ?? null,
-    steps: c.steps ?? null,
-    epochs: c.epochs,
-    batch_size: c.batchSize,
-    lr: c.lr,
-    momentum: c.momentum,
-    weight_decay: c.weightDecay,
-    augment: p.train.augment,
-    running_stats: c.runningStats,
-    seed: c.seed,
-    backend: p.backend,
-    final_train_loss: last ? last.trainLoss : null,
-    clean: p.eval.clean,
-    train_seconds: p.train.trainSeconds,
-    eval_seconds: p.eval.seconds,
-  };
-  for (const k of ROBUST_COLUMNS) row[k] = null;
-  Object.assign(row, p.eval.robust, p.extra ?? {});
-  return row;
+/** Per-example 0/1 flags as a base64 bit mask (bit i of byte i>>3, least significant first). */
+export function flagsToBase64(flags: Uint8Array): string {
+  const bytes = new Uint8Array(Math.ceil(flags.length / 8));
+  flags.forEach((f, i) => {
+    if (f) bytes[i >> 3] |= 1 << (i & 7);
+  });
+  let bin = "";
+  bytes.forEach((b) => (bin += String.fromCharCode(b)));
+  return btoa(bin);
+}
+
+export function base64ToFlags(text: string, n: number): Uint8Array {
+  const bin = atob(text);
+  const flags = new Uint8Array(n);
+  for (let i = 0; i < n; i++) flags[i] = (bin.charCodeAt(i >> 3) >> (i & 7)) & 1;
+  return flags;
 }
 
 function formatCell(v: Cell | undefined): string {
@@ -201,15 +201,18 @@ function withLock<T>(path: string, body: () => T): T {
   }
 }
 
-/** Append one row to the CSV at path (created with its header if absent), atomically. */
-export function appendResult(path: string, row: ResultRow): void {
+/**
+ * Append one row to the CSV at path (created with `columns` as its header if absent), atomically.
+ * A row with a column the header lacks extends the header; old rows get empty cells there.
+ */
+export function appendRow(path: string, columns: readonly string[], row: ResultRow): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
   withLock(path, () => {
     const text = readText(path);
     const existing = text && text.trim() !== "" ? parseCsv(text) : [];
-    const oldHeader = existing.length ? existing[0] : [...RESULT_COLUMNS];
+    const oldHeader = existing.length ? existing[0] : [...columns];
     const header = [...oldHeader];
-    for (const k of [...RESULT_COLUMNS, ...Object.keys(row)]) {
+    for (const k of [...columns, ...Object.keys(row)]) {
       if (!header.includes(k)) header.push(k);
     }
     const lines = [header.map((h) => formatCell(h)).join(",")];
@@ -221,4 +224,16 @@ export function appendResult(path: string, row: ResultRow): void {
     lines.push(header.map((h) => formatCell(row[h])).join(","));
     writeFileAtomic(path, new TextEncoder().encode(lines.join("\n") + "\n"));
   });
+}
+
+export function appendRun(path: string, row: ResultRow): void {
+  appendRow(path, RUN_COLUMNS, row);
+}
+
+export function appendEval(resultsPath: string, row: ResultRow): void {
+  appendRow(evalsPathFor(resultsPath), EVAL_COLUMNS, row);
+}
+
+export function readEvals(resultsPath: string): ResultRow[] {
+  return readResults(evalsPathFor(resultsPath));
 }

@@ -48,31 +48,6 @@ export type Arch = typeof ARCHS[number];
 
 export const BN_MOMENTUM = 0.1;
 
-/** Per-channel normalisation constants (the authors' values for CIFAR). */
-export const NORMALIZATION: Record<string, { mean: number[]; std: number[] }> = {
-  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2471, 0.2435, 0.2616] },
-  cifar100: {
-    mean: [0.5070751592371323, 0.48654887331495095, 0.4409178433670343],
-    std: [0.2673342858792401, 0.2564384629170883, 0.27615047132568404],
-  },
-  // Fashion-MNIST training-set pixel mean and std.
-  "fashion-mnist": { mean: [0.2860], std: [0.3530] },
-};
-
-/**
- * The normalisation for a dataset name such as "cifar10/train" or "fashion-mnist/train[n=...]":
- * matched by the part before the first "/" or "[". Unknown datasets get mean 0, std 1 (identity).
- */
-export function normalizationFor(
-  datasetName: string,
-  channels: number,
-): { mean: number[]; std: number[] } {
-  const key = datasetName.split(/[/[]/)[0].toLowerCase();
-  const found = NORMALIZATION[key];
-  if (found && found.mean.length === channels) return found;
-  return { mean: new Array(channels).fill(0), std: new Array(channels).fill(1) };
-}
-
 export interface ModelSpec {
   arch: Arch;
   /** Channels of the first stage: 64 = the paper's PreActResNet-18; 16/32 for CPU presets. */

@@ -1,9 +1,13 @@
 /**
- * Vanilla two-step Sharpness-Aware Minimization (Foret et al. 2021; davda54/sam, adaptive=False),
- * as the authors train with it:
+ * Two-step Sharpness-Aware Minimization (Foret et al. 2021) wrapped around the base SGD, as in
+ * davda54/sam, which the authors train with:
  *   g1 = grad L(w);  e = rho * g1 / (||g1||_2 + 1e-12)   (one global L2 norm over all parameters)
  *   g2 = grad L(w + e);  w restored exactly;  base SGD step (momentum, weight decay) with g2.
  * rho = 0 reproduces SGD (at twice the cost).
+ *
+ * adaptive (ASAM, Kwon et al. 2021, as davda54/sam's adaptive=True): the ball is scaled by
+ * T_w = |w| elementwise, so  e = rho * w^2 * g1 / (||T_w g1||_2 + 1e-12)  — the perturbation is
+ * invariant to rescaling a layer's weights, and ASAM's rho is ~10x SAM's for the same effect.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type Sgd, valueAndGrads } from "./sgd.ts";
@@ -13,12 +17,20 @@ export function checkRho(rho: number): number {
   return checkNumber("rho", rho, { min: 0 });
 }
 
-/** e = rho * g / (||g||_2 + 1e-12) over all tensors together. */
-export function samPerturbation(grads: readonly tf.Tensor[], rho: number): tf.Tensor[] {
+/**
+ * e = rho * g / (||g||_2 + 1e-12) over all tensors together; with `weights` given (ASAM),
+ * e = rho * w^2 g / (||(|w| g)||_2 + 1e-12).
+ */
+export function samPerturbation(
+  grads: readonly tf.Tensor[],
+  rho: number,
+  weights?: readonly tf.Tensor[],
+): tf.Tensor[] {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+    const scaled = weights ? grads.map((g, i) => tf.mul(tf.abs(weights[i]), g)) : grads;
+    const norm = tf.sqrt(tf.addN(scaled.map((g) => tf.sum(tf.square(g)))));
     const scale = tf.div(tf.scalar(rho), tf.add(norm, 1e-12));
-    return grads.map((g) => tf.mul(g, scale));
+    return grads.map((g, i) => tf.mul(weights ? tf.mul(tf.square(weights[i]), g) : g, scale));
   });
 }
 
@@ -53,6 +65,7 @@ export function stepAtShifted(
  * pass updates BatchNorm running statistics. Returns the first-pass loss (the caller disposes it).
  * `perturbed` (default: all of opt.params) are the variables the ascent step moves; with a subset,
  * e comes from the gradient w.r.t. that subset only, and every parameter still takes the step.
+ * `adaptive` makes it an ASAM step.
  */
 export function samStep(
   opt: Sgd,
@@ -60,12 +73,13 @@ export function samStep(
   rho: number,
   lr: number,
   perturbed: readonly tf.Variable[] = opt.params,
+  adaptive = false,
 ): tf.Scalar {
   if (perturbed.length === 0 || !perturbed.every((v) => opt.params.includes(v))) {
     fail("perturbed", perturbed.map((v) => v.name), "a non-empty subset of the optimiser's params");
   }
   const first = valueAndGrads(perturbed, () => loss(1));
-  const e = samPerturbation(first.grads, rho);
+  const e = samPerturbation(first.grads, rho, adaptive ? perturbed : undefined);
   tf.dispose(first.grads);
   try {
     stepAtShifted(opt, perturbed, e, () => loss(2), lr);

@@ -4,7 +4,9 @@
  * They take RowSummary lists, so our runs and the paper's numbers chart the same way; error bars
  * are the std over seeds where there is one.
  */
-import type { EvalColumn, GridRow } from "../experiments/experiments.ts";
+import type { EvalColumn } from "../experiments/columns.ts";
+import type { GridRow } from "../experiments/grid.ts";
+import { familyOf } from "../training/method.ts";
 import type { PlotlyLayout, PlotlyTrace } from "./notebook.ts";
 import type { CostRatio, RowSummary, Stat } from "../analysis/summary.ts";
 
@@ -13,6 +15,14 @@ export interface Chart {
   layout: PlotlyLayout;
 }
 
+const SYMBOLS: Record<string, string> = {
+  ST: "square",
+  SAM: "circle",
+  ASAM: "circle-open",
+  AT: "diamond",
+  "SAM+AT": "star",
+  "ASAM+AT": "star-open",
+};
 const SAM_COLORS = ["#9ecae1", "#4292c6", "#08519c"];
 const LINF_COLORS = ["#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
 const L2_COLORS = ["#a1d99b", "#74c476", "#31a354", "#006d2c"];
@@ -76,7 +86,7 @@ export function tradeoffChart(
         marker: {
           color: colors.get(s.row.id),
           size: 10,
-          symbol: s.row.method === "AT" ? "diamond" : s.row.method === "SAM" ? "circle" : "square",
+          symbol: SYMBOLS[familyOf(s.row.method)],
         },
         xaxis: `x${axis}`,
         yaxis: `y${axis}`,
@@ -134,8 +144,8 @@ export function robustVsEpsChart(
         error_y: { type: "data", array: stats.map(pctStd), visible: true, thickness: 1 },
         line: {
           color: colors.get(s.row.id),
-          width: s.row.method === "SAM" ? 2.5 : 1.5,
-          dash: s.row.method === "AT" ? "dot" : "solid",
+          width: s.row.method.optimizer.name === "sam" ? 2.5 : 1.5,
+          dash: s.row.method.perturb ? "dot" : "solid",
         },
         marker: { color: colors.get(s.row.id), size: 6 },
         xaxis: p === 0 ? "x" : "x2",

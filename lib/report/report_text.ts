@@ -3,16 +3,11 @@
  * every number in them is computed, never typed: a preset's settings beside the paper's, the
  * sampling-noise paragraph, the claim statements, and what to do when CIFAR results are missing.
  */
-import {
-  DATASET_SIZES,
-  describePlan,
-  type EvalColumn,
-  formatEstimate,
-  type GridPlan,
-  type Preset,
-  PRESETS,
-  RHO_NOTE,
-} from "../experiments/experiments.ts";
+import { type EvalColumn, evalColumns } from "../experiments/columns.ts";
+import { RHO_NOTE } from "../experiments/grid.ts";
+import { describePlan, formatEstimate, type GridPlan } from "../experiments/plan.ts";
+import { type Preset, PRESETS } from "../experiments/presets.ts";
+import { datasetSpec } from "../data/registry.ts";
 import type { ClaimCheck, RowSummary } from "../analysis/summary.ts";
 
 const PAPER = PRESETS.cifar10.paper;
@@ -23,11 +18,11 @@ function size(v: number | "all", full: number): string {
 
 /** The preset's settings beside the paper's, and its notes as a list. */
 export function presetMarkdown(p: Preset, run?: { seeds: string; rows: string }): string {
-  const full = DATASET_SIZES[p.dataset];
+  const spec = datasetSpec(p.dataset);
+  const full = { train: spec.trainSize, test: spec.testSize };
   const t = p.train;
   const attacks = (q: Preset) =>
-    q.evalAttacks.map((a) => `${a.norm === "linf" ? "L∞" : "L2"} ${Math.round(a.eps * 255)}/255`)
-      .join(", ");
+    evalColumns(q.evals).slice(1).map((c) => c.label.replace(" (ours)", "")).join(", ");
   const rows: [string, string, string][] = [
     ["dataset", p.dataset, "CIFAR-10 / CIFAR-100"],
     ["model", `${t.arch} width ${t.width}`, `${PAPER.train.arch} width ${PAPER.train.width}`],
@@ -50,7 +45,7 @@ export function presetMarkdown(p: Preset, run?: { seeds: string; rows: string })
       "random crop (4 px) + flip",
     ],
     ["seeds", p.seeds.join(", "), "3 runs"],
-    ["evaluation", `PGD-${p.evalSteps}: ${attacks(p)}`, `PGD-10: ${attacks(PAPER)}`],
+    ["evaluation", attacks(p), attacks(PAPER)],
   ];
   const notes = p.notes.split(/(?<=\.)\s+(?=[A-Z])/).map((s) => `- ${s}`);
   const reduced = run && (run.seeds !== p.seeds.join(",") || run.rows !== "all")
@@ -135,7 +130,7 @@ export function cifarMissingMarkdown(
     "```bash",
     ...(dataProblem
       ? [
-        `bin/deno run -A lib/data/data.ts download ${dataset}   # needs network; verifies size, MD5, SHA-256`,
+        `bin/deno run -A scripts/dataset.ts download ${dataset}   # needs network; verifies size, MD5, SHA-256`,
       ]
       : []),
     `bin/deno task experiment --dataset ${dataset} --preset ${p.name} --dry-run   # lists the runs and the estimated time`,

@@ -1,38 +1,34 @@
 /**
- * Clean and robust accuracy, the paper's evaluation protocol: the model in eval mode (running
- * BatchNorm statistics); robust accuracy under PGD with a random start, `steps` (default 10)
- * steps of size eps/4, for each (norm, eps) asked; every example attacked, correct or not.
- * Results are fractions in [0, 1], keyed like "linf_1_255", "l2_16_255" (attackKey).
+ * Clean and robust accuracy of a model under a list of evaluations, each one attack or one
+ * protocol (an ensemble of attacks, e.g. AutoAttack: APGD-CE -> APGD-T -> Square).
+ *
+ * - The model runs in eval mode (running BatchNorm statistics), as the paper evaluates.
+ * - A single attack attacks every example, correct or not (the paper's PGD-10 columns).
+ * - A protocol keeps AutoAttack's per-example robust flags: a point starts robust if it is
+ *   classified correctly, each stage attacks only the points still robust, and a point is robust
+ *   at the end only if no stage fooled it (the worst case per example). The accuracy after each
+ *   stage is reported.
+ * - Each evaluation draws its noise from its own Rng, seeded by (seed, its key): adding or
+ *   removing one evaluation never changes another's numbers.
+ * Accuracies are fractions in [0, 1]; robust flags are one byte per example (1 = robust).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { AttackTarget } from "../attacks/attack.ts";
+import { type EvalSpec, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
+import { runAttack } from "../attacks/registry.ts";
 import type { Dataset } from "../data/data.ts";
 import type { Classifier } from "../models/model.ts";
-import { type Norm, NORMS, pgd } from "../attacks/pgd.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
-import { Rng } from "../util/rng.ts";
-import { checkChoice, checkNumber, fail } from "../util/validate.ts";
+import { Rng, seedFromString } from "../util/rng.ts";
+import { checkNumber, fail } from "../util/validate.ts";
 
-export interface EvalAttack {
-  norm: Norm;
-  /** Radius in [0, 1] pixel units, e.g. 1/255. */
-  eps: number;
-}
-
-/** The paper's four evaluation columns. */
-export const PAPER_EVAL_ATTACKS: readonly EvalAttack[] = [
-  { norm: "linf", eps: 1 / 255 },
-  { norm: "linf", eps: 2 / 255 },
-  { norm: "l2", eps: 16 / 255 },
-  { norm: "l2", eps: 32 / 255 },
-];
+export type { EvalSpec };
 
 export interface EvalOptions {
-  attacks?: readonly EvalAttack[];
-  /** PGD steps (default 10). */
-  steps?: number;
+  evals?: readonly EvalSpec[];
   /** Examples per batch (default 256). */
   batchSize?: number;
-  /** Seed of the attacks' random starts (default 0). */
+  /** Seed of the attacks' noise (default 0); each evaluation derives its own stream from it. */
   seed?: number;
   /** Evaluate only the first n examples (default: all). */
   limit?: number;
@@ -40,93 +36,166 @@ export interface EvalOptions {
   label?: string;
 }
 
+export interface StageResult {
+  attack: string;
+  /** Robust accuracy after this stage (all earlier stages included). */
+  accuracy: number;
+}
+
+export interface EvalColumnResult {
+  key: string;
+  label: string;
+  spec: ResolvedEval["spec"];
+  accuracy: number;
+  /** 1 = this example survived every stage. */
+  robust: Uint8Array;
+  stages: StageResult[];
+  seconds: number;
+}
+
 export interface EvalResult {
   /** Examples evaluated. */
   n: number;
   clean: number;
+  /** 1 = classified correctly without attack. */
+  correct: Uint8Array;
+  /** By column key, e.g. "pgd10_linf_8_255". */
+  evals: Record<string, EvalColumnResult>;
+  /** Accuracy by column key (the same numbers, for tables). */
   robust: Record<string, number>;
   seconds: number;
 }
 
-/** "linf_1_255" for eps = 1/255; eps that are not whole multiples of 1/255 print as "linf_eps0.01". */
-export function attackKey(norm: Norm, eps: number): string {
-  const k = eps * 255;
-  const whole = Math.round(k);
-  if (Math.abs(k - whole) < 1e-6) return `${norm}_${whole}_255`;
-  return `${norm}_eps${Number(eps.toPrecision(6))}`;
-}
-
-export function validateEvalOptions(o: EvalOptions): void {
-  (o.attacks ?? []).forEach((a, i) => {
-    checkChoice(`attacks[${i}].norm`, a.norm, NORMS);
-    checkNumber(`attacks[${i}].eps`, a.eps, { above: 0, max: 1 });
-  });
-  if (o.steps !== undefined) checkNumber("steps", o.steps, { integer: true, min: 1 });
+export function validateEvalOptions(o: EvalOptions): ResolvedEval[] {
   if (o.batchSize !== undefined) checkNumber("batchSize", o.batchSize, { integer: true, min: 1 });
   if (o.seed !== undefined) checkNumber("seed", o.seed, { integer: true, min: 0, max: 4294967295 });
   if (o.limit !== undefined) checkNumber("limit", o.limit, { integer: true, min: 1 });
+  const resolved = (o.evals ?? []).map((e) => resolveEval(e));
+  const keys = resolved.map((r) => r.key);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice) fail("evals", twice, "each evaluation once");
+  return resolved;
 }
 
-/** Count of argmax(logits) == y. */
-function correct(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), "int32")));
+/** Per-example argmax(logits) == y, as 0/1 bytes. */
+async function correctFlags(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Promise<Uint8Array> {
+  const hit = tf.tidy(() => tf.cast(tf.equal(tf.argMax(model.forward(x, "eval"), 1), y), "int32"));
+  const flags = Uint8Array.from(await hit.data());
+  hit.dispose();
+  return flags;
 }
 
-/** Clean accuracy and PGD robust accuracy of `model` on `data`. */
+function batchOf(data: Dataset, s: number, e: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const plane = data.height * data.width * data.channels;
+  return {
+    x: tf.tensor4d(data.images.slice(s * plane, e * plane), [e - s, data.height, data.width, data.channels]),
+    y: tf.tensor1d(data.labels.slice(s, e), "int32"),
+  };
+}
+
+/** Robust flags of one batch under one evaluation; stage counts are added to `stageHits`. */
+async function evalBatch(
+  model: Classifier,
+  ev: ResolvedEval,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  clean: Uint8Array,
+  rng: Rng,
+  stageHits: number[],
+): Promise<Uint8Array> {
+  const target: AttackTarget = { model, mode: "eval", rng };
+  if (ev.stages.length === 1 && !ev.protocol) {
+    const xAdv = await runAttack(ev.stages[0], target, x, y);
+    const flags = await correctFlags(model, xAdv, y);
+    xAdv.dispose();
+    stageHits[0] += flags.reduce((s, v) => s + v, 0);
+    return flags;
+  }
+  const robust = Uint8Array.from(clean);
+  for (let k = 0; k < ev.stages.length; k++) {
+    const idx = [...robust.keys()].filter((i) => robust[i] === 1);
+    if (idx.length > 0) {
+      const ids = tf.tensor1d(Int32Array.from(idx), "int32");
+      const xs = tf.gather(x, ids) as tf.Tensor4D;
+      const ys = tf.gather(y, ids) as tf.Tensor1D;
+      ids.dispose();
+      try {
+        const xAdv = await runAttack(ev.stages[k], target, xs, ys);
+        const still = await correctFlags(model, xAdv, ys);
+        xAdv.dispose();
+        idx.forEach((i, j) => (robust[i] = still[j]));
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    }
+    stageHits[k] += robust.reduce((s, v) => s + v, 0);
+  }
+  return robust;
+}
+
+/** Clean accuracy and every asked evaluation of `model` on `data`. */
 export async function evaluate(
   model: Classifier,
   data: Dataset,
   options: EvalOptions = {},
 ): Promise<EvalResult> {
-  validateEvalOptions(options);
-  const attacks = options.attacks ?? [];
-  const steps = options.steps ?? 10;
+  const evals = validateEvalOptions(options);
   const batchSize = options.batchSize ?? 256;
+  const seed = options.seed ?? 0;
   const n = Math.min(data.n, options.limit ?? data.n);
   if (n < 1) fail("data", data.name, "a dataset with at least one example");
-  const keys = attacks.map((a) => attackKey(a.norm, a.eps));
-  const rng = Rng.fromSeed(options.seed ?? 0);
-  const plane = data.height * data.width * data.channels;
+  const start = performance.now();
+  // Work units for the progress bar: one clean pass plus each evaluation's passes over the data.
   const progress = createProgress({
     label: options.label ?? `eval ${data.name}`,
-    total: n,
+    total: n * (1 + evals.length),
     unit: "img",
     style: options.progress ?? "auto",
   });
-  const start = performance.now();
-  let cleanCount = 0;
-  const robustCount = new Array(attacks.length).fill(0);
 
+  const correct = new Uint8Array(n);
   for (let s = 0; s < n; s += batchSize) {
     const e = Math.min(n, s + batchSize);
-    const x = tf.tensor4d(
-      data.images.slice(s * plane, e * plane),
-      [e - s, data.height, data.width, data.channels],
-    );
-    const y = tf.tensor1d(data.labels.slice(s, e), "int32");
+    const { x, y } = batchOf(data, s, e);
     try {
-      const c = tf.tidy(() => correct(model.forward(x, "eval"), y));
-      cleanCount += (await c.data())[0];
-      c.dispose();
-      for (let i = 0; i < attacks.length; i++) {
-        const { norm, eps } = attacks[i];
-        const xAdv = pgd(model, x, y, { norm, eps, alpha: eps / 4, steps, mode: "eval", rng });
-        const r = tf.tidy(() => correct(model.forward(xAdv, "eval"), y));
-        xAdv.dispose();
-        robustCount[i] += (await r.data())[0];
-        r.dispose();
-      }
+      correct.set(await correctFlags(model, x, y), s);
     } finally {
-      x.dispose();
-      y.dispose();
+      tf.dispose([x, y]);
     }
     await progress.update(e);
   }
+  const clean = correct.reduce((a, v) => a + v, 0) / n;
+
+  const results: Record<string, EvalColumnResult> = {};
+  for (const [j, ev] of evals.entries()) {
+    const t0 = performance.now();
+    const rng = Rng.fromSeed(seedFromString(`${seed}:${ev.key}`));
+    const robust = new Uint8Array(n);
+    const stageHits = new Array(ev.stages.length).fill(0);
+    for (let s = 0; s < n; s += batchSize) {
+      const e = Math.min(n, s + batchSize);
+      const { x, y } = batchOf(data, s, e);
+      try {
+        robust.set(await evalBatch(model, ev, x, y, correct.subarray(s, e), rng, stageHits), s);
+      } finally {
+        tf.dispose([x, y]);
+      }
+      await progress.update(n * (1 + j) + e, ev.label);
+    }
+    results[ev.key] = {
+      key: ev.key,
+      label: ev.label,
+      spec: ev.spec,
+      accuracy: robust.reduce((a, v) => a + v, 0) / n,
+      robust,
+      stages: ev.stages.map((st, k) => ({ attack: st.spec.attack, accuracy: stageHits[k] / n })),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+  const robust = Object.fromEntries(Object.values(results).map((r) => [r.key, r.accuracy]));
   await progress.finish(
-    `clean ${(100 * cleanCount / n).toFixed(2)}%` +
-      keys.map((k, i) => ` ${k} ${(100 * robustCount[i] / n).toFixed(2)}%`).join(""),
+    `clean ${(100 * clean).toFixed(2)}%` +
+      Object.entries(robust).map(([k, v]) => ` ${k} ${(100 * v).toFixed(2)}%`).join(""),
   );
-  const robust: Record<string, number> = {};
-  keys.forEach((k, i) => (robust[k] = robustCount[i] / n));
-  return { n, clean: cleanCount / n, robust, seconds: (performance.now() - start) / 1000 };
+  return { n, clean, correct, evals: results, robust, seconds: (performance.now() - start) / 1000 };
 }

@@ -20,12 +20,13 @@ import {
   AUGMENT_PRESETS,
   type AugmentName,
   checkAugment,
-  defaultAugment,
   gatherBatch,
 } from "../data/augment.ts";
 import { checkFingerprint, checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { Dataset } from "../data/data.ts";
-import { type EvalAttack, evaluate } from "./evaluate.ts";
+import { defaultAugmentOf, normalizationOf } from "../data/registry.ts";
+import { type EvalSpec, evaluate } from "./evaluate.ts";
+import { describeMethod, type Method, resolveMethod } from "./method.ts";
 import {
   type Arch,
   ARCHS,
@@ -34,30 +35,21 @@ import {
   exportModel,
   importModel,
   type Model,
-  normalizationFor,
 } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
-import { type Norm, pgd, validateAttack } from "../attacks/pgd.ts";
+import { resolveAttack, runAttack } from "../attacks/registry.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
-import { checkRho, samStep } from "../optim/sam.ts";
+import { samStep } from "../optim/sam.ts";
 import { createSgd, type Sgd, sgdStep } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
-export const METHODS = ["ST", "SAM", "AT"] as const;
-export type Method = typeof METHODS[number];
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
 export type RunningStats = typeof RUNNING_STATS[number];
 
 export interface TrainConfig {
+  /** Optimizer (SGD, SAM, ASAM) x training inputs (clean, or an attack's). */
   method: Method;
-  /** SAM radius (SAM only). */
-  rho?: number;
-  /** AT attack (AT only): norm, radius, step size and steps of the training PGD. */
-  norm?: Norm;
-  eps?: number;
-  alpha?: number;
-  steps?: number;
   arch: Arch;
   width: number;
   epochs: number;
@@ -66,16 +58,13 @@ export interface TrainConfig {
   lr: number;
   momentum: number;
   weightDecay: number;
-  /** "auto" picks the dataset's preset (cifar*, fashion*, else none). */
+  /** "auto" takes the dataset's default augmentation from the dataset registry. */
   augment: AugmentName | "auto";
   runningStats: RunningStats;
   seed: number;
 }
 
-/**
- * The paper's settings. SAM's rho default is the authors' code default; the AT default is the
- * paper's strongest L-inf row (eps 8/255, step 2/255, 10 steps).
- */
+/** The paper's training settings (the method and seed come from the experiment). */
 export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
   arch: "prn18",
   width: 64,
@@ -88,29 +77,16 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
   runningStats: "loss-pass",
   seed: 0,
 };
-export const SAM_DEFAULT_RHO = 0.05;
-export const AT_DEFAULTS = { norm: "linf" as Norm, eps: 8 / 255, alpha: 2 / 255, steps: 10 };
 
-const CONFIG_KEYS = [
-  "method",
-  "rho",
-  "norm",
-  "eps",
-  "alpha",
-  "steps",
-  ...Object.keys(TRAIN_DEFAULTS),
-];
+const CONFIG_KEYS = ["method", ...Object.keys(TRAIN_DEFAULTS)];
 
-/**
- * Fill defaults and check every option; settings that do not apply to the method (rho for ST/AT,
- * the attack for ST/SAM) are dropped. Throws an OptionError naming the first bad option.
- */
+/** Fill defaults and check every option. Throws an OptionError naming the first bad option. */
 export function resolveTrainConfig(
   partial: Partial<TrainConfig> & { method: Method },
 ): TrainConfig {
   if (partial === null || typeof partial !== "object") fail("config", partial, "an object");
   checkKnownKeys("training", partial, CONFIG_KEYS);
-  const method = checkChoice("method", partial.method, METHODS);
+  const method = resolveMethod(partial.method);
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...TRAIN_DEFAULTS, ...defined } as TrainConfig;
   checkChoice("arch", c.arch, ARCHS);
@@ -123,7 +99,7 @@ export function resolveTrainConfig(
   if (c.augment !== "auto") checkAugment(c.augment);
   checkChoice("runningStats", c.runningStats, RUNNING_STATS);
   checkNumber("seed", c.seed, { integer: true, min: 0, max: 4294967295 });
-  const out: TrainConfig = {
+  return {
     method,
     arch: c.arch,
     width: c.width,
@@ -136,17 +112,6 @@ export function resolveTrainConfig(
     runningStats: c.runningStats,
     seed: c.seed,
   };
-  if (method === "SAM") out.rho = checkRho(c.rho ?? SAM_DEFAULT_RHO);
-  if (method === "AT") {
-    const a = validateAttack({
-      norm: c.norm ?? AT_DEFAULTS.norm,
-      eps: c.eps ?? AT_DEFAULTS.eps,
-      alpha: c.alpha ?? AT_DEFAULTS.alpha,
-      steps: c.steps ?? AT_DEFAULTS.steps,
-    });
-    Object.assign(out, a);
-  }
-  return out;
 }
 
 /** Learning rate of `epoch` (0-based): base before 75% of the epochs, x0.1 before 90%, then x0.01. */
@@ -157,78 +122,46 @@ export function piecewiseLr(epoch: number, epochs: number, base: number): number
 }
 
 /** x [N,H,W,C] in [0, 1], y int32 [N], learning rate -> training loss (caller disposes). */
-export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: number) => tf.Scalar;
-
-export type MethodSettings =
-  & Pick<TrainConfig, "method" | "rho" | "norm" | "eps" | "alpha" | "steps">
-  & {
-    runningStats?: RunningStats;
-  };
+export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: number) => Promise<tf.Scalar>;
 
 /**
- * One training step of the method: updates model parameters, optimizer state and BN running
- * statistics (policy as described at the top of this file). AT draws its random starts from `rng`.
+ * One training step of the method: the perturbation (if any) makes the training inputs with the
+ * model in train mode, then the optimizer (SGD or (A)SAM) updates parameters, optimizer state and
+ * BN running statistics (policy as described at the top of this file). Attacks draw from `rng`.
  */
 export function makeTrainStep(
   model: Model,
   opt: Sgd,
-  settings: MethodSettings,
+  method: Method,
+  runningStats: RunningStats = "loss-pass",
   rng: Rng = Rng.fromSeed(0),
 ): TrainStep {
-  const method = checkChoice("method", settings.method, METHODS);
-  const allPasses =
-    checkChoice("runningStats", settings.runningStats ?? "loss-pass", RUNNING_STATS) ===
-      "all-passes";
-  const lossOf = (x: tf.Tensor4D, y: tf.Tensor1D, moments?: BatchMoments[]) => () =>
-    crossEntropy(model.forward(x, "train", moments), y);
-  const withMoments = (body: (moments: BatchMoments[]) => tf.Scalar): tf.Scalar => {
+  const m = resolveMethod(method);
+  const allPasses = checkChoice("runningStats", runningStats, RUNNING_STATS) === "all-passes";
+  const inputs = m.perturb ? resolveAttack(m.perturb) : null;
+  const o = m.optimizer;
+  return async (x, y, lr) => {
+    checkNumber("lr", lr, { above: 0 });
     const moments: BatchMoments[] = [];
     try {
-      const loss = body(moments);
-      model.commitMoments(moments);
-      return loss;
+      const xTrain = inputs
+        ? await runAttack(inputs, { model, mode: "train", rng, moments: allPasses ? moments : undefined }, x, y)
+        : x;
+      try {
+        const lossAt = (keep: boolean) => () =>
+          crossEntropy(model.forward(xTrain, "train", keep ? moments : undefined), y);
+        const loss = o.name === "sgd"
+          ? sgdStep(opt, lossAt(true), lr)
+          : samStep(opt, (pass) => lossAt(pass === 1 || allPasses)(), o.rho, lr, opt.params, o.adaptive);
+        model.commitMoments(moments);
+        return loss;
+      } finally {
+        if (xTrain !== x) xTrain.dispose();
+      }
     } finally {
-      tf.dispose(moments.flatMap((m) => [m.mean, m.variance]));
+      tf.dispose(moments.flatMap((mo) => [mo.mean, mo.variance]));
     }
   };
-
-  const checked = (step: TrainStep): TrainStep => (x, y, lr) => {
-    checkNumber("lr", lr, { above: 0 });
-    return step(x, y, lr);
-  };
-
-  if (method === "ST") {
-    return checked((x, y, lr) => withMoments((m) => sgdStep(opt, lossOf(x, y, m), lr)));
-  }
-  if (method === "SAM") {
-    const rho = checkRho(settings.rho ?? SAM_DEFAULT_RHO);
-    return checked((x, y, lr) =>
-      withMoments((m) =>
-        samStep(opt, (pass) => lossOf(x, y, pass === 1 || allPasses ? m : undefined)(), rho, lr)
-      )
-    );
-  }
-  const attack = validateAttack({
-    norm: settings.norm ?? AT_DEFAULTS.norm,
-    eps: settings.eps ?? AT_DEFAULTS.eps,
-    alpha: settings.alpha ?? AT_DEFAULTS.alpha,
-    steps: settings.steps ?? AT_DEFAULTS.steps,
-  });
-  return checked((x, y, lr) =>
-    withMoments((m) => {
-      const xAdv = pgd(model, x, y, {
-        ...attack,
-        mode: "train",
-        rng,
-        moments: allPasses ? m : undefined,
-      });
-      try {
-        return sgdStep(opt, lossOf(xAdv, y, m), lr);
-      } finally {
-        xAdv.dispose();
-      }
-    })
-  );
 }
 
 export interface EpochMetrics {
@@ -261,7 +194,7 @@ export interface TrainOptions {
   label?: string;
   /** Evaluate on this set after each epoch (clean accuracy, plus `evalAttacks`). */
   evalData?: Dataset;
-  evalAttacks?: readonly EvalAttack[];
+  evalSpecs?: readonly EvalSpec[];
   /** Examples of evalData to use per epoch (default all). */
   evalLimit?: number;
 }
@@ -296,16 +229,6 @@ export function dataFingerprint(data: Dataset): string {
   return h.toString(16).padStart(8, "0");
 }
 
-export function describeMethod(
-  c: Pick<TrainConfig, "method" | "rho" | "norm" | "eps" | "alpha" | "steps">,
-): string {
-  if (c.method === "SAM") return `SAM rho=${c.rho}`;
-  if (c.method === "AT") {
-    return `AT ${c.norm} eps=${+((c.eps ?? 0) * 255).toFixed(3)}/255 alpha=${+((c.alpha ?? 0) * 255)
-      .toFixed(3)}/255 steps=${c.steps}`;
-  }
-  return "ST";
-}
 
 function validateData(data: Dataset): void {
   const ok = data && Number.isInteger(data.n) && data.n >= 1 &&
@@ -336,9 +259,9 @@ export async function train(
   if (options.evalLimit !== undefined) {
     checkNumber("evalLimit", options.evalLimit, { integer: true, min: 1 });
   }
-  const augment = cfg.augment === "auto" ? defaultAugment(data.name) : cfg.augment;
+  const augment = cfg.augment === "auto" ? defaultAugmentOf(data) : cfg.augment;
   const augSpec = AUGMENT_PRESETS[augment];
-  const norm = normalizationFor(data.name, data.channels);
+  const norm = normalizationOf(data);
   const fingerprint: Record<string, unknown> = {
     ...cfg,
     augment,
@@ -379,8 +302,8 @@ export async function train(
       }
     }
 
-    const step = makeTrainStep(model, opt, cfg, rng);
-    const label = options.label ?? describeMethod(cfg);
+    const step = makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng);
+    const label = options.label ?? describeMethod(cfg.method);
     const progress = createProgress({
       label,
       total: (cfg.epochs - startEpoch) * data.n,
@@ -403,7 +326,7 @@ export async function train(
         const y = tf.tensor1d(ys, "int32");
         let value: number;
         try {
-          const loss = step(x, y, lr);
+          const loss = await step(x, y, lr);
           value = (await loss.data())[0];
           loss.dispose();
         } finally {
@@ -417,7 +340,7 @@ export async function train(
               k + 1
             } of ${stepsPerEpoch}: the loss is ${value}; ` +
               `lower the learning rate (lr ${cfg.lr}${
-                cfg.method === "SAM" ? `, rho ${cfg.rho}` : ""
+                cfg.method.optimizer.name === "sam" ? `, rho ${cfg.method.optimizer.rho}` : ""
               }) or check the input data${kept}.`,
           );
         }
@@ -432,7 +355,7 @@ export async function train(
       const m: EpochMetrics = { epoch: epoch + 1, lr, trainLoss: lossSum / data.n, seconds };
       if (options.evalData) {
         const r = await evaluate(model, options.evalData, {
-          attacks: options.evalAttacks ?? [],
+          evals: options.evalSpecs ?? [],
           limit: options.evalLimit,
           seed: (cfg.seed + epoch + 1) >>> 0,
           progress: "none",

@@ -11,8 +11,14 @@ from nbcells import code, md, notebook, write
 
 IMPORTS = r"""import pl from "nodejs-polars";
 import { showMarkdown, showPlot } from "../lib/report/notebook.ts";
-import { DatasetError, loadDataset } from "../lib/data/data.ts";
-import { evalColumns, getPreset, PAPER_COLUMNS, planGrid, PRESETS, RHO_NOTE, runGrid, shownPath } from "../lib/experiments/experiments.ts";
+import { DatasetError } from "../lib/data/data.ts";
+import { loadDataset } from "../lib/data/registry.ts";
+import { evalColumns, PAPER_COLUMNS } from "../lib/experiments/columns.ts";
+import { RHO_NOTE } from "../lib/experiments/grid.ts";
+import { planGrid, shownPath } from "../lib/experiments/plan.ts";
+import { getPreset, PRESETS } from "../lib/experiments/presets.ts";
+import { runGrid } from "../lib/experiments/runner.ts";
+import { planTable, wideRows } from "../lib/experiments/table.ts";
 import {
   cellRecords, checkClaims, costRatios, costStatements, formatPct, PAPER_STD_BOUND, paperSummaries, summarize, tableRecords,
 } from "../lib/analysis/summary.ts";
@@ -61,7 +67,9 @@ has no Fashion-MNIST table). The paper's own numbers (CIFAR) appear only in the 
 in the `table1_cifar100` / `table2_cifar10` notebooks.
 
 `runGrid` trains only the runs missing from `results/fashion-mnist-default.csv` (resuming any
-interrupted one from its checkpoint) and loads the rest, so re-rendering is fast.
+interrupted one from its checkpoint), evaluates only what `results/fashion-mnist-default.evals.csv`
+lacks, and loads the rest, so re-rendering is fast. Each column names its attack: "PGD-10 L∞ 8/255"
+is PGD with 10 steps of size ε/4 and a random start, the model in eval mode, every test image attacked.
 
 **Knobs** (environment variables read below; unset = the preset's full grid):
 `SAM_AT_SEEDS` (comma list, e.g. `0`), `SAM_AT_ROWS` (comma list of row ids, e.g. `ST,SAM-0.2,AT-linf-8`),
@@ -74,7 +82,7 @@ const env = (k: string) => Deno.env.get(k) || undefined;
 const preset = getPreset("fashion-mnist", "default");
 const seeds = env("SAM_AT_SEEDS") ?? preset.seeds.join(",");
 const rows = env("SAM_AT_ROWS") ?? "all";
-const columns = evalColumns(preset.evalAttacks);
+const columns = evalColumns(preset.evals);
 await showMarkdown(presetMarkdown(preset, { seeds, rows }));
 """),
         md("## Run or load"),
@@ -93,7 +101,7 @@ this run.
 ρ marked * is assumed (lost from the paper's text).
 """),
         code(r"""
-const summaries = summarize(grid.rows, columns);
+const summaries = summarize(wideRows(grid.rows, grid.evals), columns);
 pl.DataFrame(tableRecords(summaries, columns))
 """),
         code(r"""
@@ -127,7 +135,7 @@ await showPlot(cost.data, cost.layout);
 """),
         md("## Charts"),
         code(r"""
-const wanted = ["linf_2_255", "linf_8_255", "l2_32_255", "l2_128_255"];
+const wanted = ["pgd10_linf_2_255", "pgd10_linf_8_255", "pgd10_l2_32_255", "pgd10_l2_128_255"];
 const panels = wanted.map((k) => columns.find((c) => c.key === k)).filter((c) => c);
 const trade = tradeoffChart(summaries, panels, "Clean vs robust accuracy (Fashion-MNIST, ours; error bars: std over seeds)");
 await showPlot(trade.data, trade.layout);
@@ -176,8 +184,8 @@ pl.DataFrame(tableRecords(paper, PAPER_COLUMNS))
 // Prefer the paper preset's results, else the CPU preset's.
 const plans = ["paper", "cpu"].map((name) => planGrid({{ dataset, preset: name }}));
 const found = plans.find((p) => p.existing.size > 0);
-const columns = found ? evalColumns(found.preset.evalAttacks) : PAPER_COLUMNS;
-const ours = found ? summarize([...found.existing.values()], columns) : [];
+const columns = found ? evalColumns(found.preset.evals) : PAPER_COLUMNS;
+const ours = found ? summarize(planTable(found), columns) : [];
 if (found) {{
   await showMarkdown(`Found ${{found.existing.size}} of ${{found.runs.length}} runs of preset \\`${{found.preset.name}}\\` in \\`${{shownPath(found.resultsPath)}}\\`.` +
     `\\n\\n${{presetMarkdown(found.preset)}}`);

@@ -1,0 +1,85 @@
+/**
+ * Evaluation protocols: an ensemble of registered attacks run in sequence, each only on the
+ * points still robust (AutoAttack's worst case per example). An evaluation (EvalSpec) names
+ * either one attack or one protocol; for a protocol, `options` holds each stage's options under
+ * the stage's attack name, e.g. { "apgd-t": { nTargetClasses: 9 }, square: { queries: 5000 } }.
+ */
+import type { AttackSpec } from "./attack.ts";
+import { attackNames, resolveAttack, type ResolvedAttack } from "./registry.ts";
+import { threatKey, threatLabel } from "./attack.ts";
+import { OptionError } from "../util/validate.ts";
+
+export interface Protocol {
+  /** Column-key tag, e.g. "aa". */
+  tag: string;
+  label: string;
+  summary: string;
+  /** Registered attack names, in the order they run. */
+  stages: readonly string[];
+}
+
+export const PROTOCOLS: Readonly<Record<string, Protocol>> = Object.freeze({
+  autoattack: {
+    tag: "aa",
+    label: "AutoAttack",
+    summary:
+      "APGD-CE -> APGD-T (targeted DLR) -> Square, each on the points still robust (Croce & Hein 2020)",
+    stages: ["apgd-ce", "apgd-t", "square"],
+  },
+});
+
+/** One attack or one protocol at one threat. */
+export type EvalSpec = AttackSpec;
+
+export interface ResolvedEval {
+  /** Column key: "pgd10_linf_8_255", "aa_linf_8_255". */
+  key: string;
+  label: string;
+  /** The protocol name, when this evaluation is one. */
+  protocol?: string;
+  spec: AttackSpec & { options: Record<string, unknown> };
+  stages: ResolvedAttack[];
+}
+
+export function resolveEval(spec: EvalSpec): ResolvedEval {
+  if (spec === null || typeof spec !== "object") {
+    throw new OptionError(`Invalid evaluation ${JSON.stringify(spec)}: expected { attack, norm, eps }.`);
+  }
+  const name = spec.attack;
+  if (typeof name === "string" && Object.hasOwn(PROTOCOLS, name)) {
+    const p = PROTOCOLS[name];
+    const given = spec.options ?? {};
+    const unknown = Object.keys(given).filter((k) => !p.stages.includes(k));
+    if (unknown.length) {
+      throw new OptionError(
+        `Unknown stage ${JSON.stringify(unknown[0])} in the options of ${name}: its stages are ${
+          p.stages.join(", ")
+        }.`,
+      );
+    }
+    const stages = p.stages.map((a) =>
+      resolveAttack({ attack: a, norm: spec.norm, eps: spec.eps, options: given[a] ?? {} })
+    );
+    return {
+      key: `${p.tag}_${threatKey(spec.norm, spec.eps)}`,
+      label: `${p.label} ${threatLabel(spec.norm, spec.eps)}`,
+      protocol: name,
+      spec: {
+        attack: name,
+        norm: spec.norm,
+        eps: spec.eps,
+        options: Object.fromEntries(stages.map((s) => [s.spec.attack, s.spec.options])),
+      },
+      stages,
+    };
+  }
+  if (typeof name !== "string" || !attackNames().includes(name)) {
+    throw new OptionError(
+      `Unknown attack ${JSON.stringify(name)}: use one of ${
+        [...attackNames(), ...Object.keys(PROTOCOLS)].join(", ")
+      }.`,
+    );
+  }
+  const r = resolveAttack(spec);
+  return { key: r.key, label: r.label, spec: r.spec, stages: [r] };
+}

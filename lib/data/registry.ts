@@ -1,0 +1,127 @@
+/**
+ * What a dataset is, in one place (RobustBench's pattern: datasets keyed by name, one loader
+ * table): split sizes, classes, image shape, the normalisation the model applies inside its
+ * forward pass, the default training augmentation, and the loader. Everything else (models,
+ * training, experiments) asks this table; an unknown name is one sentence listing the known ones.
+ */
+import type { AugmentName } from "./augment.ts";
+import {
+  type Dataset,
+  DatasetError,
+  type DatasetName,
+  type DatasetSplits,
+  loadCifar10,
+  loadCifar100,
+  loadFashionMnist,
+} from "./data.ts";
+
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+export interface DatasetSpec {
+  name: DatasetName;
+  title: string;
+  trainSize: number;
+  testSize: number;
+  numClasses: number;
+  /** [height, width, channels] of one image. */
+  shape: [number, number, number];
+  normalization: Normalization;
+  augment: AugmentName;
+  /** `dir` overrides the default location. */
+  load(dir?: string): Promise<DatasetSplits>;
+}
+
+export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.freeze({
+  "fashion-mnist": {
+    name: "fashion-mnist",
+    title: "Fashion-MNIST",
+    trainSize: 60000,
+    testSize: 10000,
+    numClasses: 10,
+    shape: [28, 28, 1],
+    // Training-set pixel mean and std.
+    normalization: { mean: [0.2860], std: [0.3530] },
+    augment: "fashion",
+    load: loadFashionMnist,
+  },
+  cifar10: {
+    name: "cifar10",
+    title: "CIFAR-10",
+    trainSize: 50000,
+    testSize: 10000,
+    numClasses: 10,
+    shape: [32, 32, 3],
+    // The authors' constants.
+    normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.2471, 0.2435, 0.2616] },
+    augment: "cifar",
+    load: loadCifar10,
+  },
+  cifar100: {
+    name: "cifar100",
+    title: "CIFAR-100",
+    trainSize: 50000,
+    testSize: 10000,
+    numClasses: 100,
+    shape: [32, 32, 3],
+    normalization: {
+      mean: [0.5070751592371323, 0.48654887331495095, 0.4409178433670343],
+      std: [0.2673342858792401, 0.2564384629170883, 0.27615047132568404],
+    },
+    augment: "cifar",
+    load: loadCifar100,
+  },
+});
+
+export const DATASET_NAMES = Object.keys(DATASET_SPECS) as DatasetName[];
+
+export function isDatasetName(name: unknown): name is DatasetName {
+  return typeof name === "string" && Object.hasOwn(DATASET_SPECS, name);
+}
+
+/** The spec of a registered dataset; anything else is a DatasetError naming the known ones. */
+export function datasetSpec(name: string): DatasetSpec {
+  if (!isDatasetName(name)) {
+    throw new DatasetError(
+      `Unknown dataset ${JSON.stringify(name)}: use one of ${DATASET_NAMES.join(", ")}.`,
+    );
+  }
+  return DATASET_SPECS[name];
+}
+
+/** Load a registered dataset by name. */
+export function loadDataset(name: string, dir?: string): Promise<DatasetSplits> {
+  try {
+    return datasetSpec(name).load(dir);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The registered dataset a loaded split comes from ("cifar10/train[n=…]" -> cifar10), if any. */
+export function specOf(data: Pick<Dataset, "name">): DatasetSpec | undefined {
+  const key = data.name.split(/[/[]/)[0];
+  return isDatasetName(key) ? DATASET_SPECS[key] : undefined;
+}
+
+/**
+ * The normalisation a model of this data applies: the registered dataset's, else the one the
+ * Dataset carries (synthetic data). Never a silent identity.
+ */
+export function normalizationOf(data: Dataset): Normalization {
+  const found = data.normalization ?? specOf(data)?.normalization;
+  if (!found || found.mean.length !== data.channels || found.std.length !== data.channels) {
+    throw new DatasetError(
+      `Dataset ${JSON.stringify(data.name)} has no normalisation for ${data.channels} channel(s): ` +
+        `register it in lib/data/registry.ts or set its normalization field.`,
+    );
+  }
+  return found;
+}
+
+/** The default training augmentation of this data ("none" for unregistered data). */
+export function defaultAugmentOf(data: Pick<Dataset, "name">): AugmentName {
+  return specOf(data)?.augment ?? "none";
+}

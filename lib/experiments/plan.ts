@@ -1,0 +1,307 @@
+/**
+ * What an experiment asks for and what of it is done: one planned run per (row, seed), keyed by
+ * everything that changes the trained model (run_key), and per run the evaluations still missing
+ * from the evaluations file. Planning reads files; it never trains. Time estimates come from the
+ * preset's measured cost model.
+ */
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
+import { datasetSpec } from "../data/registry.ts";
+import type { DatasetSplits } from "../data/data.ts";
+import { checkpointPath } from "../training/checkpoint.ts";
+import { familyOf } from "../training/method.ts";
+import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
+import { formatDuration } from "../util/progress.ts";
+import type { PresetEval } from "./columns.ts";
+import { ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
+import { type CostModel, getPreset, type Preset, seedsOf, validatePreset } from "./presets.ts";
+import { readEvals, readResults, type ResultRow } from "./results.ts";
+
+export interface PlannedEval {
+  eval: ResolvedEval;
+  /** Test points it runs on. */
+  n: number;
+}
+
+export interface PlannedRun {
+  row: GridRow;
+  seed: number;
+  /** Everything that changes the trained model, hashed: a runs row with the same key is this run. */
+  runKey: string;
+  runId: string;
+  checkpointDir: string;
+  /** The trained model (safetensors). */
+  modelPath: string;
+  /** "done": trained (a runs row exists); "resume": a checkpoint exists; "new": nothing yet. */
+  status: "done" | "resume" | "new";
+  /** Evaluations of the preset not yet in the evaluations file for this run. */
+  missingEvals: PlannedEval[];
+  estimatedSeconds: number;
+}
+
+export interface GridPlan {
+  preset: Preset;
+  resultsPath: string;
+  runsDir: string;
+  modelsDir: string;
+  runs: PlannedRun[];
+  /** Runs rows of the planned runs that are done, by run key. */
+  existing: Map<string, ResultRow>;
+  /** Evaluation rows of the planned runs, by run key then eval key. */
+  evals: Map<string, Map<string, ResultRow>>;
+  testSize: number;
+}
+
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A path as messages show it: relative to the repository when inside it (reports stay portable). */
+export function shownPath(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/** results/<dataset>-<preset>.csv in this repository. */
+export function defaultResultsPath(dataset: string, preset: string): string {
+  return join(REPO_ROOT, "results", `${dataset}-${preset}.csv`);
+}
+
+/** Checkpoints of a results file live under <its folder>/runs/<its name>/checkpoints/ (git-ignored). */
+export function runsDirFor(resultsPath: string): string {
+  return join(dirname(resultsPath), "runs", basename(resultsPath).replace(/\.csv$/i, ""));
+}
+
+/** Trained models of a results file: <its folder>/models/<its name>/ (small; committed). */
+export function modelsDirFor(resultsPath: string): string {
+  return join(dirname(resultsPath), "models", basename(resultsPath).replace(/\.csv$/i, ""));
+}
+
+function resolvedSize(size: number | "all", full: number): number {
+  return size === "all" ? full : Math.min(size, full);
+}
+
+/** Milliseconds per training image per epoch of a row under a cost model. */
+export function trainMsPerImage(cost: CostModel, row: GridRow): number {
+  const m = row.method;
+  const samExtra = m.optimizer.name === "sam" ? cost.trainMs.SAM - cost.trainMs.ST : 0;
+  if (!m.perturb) return cost.trainMs.ST + samExtra;
+  const k = Number(m.perturb.options?.steps ?? 10);
+  const perStep = (cost.trainMs.AT10 - cost.trainMs.AT5) / 5;
+  return Math.max(cost.trainMs.ST, cost.trainMs.AT5 + (k - 5) * perStep) + samExtra;
+}
+
+/** Forward-backward passes per example of an evaluation, relative to PGD-10 (10 passes). */
+function relativeEvalCost(ev: ResolvedEval): number {
+  let passes = 0;
+  let alive = 1; // later protocol stages see only the points still robust: assume half
+  for (const st of ev.stages) {
+    const o = st.spec.options as Record<string, number>;
+    const name = st.spec.attack;
+    if (name === "pgd" || name === "apgd-ce" || name === "apgd-dlr") {
+      passes += alive * (o.steps ?? 10) * (o.restarts ?? 1);
+    } else if (name === "apgd-t") passes += alive * (o.steps ?? 100) * (o.nTargetClasses ?? 9);
+    else if (name === "square") passes += alive * (o.queries ?? 5000) / 3; // forward only
+    else passes += alive;
+    if (ev.protocol) alive *= 0.5;
+  }
+  return passes / 10;
+}
+
+/** Estimated seconds of the evaluations of one run. */
+export function estimateEvalSeconds(p: Preset, evals: readonly PlannedEval[], n: number): number {
+  const ms = n * p.cost.evalCleanMs +
+    evals.reduce((s, e) => s + e.n * p.cost.evalAttackMs * relativeEvalCost(e.eval), 0);
+  return ms / 1000;
+}
+
+/** Estimated seconds of training one run. */
+export function estimateTrainSeconds(p: Preset, row: GridRow, nTrain: number): number {
+  return nTrain * p.train.epochs * trainMsPerImage(p.cost, row) / 1000;
+}
+
+/** FNV-1a over a canonical JSON (sorted keys): "k" and 8 hex digits. */
+export function hashKey(value: unknown): string {
+  const canon = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(canon).join(",")}]`;
+    if (v !== null && typeof v === "object") {
+      return `{${
+        Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as any)[k])}`).join(",")
+      }}`;
+    }
+    return JSON.stringify(v);
+  };
+  let h = 0x811c9dc5;
+  for (const ch of canon(value)) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // A letter first: an all-digit key would read back from the CSV as a number.
+  return `k${h.toString(16).padStart(8, "0")}`;
+}
+
+/** The full training config of a run: preset settings, the row's method, the seed. */
+export function runConfig(p: Preset, row: GridRow, seed: number): TrainConfig {
+  return resolveTrainConfig({ ...p.train, method: row.method, seed });
+}
+
+/** What identifies a trained model: dataset, training images, and the full training config. */
+export function runKey(p: Preset, row: GridRow, seed: number, trainSize: number): string {
+  return hashKey({
+    dataset: p.dataset,
+    train: runConfig(p, row, seed),
+    trainSize,
+    subsetSeed: p.subsetSeed,
+  });
+}
+
+export interface PlanOptions {
+  dataset?: string;
+  /** A preset name of the dataset, or a Preset object (tests). */
+  preset?: string | Preset;
+  /** Row ids, a comma list, or "all" (default: the preset's rows). */
+  rows?: string | readonly string[];
+  /** Default: each row's seeds in the preset. */
+  seeds?: string | readonly number[];
+  /** Default results/<dataset>-<preset>.csv. */
+  resultsPath?: string;
+  /** Default runsDirFor(resultsPath). */
+  runsDir?: string;
+  /** Default modelsDirFor(resultsPath). */
+  modelsDir?: string;
+  /** Use these splits instead of loading the dataset (tests); sizes come from them. */
+  data?: DatasetSplits;
+}
+
+export function resolvePreset(o: PlanOptions): Preset {
+  if (o.preset !== undefined && typeof o.preset === "object") {
+    if (o.dataset !== undefined && o.dataset !== o.preset.dataset) {
+      throw new ExperimentError(
+        `Preset ${o.preset.name} is for ${o.preset.dataset}, not ${o.dataset}.`,
+      );
+    }
+    return validatePreset(o.preset);
+  }
+  return getPreset(o.dataset ?? "fashion-mnist", o.preset);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Results rows that hold a finite number in every named column (a NaN row is not finished). */
+function finite(r: ResultRow, cols: readonly string[]): boolean {
+  return cols.every((c) => typeof r[c] === "number" && Number.isFinite(r[c] as number));
+}
+
+/** Which runs the options ask for, and what of each is done. Reads; never trains. */
+export function planGrid(o: PlanOptions = {}): GridPlan {
+  const preset = resolvePreset(o);
+  const presetRows = preset.rows.map((id) => rowById(id)!);
+  const rows = parseRows(o.rows, presetRows);
+  const seedsGiven = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
+  const resultsPath = o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name);
+  const runsDir = o.runsDir ?? runsDirFor(resultsPath);
+  const modelsDir = o.modelsDir ?? modelsDirFor(resultsPath);
+  const full = o.data
+    ? { trainSize: o.data.train.n, testSize: o.data.test.n }
+    : datasetSpec(preset.dataset);
+  const nTrain = resolvedSize(preset.trainSize, full.trainSize);
+  const nTest = resolvedSize(preset.testSize, full.testSize);
+  const presetEvals = preset.evals.map((e: PresetEval) => ({
+    eval: resolveEval(e),
+    n: Math.min(nTest, e.limit ?? nTest),
+  }));
+
+  const byKey = new Map<string, ResultRow>();
+  for (const r of readResults(resultsPath)) {
+    if (typeof r.run_key === "string" && finite(r, ["clean"])) byKey.set(r.run_key, r);
+  }
+  const evalsByRun = new Map<string, Map<string, ResultRow>>();
+  for (const r of readEvals(resultsPath)) {
+    if (typeof r.run_key !== "string" || typeof r.eval_key !== "string") continue;
+    if (!finite(r, ["accuracy", "n"])) continue;
+    const m = evalsByRun.get(r.run_key) ?? new Map<string, ResultRow>();
+    m.set(`${r.eval_key}@${r.n}`, r);
+    evalsByRun.set(r.run_key, m);
+  }
+
+  const existing = new Map<string, ResultRow>();
+  const evals = new Map<string, Map<string, ResultRow>>();
+  const runs: PlannedRun[] = [];
+  // Seeds outer: a partly finished grid has every row of its first seeds.
+  const seedOrder = [...new Set(rows.flatMap((r) => seedsGiven ?? seedsOf(preset, r.id)))];
+  for (const seed of seedOrder) {
+    for (const row of rows) {
+      if (!(seedsGiven ?? seedsOf(preset, row.id)).includes(seed)) continue;
+      const key = runKey(preset, row, seed, nTrain);
+      const name = `${row.id}-seed${seed}-${key}`;
+      const checkpointDir = join(runsDir, "checkpoints", name);
+      const done = byKey.get(key);
+      if (done) existing.set(key, done);
+      const have = evalsByRun.get(key) ?? new Map();
+      const mine = new Map<string, ResultRow>();
+      const missingEvals = presetEvals.filter((e) => {
+        const r = have.get(`${e.eval.key}@${e.n}`);
+        if (r) mine.set(e.eval.key, r);
+        return !r;
+      });
+      evals.set(key, mine);
+      const status = done ? "done" : exists(checkpointPath(checkpointDir)) ? "resume" : "new";
+      runs.push({
+        row,
+        seed,
+        runKey: key,
+        runId: `${preset.dataset}-${preset.name}-${name}`,
+        checkpointDir,
+        modelPath: join(modelsDir, `${name}.safetensors`),
+        status,
+        missingEvals,
+        estimatedSeconds: (done ? 0 : estimateTrainSeconds(preset, row, nTrain)) +
+          (missingEvals.length ? estimateEvalSeconds(preset, missingEvals, nTest) : 0),
+      });
+    }
+  }
+  return { preset, resultsPath, runsDir, modelsDir, runs, existing, evals, testSize: nTest };
+}
+
+/** Whether a run has nothing left to do. */
+export function runComplete(r: PlannedRun): boolean {
+  return r.status === "done" && r.missingEvals.length === 0;
+}
+
+/** A duration for estimates: "mm:ss" or "h:mm:ss", and whole days beyond two days. */
+export function formatEstimate(seconds: number): string {
+  return seconds > 2 * 86400 ? `~${Math.round(seconds / 86400)} days` : formatDuration(seconds);
+}
+
+/** A short text of the plan: one line per run, and the estimated time of what is left. */
+export function describePlan(plan: GridPlan): string {
+  const p = plan.preset;
+  const todo = plan.runs.filter((r) => !runComplete(r));
+  const left = todo.reduce((s, r) => s + r.estimatedSeconds, 0);
+  const lines = [
+    `${p.dataset} / preset ${p.name}: ${plan.runs.length} run(s), ${
+      plan.runs.length - todo.length
+    } complete in ${shownPath(plan.resultsPath)}, ${todo.length} with work left (estimated ${
+      formatEstimate(left)
+    } on ${p.cost.measuredOn}).`,
+    ...plan.runs.map((r, i) => {
+      const what = r.status === "done"
+        ? (r.missingEvals.length
+          ? `trained; evaluate ${r.missingEvals.map((e) => e.eval.key).join(", ")}`
+          : "done (skip)")
+        : r.status === "resume"
+        ? "resume from checkpoint"
+        : "new";
+      return `  ${String(i + 1).padStart(3)}. ${r.row.id.padEnd(18)} seed ${String(r.seed).padEnd(3)} ${
+        familyOf(r.row.method).padEnd(7)
+      } ${what}${runComplete(r) ? "" : `, est. ${formatEstimate(r.estimatedSeconds)}`}`;
+    }),
+  ];
+  return lines.join("\n");
+}

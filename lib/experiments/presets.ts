@@ -1,0 +1,258 @@
+/**
+ * Presets: per dataset, the training and evaluation settings of an experiment (model, data
+ * subset, epochs, seeds, rows, evaluations), each with notes saying how it differs from the paper
+ * and a measured cost model for time estimates. All are built from one base, the paper's protocol.
+ */
+import type { DatasetName } from "../data/data.ts";
+import { DATASET_NAMES, isDatasetName } from "../data/registry.ts";
+import { resolveTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from "../training/train.ts";
+import { validateEvalOptions } from "../training/evaluate.ts";
+import { autoattack, EXTENDED_EVALS, PAPER_EVALS, type PresetEval } from "./columns.ts";
+import { ALL_ROWS, ExperimentError, GRID, parseSeeds, rowById } from "./grid.ts";
+
+/** Measured costs (milliseconds per image) behind time estimates. */
+export interface CostModel {
+  /** Training, per image per epoch: ST, SAM, and PGD AT with 5 and 10 steps (other step counts interpolate). */
+  trainMs: { ST: number; SAM: number; AT5: number; AT10: number };
+  /** Evaluation per test image: clean pass, and one PGD-10 attack (other attacks scale by passes). */
+  evalCleanMs: number;
+  evalAttackMs: number;
+  /** Where and how it was measured. */
+  measuredOn: string;
+}
+
+export type TrainSettings = Omit<TrainConfig, "method" | "seed">;
+
+export interface Preset {
+  dataset: DatasetName;
+  name: string;
+  /** Handed to train() as they are; the row adds the method, the seed list adds the seed. */
+  train: TrainSettings;
+  /** Training images: a class-stratified subset of this size, or "all". */
+  trainSize: number | "all";
+  /** Test images used for every evaluation (the same ones for every row and seed). */
+  testSize: number | "all";
+  /** Seed of the train/test subsets (fixed across runs, so rows compare on the same images). */
+  subsetSeed: number;
+  seeds: readonly number[];
+  /** Row ids (lib/experiments/grid.ts), in table order. */
+  rows: readonly string[];
+  /** Fewer seeds for some rows (budget); the notes say why. */
+  rowSeeds?: Readonly<Record<string, readonly number[]>>;
+  evals: readonly PresetEval[];
+  evalBatchSize: number;
+  /** How this preset differs from the paper, in plain words. */
+  notes: string;
+  cost: CostModel;
+}
+
+/** The paper's training settings: the training library's defaults, without the seed. */
+const { seed: _seed, ...PAPER_TRAIN }: TrainSettings & { seed: number } = TRAIN_DEFAULTS;
+const PAPER_ROWS = GRID.map((r) => r.id);
+
+// Rough CPU figures (scripts/step_times.ts on a busy 2-core machine: ST ~2.6 s, AT-5 ~15.8 s per
+// batch-128 step; SAM and AT-10 scaled by their passes). Only for --dry-run estimates: use a GPU.
+const PRN18_W64_CPU: CostModel = {
+  trainMs: { ST: 20.5, SAM: 41, AT5: 124, AT10: 235 },
+  evalCleanMs: 6,
+  evalAttackMs: 210,
+  measuredOn: "2 CPU cores (tfjs-node), PreActResNet-18 width 64 (rough)",
+};
+
+// scripts/step_times.ts --arch prn18 --width 16 (batch 128, 32x32x3): ST 220, SAM 447, AT-5 1060,
+// AT-10 1995 ms per step; a PGD-10 evaluation ~ an AT-10 step without the update.
+const PRN18_W16_CPU: CostModel = {
+  trainMs: { ST: 1.72, SAM: 3.49, AT5: 8.28, AT10: 15.6 },
+  evalCleanMs: 0.5,
+  evalAttackMs: 13,
+  measuredOn: "2 CPU cores (tfjs-node), PreActResNet-18 width 16",
+};
+
+// Measured here (idle machine, 2048 images, one epoch per method); the full-size runs of seed 0 on
+// a quiet machine agreed within 10% (ST 0.10, SAM 0.17, AT-5 0.55, AT-10 0.88 ms; eval 0.71 ms).
+const SMALLCNN_W8_CPU: CostModel = {
+  trainMs: { ST: 0.09, SAM: 0.176, AT5: 0.526, AT10: 0.882 },
+  evalCleanMs: 0.027,
+  evalAttackMs: 0.743,
+  measuredOn: "2 CPU cores (tfjs-node), small CNN width 8",
+};
+
+const FASHION_DEFAULT_NOTES = [
+  "Fashion-MNIST (28x28 grey), not CIFAR: the paper has no Fashion-MNIST table, so only the qualitative claims can be compared.",
+  "Model: the small CNN (conv 8-16-32, BN-ReLU, two max-pools, global average pool, linear; ~6k parameters) instead of PreActResNet-18 width 64 (~11M).",
+  "Data: a fixed class-stratified subset of 2400 training images (of 60000) and 1000 test images (of 10000), the same for every row and seed.",
+  "Training: 10 epochs instead of 100, with the paper's schedule shape (lr 0.1 until 75% of the epochs, x0.1 until 90%, then x0.01), SGD momentum 0.9, weight decay 5e-4, batch 128 — as the paper.",
+  "No data augmentation (the paper uses random crop + flip): with 10 short epochs it lowered clean accuracy by ~5 points in our trials.",
+  "3 seeds (the paper: 3 runs).",
+  "Evaluation: PGD-10 (random start, step eps/4, eval mode) at the paper's four radii, plus our extension at L∞ 4/255, 8/255 and L2 64/255, 128/255 (at the paper's radii ST and SAM differ by only a point or two here, within sampling noise); 1000 test images instead of 10000.",
+  "SAM rho {0.05, 0.1, 0.2} assumed (lost from the paper's text). AT rows exactly the paper's settings.",
+].join(" ");
+
+const FASHION_BASE: Omit<Preset, "name" | "notes" | "cost"> = {
+  dataset: "fashion-mnist",
+  train: PAPER_TRAIN,
+  trainSize: "all",
+  testSize: "all",
+  subsetSeed: 0,
+  seeds: [0, 1, 2],
+  rows: PAPER_ROWS,
+  evals: EXTENDED_EVALS,
+  evalBatchSize: 256,
+};
+
+function cifarPaper(dataset: "cifar10" | "cifar100"): Preset {
+  return {
+    ...FASHION_BASE,
+    dataset,
+    name: "paper",
+    evals: PAPER_EVALS,
+    notes:
+      "The paper's protocol: PreActResNet-18 width 64, 100 epochs, SGD lr 0.1 (x0.1 at 75% and 90%), momentum 0.9, weight decay 5e-4, batch 128, random crop + flip, full training and test sets, 3 seeds, PGD-10 evaluation. Only SAM rho {0.05, 0.1, 0.2} is assumed (lost from the paper's text). Meant for a GPU: on 2 CPU cores one ST epoch alone takes ~23 minutes.",
+    cost: PRN18_W64_CPU,
+  };
+}
+
+function cifarCpu(dataset: "cifar10" | "cifar100"): Preset {
+  return {
+    ...cifarPaper(dataset),
+    name: "cpu",
+    train: { ...PAPER_TRAIN, width: 16, epochs: 10 },
+    trainSize: 5000,
+    testSize: 1000,
+    notes:
+      `A CPU-sized version of the paper's protocol: PreActResNet-18 at width 16 (instead of 64), a fixed class-stratified subset of 5000 training images (of 50000) and 1000 test images (of 10000), 10 epochs (instead of 100) with the paper's schedule shape, 3 seeds. Everything else as the paper (lr 0.1, momentum 0.9, weight decay 5e-4, batch 128, crop + flip, PGD-10 at the paper's four radii). Estimated ~1.5 h per seed (~4.5 h for the grid) on 2 CPU cores; --seeds 0 runs one seed. ${
+        dataset === "cifar100"
+          ? "With 50 images per class, CIFAR-100 accuracies will be far below the paper's."
+          : ""
+      }`.trim(),
+    cost: PRN18_W16_CPU,
+  };
+}
+
+export const PRESETS: Readonly<Record<DatasetName, Readonly<Record<string, Preset>>>> = {
+  "fashion-mnist": {
+    default: {
+      ...FASHION_BASE,
+      name: "default",
+      train: { ...PAPER_TRAIN, arch: "smallcnn", width: 8, epochs: 10, augment: "none" },
+      trainSize: 2400,
+      testSize: 1000,
+      notes: FASHION_DEFAULT_NOTES,
+      cost: SMALLCNN_W8_CPU,
+    },
+    smoke: {
+      ...FASHION_BASE,
+      name: "smoke",
+      train: { ...PAPER_TRAIN, arch: "smallcnn", width: 4, epochs: 1, augment: "none" },
+      trainSize: 256,
+      testSize: 128,
+      seeds: [0, 1],
+      rows: ["ST", "SAM-0.1"],
+      evals: [EXTENDED_EVALS[3]],
+      notes:
+        "A seconds-long smoke test of the whole pipeline (small CNN width 4, 256 training and 128 test images, 1 epoch, 2 rows x 2 seeds, PGD-10 at L∞ 8/255): for tests and cluster set-up checks, not for conclusions.",
+      cost: SMALLCNN_W8_CPU,
+    },
+    paper: {
+      ...FASHION_BASE,
+      name: "paper",
+      notes:
+        "The paper's training protocol (PreActResNet-18 width 64, 100 epochs, lr 0.1 piecewise, full data, 3 seeds) applied to Fashion-MNIST (which the paper did not use), with our Fashion-MNIST augmentation (2-pixel zero-pad crop + flip) and the paper's evaluation columns plus our larger radii. For a GPU: weeks on 2 CPU cores.",
+      cost: PRN18_W64_CPU,
+    },
+  },
+  cifar10: { cpu: cifarCpu("cifar10"), paper: cifarPaper("cifar10") },
+  cifar100: { cpu: cifarCpu("cifar100"), paper: cifarPaper("cifar100") },
+};
+
+/** The preset a dataset uses when none is named. */
+export const DEFAULT_PRESET: Record<DatasetName, string> = {
+  "fashion-mnist": "default",
+  cifar10: "cpu",
+  cifar100: "cpu",
+};
+
+export function checkDataset(name: string): DatasetName {
+  if (!isDatasetName(name)) {
+    throw new ExperimentError(
+      `Unknown dataset ${JSON.stringify(name)}: use one of ${DATASET_NAMES.join(", ")}.`,
+    );
+  }
+  return name;
+}
+
+/** The named preset of a dataset (default: DEFAULT_PRESET), or an ExperimentError listing the valid names. */
+export function getPreset(dataset: string, name?: string): Preset {
+  const ds = checkDataset(dataset);
+  const chosen = name ?? DEFAULT_PRESET[ds];
+  if (typeof chosen !== "string" || !Object.hasOwn(PRESETS[ds], chosen)) {
+    throw new ExperimentError(
+      `Unknown preset ${JSON.stringify(chosen)} for ${ds}: use one of ${
+        Object.keys(PRESETS[ds]).join(", ")
+      }.`,
+    );
+  }
+  return PRESETS[ds][chosen];
+}
+
+/** The seeds a row of the preset runs. */
+export function seedsOf(p: Preset, rowId: string): readonly number[] {
+  return p.rowSeeds && Object.hasOwn(p.rowSeeds, rowId) ? p.rowSeeds[rowId] : p.seeds;
+}
+
+/** Check every setting of a preset (each row's training config included); returns it. */
+export function validatePreset(p: Preset): Preset {
+  const where = `Preset ${p?.dataset}/${p?.name}`;
+  const bad = (what: string): never => {
+    throw new ExperimentError(`${where}: ${what}.`);
+  };
+  if (!p || typeof p !== "object") throw new ExperimentError("A preset must be an object.");
+  if (typeof p.name !== "string" || !/^[A-Za-z0-9_.-]+$/.test(p.name)) {
+    bad("name must be letters, digits, '.', '_' or '-'");
+  }
+  if (typeof p.dataset !== "string" || (p.dataset as string) === "") bad("dataset must be a name");
+  for (const [k, v] of [["trainSize", p.trainSize], ["testSize", p.testSize]] as const) {
+    if (v !== "all" && !(Number.isInteger(v) && v >= 1)) {
+      bad(`${k} must be "all" or a whole number >= 1`);
+    }
+  }
+  parseSeeds([...p.seeds]);
+  for (const [id, s] of Object.entries(p.rowSeeds ?? {})) {
+    if (!p.rows.includes(id)) bad(`rowSeeds names ${id}, which is not one of its rows`);
+    parseSeeds([...s]);
+  }
+  if (!Number.isInteger(p.subsetSeed) || p.subsetSeed < 0) {
+    bad("subsetSeed must be a whole number >= 0");
+  }
+  if (!Array.isArray(p.rows) || p.rows.length === 0) bad("rows must list row ids");
+  for (const id of p.rows) {
+    if (!rowById(id)) bad(`unknown row ${id}; rows are ${ALL_ROWS.map((r) => r.id).join(", ")}`);
+  }
+  validateEvalOptions({ evals: p.evals, batchSize: p.evalBatchSize });
+  for (const e of p.evals) {
+    if (e.limit !== undefined && !(Number.isInteger(e.limit) && e.limit >= 1)) {
+      bad("an evaluation's limit must be a whole number >= 1");
+    }
+  }
+  if (typeof p.notes !== "string" || p.notes.trim() === "") {
+    bad("notes must say how the preset differs from the paper");
+  }
+  const c = p.cost;
+  const costs = [
+    c?.trainMs?.ST,
+    c?.trainMs?.SAM,
+    c?.trainMs?.AT5,
+    c?.trainMs?.AT10,
+    c?.evalCleanMs,
+    c?.evalAttackMs,
+  ];
+  if (!costs.every((v) => typeof v === "number" && v > 0)) {
+    bad("every cost must be a positive number of milliseconds");
+  }
+  for (const id of p.rows) {
+    resolveTrainConfig({ ...p.train, method: rowById(id)!.method, seed: p.seeds[0] });
+  }
+  return p;
+}
+
+export { autoattack };

@@ -1,0 +1,311 @@
+/**
+ * The one function that runs an experiment: for every planned (row, seed) run it trains (or
+ * resumes from the run's checkpoint) what has no runs row yet, saves the trained model, appends
+ * the runs row, then runs every evaluation of the preset that the evaluations file lacks for that
+ * run and appends one row each. A run trained earlier is evaluated from its saved model; if that
+ * file is gone it is retrained (training is deterministic in its seed) and the retrained model is
+ * checked against the recorded final training loss. The CLI and the notebooks call it.
+ */
+import { activeBackend, initBackend } from "../backend/backend.ts";
+import type { Dataset, DatasetSplits } from "../data/data.ts";
+import { subset } from "../data/data.ts";
+import { loadDataset } from "../data/registry.ts";
+import { loadModelFile, saveModelFile } from "../models/model_file.ts";
+import type { Model } from "../models/model.ts";
+import { evaluate } from "../training/evaluate.ts";
+import { methodColumns } from "../training/method.ts";
+import { train, type TrainOptions, type TrainResult } from "../training/train.ts";
+import { formatDuration, type ProgressStyle } from "../util/progress.ts";
+import {
+  formatEstimate,
+  type GridPlan,
+  type PlannedRun,
+  planGrid,
+  type PlanOptions,
+  runComplete,
+  runConfig,
+  shownPath,
+} from "./plan.ts";
+import { appendEval, appendRun, flagsToBase64, type ResultRow } from "./results.ts";
+
+export interface GridOptions extends PlanOptions {
+  /** TensorFlow.js backend (default: SAM_AT_BACKEND or tensorflow). */
+  backend?: string;
+  /** Train and eval progress bars (default "auto"). */
+  progress?: ProgressStyle;
+  /** Where grid-level lines go (default console.log). */
+  log?: (line: string) => void;
+  /** Keep each run's checkpoint after its results row is written (default: delete it). */
+  keepCheckpoints?: boolean;
+  /** Passed to train(); tests use it to simulate an interrupted run. */
+  onEpochEnd?: TrainOptions["onEpochEnd"];
+}
+
+export interface GridResult {
+  plan: GridPlan;
+  /** One runs row per planned run that has finished training (existing or new), in plan order. */
+  rows: ResultRow[];
+  /** Evaluation rows of the planned runs, by run key then eval key (existing and new). */
+  evals: Map<string, Map<string, ResultRow>>;
+  trained: number;
+  evaluated: number;
+  skipped: number;
+  seconds: number;
+}
+
+function loadAverage(): number | null {
+  try {
+    return Deno.loadavg()[0];
+  } catch {
+    return null;
+  }
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const v = [...values].sort((x, y) => x - y);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+function sized(ds: Dataset, size: number | "all", seed: number): Dataset {
+  return size === "all" || size >= ds.n ? ds : subset(ds, size, seed);
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** The runs-CSV row of a freshly trained run. */
+function runRow(
+  plan: GridPlan,
+  run: PlannedRun,
+  t: TrainResult,
+  clean: number,
+  sizes: { train: number; test: number },
+  backend: string,
+): ResultRow {
+  const c = t.config;
+  const last = t.metrics[t.metrics.length - 1];
+  return {
+    run_id: run.runId,
+    run_key: run.runKey,
+    finished_at: new Date().toISOString(),
+    dataset: plan.preset.dataset,
+    preset: plan.preset.name,
+    row_id: run.row.id,
+    train_size: sizes.train,
+    test_size: sizes.test,
+    subset_seed: plan.preset.subsetSeed,
+    arch: c.arch,
+    width: c.width,
+    ...methodColumns(c.method),
+    epochs: c.epochs,
+    batch_size: c.batchSize,
+    lr: c.lr,
+    momentum: c.momentum,
+    weight_decay: c.weightDecay,
+    augment: t.augment,
+    running_stats: c.runningStats,
+    seed: c.seed,
+    backend,
+    final_train_loss: last ? last.trainLoss : null,
+    clean,
+    train_seconds: t.trainSeconds,
+    // The median epoch is robust to the first epoch's warm-up and to passing load spikes.
+    median_epoch_seconds: median(t.metrics.map((m) => m.seconds)),
+    resumed_from_epoch: t.resumedFromEpoch,
+    load_avg_1m: loadAverage(),
+    model_file: shownPath(run.modelPath),
+  };
+}
+
+/**
+ * Run (or resume) whatever the plan lacks: training of runs without a runs row, and evaluations
+ * missing from the evaluations file. Loads the dataset and the backend only when something has
+ * to run. Returns every planned run's rows.
+ */
+export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
+  const start = performance.now();
+  const log = o.log ?? ((line: string) => console.log(line));
+  const plan = planGrid(o);
+  const { preset } = plan;
+  const todo = plan.runs.filter((r) => !runComplete(r));
+  log(
+    `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
+      plan.runs.length - todo.length
+    } complete in ${shownPath(plan.resultsPath)}; ${todo.length} with work left` +
+      (todo.length
+        ? ` (estimated ${formatEstimate(todo.reduce((s, r) => s + r.estimatedSeconds, 0))}).`
+        : "."),
+  );
+  const rows = new Map(plan.existing);
+  const evals = new Map([...plan.evals].map(([k, m]) => [k, new Map(m)]));
+  let trainedCount = 0;
+  let evaluatedCount = 0;
+  if (todo.length > 0) {
+    // The data first: a missing dataset should stop the run before the backend loads.
+    const splits: DatasetSplits = o.data ?? await loadDataset(preset.dataset);
+    const backend = await initBackend(o.backend);
+    const trainSet = sized(splits.train, preset.trainSize, preset.subsetSeed);
+    const testSet = sized(splits.test, preset.testSize, preset.subsetSeed);
+    let doneEstimate = 0;
+    let doneActual = 0;
+    for (let i = 0; i < todo.length; i++) {
+      const run = todo[i];
+      // Scale the cost model by how fast this machine has actually been so far.
+      const speed = doneEstimate > 0 ? doneActual / doneEstimate : 1;
+      const eta = todo.slice(i).reduce((s, r) => s + r.estimatedSeconds, 0) * speed;
+      const what = run.status === "done"
+        ? `evaluate ${run.missingEvals.map((e) => e.eval.key).join(", ")}`
+        : run.status === "resume"
+        ? "resuming"
+        : "new";
+      log(
+        `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} (${what}, est. ${
+          formatDuration(run.estimatedSeconds * speed)
+        }); grid elapsed ${formatDuration((performance.now() - start) / 1000)}, ETA ${
+          formatDuration(eta)
+        }`,
+      );
+      const t0 = performance.now();
+      let model: Model | undefined;
+      let resumed = false;
+      try {
+        const recorded = rows.get(run.runKey);
+        if (recorded && fileExists(run.modelPath)) {
+          model = loadModelFile(run.modelPath).model;
+        } else {
+          if (recorded) log(`  ${shownPath(run.modelPath)} is missing: retraining the model to evaluate it.`);
+          const trained = await train(trainSet, runConfig(preset, run.row, run.seed), {
+            checkpointDir: run.checkpointDir,
+            progress: o.progress,
+            label: `${run.row.id} seed ${run.seed}`,
+            onEpochEnd: o.onEpochEnd,
+          });
+          model = trained.model;
+          resumed = trained.resumedFromEpoch > 0;
+          saveModelFile(run.modelPath, model, {
+            run_key: run.runKey,
+            run_id: run.runId,
+            row_id: run.row.id,
+            seed: run.seed,
+            dataset: preset.dataset,
+            preset: preset.name,
+            train_size: trainSet.n,
+            method: methodColumns(trained.config.method),
+          });
+          const loss = trained.metrics[trained.metrics.length - 1]?.trainLoss;
+          if (recorded) {
+            const was = Number(recorded.final_train_loss);
+            const same = Math.abs(loss - was) <= 1e-5 * Math.max(1, Math.abs(was));
+            log(
+              `  retrained ${run.row.id} seed ${run.seed}: final training loss ${loss} ${
+                same ? "matches" : "DIFFERS FROM"
+              } the recorded ${was}.`,
+            );
+          } else {
+            const ev = await evaluate(model, testSet, { progress: "none" });
+            const row = runRow(
+              plan,
+              run,
+              trained,
+              ev.clean,
+              { train: trainSet.n, test: testSet.n },
+              activeBackend() ?? backend,
+            );
+            appendRun(plan.resultsPath, row);
+            rows.set(run.runKey, row);
+            trainedCount++;
+            log(
+              `  ${run.row.id} seed ${run.seed}: clean ${pct(ev.clean)}; train ${
+                trained.trainSeconds.toFixed(1)
+              } s${resumed ? ` (resumed after epoch ${trained.resumedFromEpoch})` : ""}`,
+            );
+          }
+        }
+        if (run.missingEvals.length) {
+          const mine = evals.get(run.runKey) ?? new Map<string, ResultRow>();
+          evals.set(run.runKey, mine);
+          // Group by test-point count: one evaluate() call per distinct limit.
+          const byN = new Map<number, typeof run.missingEvals>();
+          for (const e of run.missingEvals) byN.set(e.n, [...(byN.get(e.n) ?? []), e]);
+          for (const [n, group] of byN) {
+            const ev = await evaluate(model, testSet, {
+              evals: group.map((g) => g.eval.spec),
+              limit: n,
+              batchSize: preset.evalBatchSize,
+              seed: run.seed,
+              progress: o.progress,
+              label: `eval ${run.row.id} seed ${run.seed}`,
+            });
+            for (const r of Object.values(ev.evals)) {
+              const row: ResultRow = {
+                run_key: run.runKey,
+                eval_key: r.key,
+                attack: r.spec.attack,
+                norm: r.spec.norm,
+                eps: r.spec.eps,
+                options: JSON.stringify(r.spec.options),
+                n: ev.n,
+                accuracy: r.accuracy,
+                stages: r.stages.length > 1 ? JSON.stringify(r.stages) : null,
+                robust_flags: flagsToBase64(r.robust),
+                seconds: r.seconds,
+                seed: run.seed,
+                backend: activeBackend() ?? backend,
+                finished_at: new Date().toISOString(),
+              };
+              appendEval(plan.resultsPath, row);
+              mine.set(r.key, row);
+              evaluatedCount++;
+            }
+            log(
+              `  ${run.row.id} seed ${run.seed} on ${ev.n} test points: ` +
+                Object.values(ev.evals).map((r) =>
+                  `${r.key} ${pct(r.accuracy)}` +
+                  (r.stages.length > 1
+                    ? ` (${r.stages.map((s) => `${s.attack} ${pct(s.accuracy)}`).join(" -> ")})`
+                    : "")
+                ).join(", "),
+            );
+          }
+        }
+      } finally {
+        model?.dispose();
+      }
+      if (!o.keepCheckpoints) {
+        await Deno.remove(run.checkpointDir, { recursive: true }).catch(() => {});
+      }
+      // A resumed run's wall time covers only part of its work: leave it out of the calibration.
+      if (!resumed) {
+        doneEstimate += run.estimatedSeconds;
+        doneActual += (performance.now() - t0) / 1000;
+      }
+    }
+  }
+  const out = plan.runs.map((r) => rows.get(r.runKey)).filter((r): r is ResultRow => !!r);
+  const seconds = (performance.now() - start) / 1000;
+  if (todo.length) {
+    log(
+      `grid finished: ${todo.length} run(s) in ${formatDuration(seconds)}; results in ${
+        shownPath(plan.resultsPath)
+      }`,
+    );
+  }
+  return {
+    plan,
+    rows: out,
+    evals,
+    trained: trainedCount,
+    evaluated: evaluatedCount,
+    skipped: plan.runs.length - todo.length,
+    seconds,
+  };
+}
