@@ -2,10 +2,11 @@
  * Speed benchmark: our training step against the same step in PyTorch on the same CPU.
  *
  *   bin/deno task bench [--quick] [--backends tensorflow,wasm] [--no-peer] [--out results/bench.csv]
+ *   (options: bench/options.ts; --help lists them)
  *
  * Measures the median milliseconds of one training step (forward, backward, update; warm-up
  * excluded) at batch 128 for ST, SAM (rho 0.05) and PGD-10 AT (L-inf 8/255, step 2/255) on the
- * small CNN (28x28x1, the width lib/experiments/experiments.ts trains) and PreActResNet-18 at widths 16 and 64
+ * small CNN (28x28x1, the width the fashion-mnist default preset in lib/experiments/presets.ts trains) and PreActResNet-18 at widths 16 and 64
  * (32x32x3), for each backend that loads, plus PGD-10 evaluation throughput (eval mode, images/s).
  * The step timed is lib/training/train.ts makeTrainStep (what training runs), the evaluation lib/training/evaluate.ts
  * evaluate.
@@ -26,29 +27,21 @@
  * (tf.memory().numTensors over 1000 ST steps and shorter SAM/AT runs). Rows go to
  * results/bench.csv with the machine's details.
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName, initBackend } from "../lib/backend/backend.ts";
 import type { Dataset } from "../lib/data/data.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
-import { createModel, type Model, NORMALIZATION } from "../lib/models/model.ts";
+import { createModel, type Model } from "../lib/models/model.ts";
+import { datasetSpec } from "../lib/data/registry.ts";
 import { usingNativeOps } from "../lib/models/ops.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { createSgd, type Sgd } from "../lib/optim/sgd.ts";
-import { makeTrainStep, type MethodSettings, type TrainStep } from "../lib/training/train.ts";
+import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
+import { at, type Method as TrainMethod, sam, ST } from "../lib/training/method.ts";
 import { type Method, type ModelCase, stepFlops } from "./flops.ts";
+import { parseBenchArgs } from "./options.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean", default: false },
-    backends: { type: "string", default: "tensorflow,wasm" },
-    "no-peer": { type: "boolean", default: false },
-    only: { type: "string" },
-    out: { type: "string", default: "results/bench.csv" },
-    python: { type: "string", default: ".venv/bin/python" },
-  },
-});
+const args = parseBenchArgs();
 const QUICK = args.quick;
 const BATCH = 128;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -191,13 +184,13 @@ const LAYOUTS = ["nchw", "channels_last"] as const;
 
 async function smallCnnWidth(): Promise<{ width: number; source: string }> {
   try {
-    const ex = await import("../lib/experiments/experiments.ts");
+    const ex = await import("../lib/experiments/presets.ts");
     const w = ex.PRESETS?.["fashion-mnist"]?.default?.train?.width;
     if (Number.isInteger(w)) {
-      return { width: w, source: "lib/experiments/experiments.ts fashion-mnist default preset" };
+      return { width: w, source: "lib/experiments/presets.ts fashion-mnist default preset" };
     }
   } catch { /* experiments layer absent or broken: fall back */ }
-  return { width: 32, source: "default (lib/experiments/experiments.ts not readable)" };
+  return { width: 32, source: "default (lib/experiments/presets.ts not readable)" };
 }
 
 const { width: CNN_WIDTH, source: CNN_WIDTH_SOURCE } = await smallCnnWidth();
@@ -218,7 +211,7 @@ function planFor(
   const prn = m.arch === "prn18";
   if (backend === "wasm") {
     if (big && batch > 64) {
-      return `skipped: PRN-18 width 64 at batch ${batch} overflows the wasm32 4 GiB heap (ENVIRONMENT.md)${
+      return `skipped: PRN-18 width 64 at batch ${batch} overflows the wasm32 4 GiB heap (docs/environment.md#wasm-backend)${
         QUICK ? "" : "; ST measured at batch 64 below"
       }`;
     }
@@ -281,10 +274,10 @@ function extraCases(backend: BackendName): [ModelCase, number][] {
   return [[MODELS[2], 64]];
 }
 
-const SETTINGS: Record<Exclude<Method, "EVAL">, MethodSettings> = {
-  ST: { method: "ST" },
-  SAM: { method: "SAM", rho: 0.05 },
-  AT: { method: "AT", norm: "linf", eps: 8 / 255, alpha: 2 / 255, steps: 10 },
+const SETTINGS: Record<Exclude<Method, "EVAL">, TrainMethod> = {
+  ST,
+  SAM: sam(0.05),
+  AT: at("linf", 8 / 255, 2 / 255, 10),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +294,7 @@ interface Ours {
 
 function buildOurs(m: ModelCase, batch: number): Ours {
   const rng = Rng.fromSeed(0);
-  const norm = m.arch === "prn18" ? NORMALIZATION.cifar10 : NORMALIZATION["fashion-mnist"];
+  const norm = datasetSpec(m.arch === "prn18" ? "cifar10" : "fashion-mnist").normalization;
   const model = createModel({
     arch: m.arch,
     width: m.width,
@@ -341,20 +334,25 @@ async function runOurs(o: Ours, method: Method, n: number): Promise<number[]> {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       await evaluate(o.model, o.data, {
-        attacks: [{ norm: "linf", eps: 8 / 255 }],
-        steps: 10,
+        // PGD-10 with its default step eps/4 = 2/255, as the peer.
+        evals: [{ attack: "pgd", norm: "linf", eps: 8 / 255, options: { steps: 10 } }],
         batchSize: o.data.n,
         progress: "none",
-        // evaluate() uses step eps/4 = 2/255, as the peer.
       });
       times.push(performance.now() - t0);
     }
     return times;
   }
-  const step = o.steps[method] ??= makeTrainStep(o.model, o.opt, SETTINGS[method], Rng.fromSeed(1));
+  const step = o.steps[method] ??= makeTrainStep(
+    o.model,
+    o.opt,
+    SETTINGS[method],
+    "loss-pass",
+    Rng.fromSeed(1),
+  );
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const loss = step(o.x, o.y, 0.01);
+    const loss = await step(o.x, o.y, 0.01);
     await loss.data(); // as train() reads it
     loss.dispose();
     times.push(performance.now() - t0);

@@ -25,7 +25,8 @@ import {
 } from "../lib/models/ops.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { createSgd } from "../lib/optim/sgd.ts";
-import { makeTrainStep, type MethodSettings } from "../lib/training/train.ts";
+import { makeTrainStep } from "../lib/training/train.ts";
+import { at, type Method, sam, ST } from "../lib/training/method.ts";
 
 await initBackend("tensorflow");
 if (!usingNativeOps()) throw new Error("bench/micro.ts needs the tensorflow (tfjs-node) backend.");
@@ -178,17 +179,17 @@ async function step(
 ) {
   const { model, x, y, rng } = buildModel(arch, width);
   const opt = createSgd(model.params);
-  const settings: MethodSettings = method === "SAM"
-    ? { method: "SAM", rho: 0.05 }
+  const settings: Method = method === "SAM"
+    ? sam(0.05)
     : method === "AT"
-    ? { method: "AT", norm: "linf", eps: 8 / 255, alpha: 2 / 255, steps: 10 }
-    : { method: "ST" };
-  const train = makeTrainStep(model, opt, settings, rng);
+    ? at("linf", 8 / 255, 2 / 255, 10)
+    : ST;
+  const train = makeTrainStep(model, opt, settings, "loss-pass", rng);
   const set = (on: boolean) => feature === "all" ? setMklOps(on) : setMklFeature(feature, on);
   const run = (on: boolean) => async () => {
     const old = set(on);
     for (let i = 0; i < steps; i++) {
-      const loss = train(x, y, 0.01);
+      const loss = await train(x, y, 0.01);
       await loss.data();
       loss.dispose();
     }

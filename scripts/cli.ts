@@ -29,12 +29,27 @@ export function parseCli<const O extends Options>(
   options: O,
   help: string,
 ): Values<O> {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  const values = parseCliArgs(Deno.args, options, help);
+  if (values === null) Deno.exit(0);
+  return values;
+}
+
+/**
+ * parseCli for given arguments, without exiting on --help or -h: it prints `help` and returns
+ * null, so the caller decides what comes next (bench/options.ts: a shell script that must not
+ * install anything). An unknown or malformed option still ends with its one sentence (exit 2).
+ */
+export function parseCliArgs<const O extends Options>(
+  args: string[],
+  options: O,
+  help: string,
+): Values<O> | null {
+  if (args.includes("--help") || args.includes("-h")) {
     console.log(help);
-    Deno.exit(0);
+    return null;
   }
   try {
-    return parseArgs({ args: Deno.args, strict: true, allowPositionals: false, options })
+    return parseArgs({ args, strict: true, allowPositionals: false, options })
       .values as unknown as Values<O>;
   } catch (err) {
     fail(`${err instanceof Error ? err.message : err}; see --help.`);

@@ -1,32 +1,52 @@
 /**
  * A quick end-to-end demo of the library: train the small CNN on a Fashion-MNIST subset with ST,
- * SAM and AT, then report clean and PGD-10 robust accuracy and the wall time of each method.
+ * SAM and AT (or ASAM, SAM+AT), then report clean and PGD-10 robust accuracy and the wall time of
+ * each method.
  *
  *   bin/deno task demo [--train 4000] [--test 1000] [--epochs 2] [--width 32] [--rho 0.1]
- *                      [--lr 0.05] [--methods ST,SAM,AT] [--seed 0] [--csv results/demo.csv]
+ *                      [--asam-rho 0.5] [--lr 0.05] [--methods ST,SAM,AT] [--seed 0]
+ *                      [--csv results/demo.csv]
  *
  * The base learning rate is 0.05, not the paper's 0.1: in a 2-epoch run the schedule never decays
  * (it drops at 75% of the epochs), and at 0.1 the weights move so fast that the BatchNorm running
  * statistics lag behind them, which costs ST ~30 points of eval-mode accuracy (measured: 41% in
  * eval mode vs 71% with batch statistics; re-estimating the statistics restores 70%).
  *
- * AT uses the authors' default training attack (L-inf, eps 8/255, step 2/255, 5 steps); the
+ * AT (and SAM+AT) uses the authors' default training attack (L-inf, eps 8/255, step 2/255, 5 steps); the
  * evaluation is PGD-10 (random start, step eps/4, eval mode) at L-inf 4/255, 8/255 and 16/255.
  * Takes about a minute on 2 CPU cores with the defaults.
  */
 import { initBackend } from "../lib/backend/backend.ts";
 import { loadFashionMnist, subset } from "../lib/data/data.ts";
-import { attackKey, type EvalAttack, evaluate } from "../lib/training/evaluate.ts";
-import { appendResult, makeResultRow } from "../lib/experiments/results.ts";
-import { describeMethod, type Method, METHODS, train, type TrainConfig } from "../lib/training/train.ts";
+import { resolveEval } from "../lib/attacks/protocols.ts";
+import { pgd10 } from "../lib/experiments/columns.ts";
+import { hashKey } from "../lib/experiments/plan.ts";
+import { appendEval, appendRun, flagsToBase64 } from "../lib/experiments/results.ts";
+import { evaluate } from "../lib/training/evaluate.ts";
+import {
+  at,
+  describeMethod,
+  type Method,
+  methodColumns,
+  pgdInputs,
+  sam,
+  ST,
+} from "../lib/training/method.ts";
+import { train } from "../lib/training/train.ts";
 import { checkChoice, checkNumber } from "../lib/util/validate.ts";
 import { parseCli, runCli } from "./cli.ts";
+
+const METHODS = ["ST", "SAM", "ASAM", "AT", "SAM+AT"] as const;
 
 const HELP = `Train the small CNN on a Fashion-MNIST subset with ST, SAM and AT; print clean and
 PGD-10 robust accuracy and each method's wall time.
 
 usage: bin/deno task demo [--train 4000] [--test 1000] [--epochs 2] [--width 32] [--rho 0.1]
-                          [--lr 0.05] [--methods ST,SAM,AT] [--seed 0] [--csv results/demo.csv]`;
+                          [--asam-rho 0.5] [--lr 0.05] [--methods ST,SAM,AT] [--seed 0]
+                          [--csv results/demo.csv]
+
+  --methods LIST   comma list of ${METHODS.join(", ")} (SAM and SAM+AT use --rho, ASAM --asam-rho;
+                   AT and SAM+AT train on PGD-5 L∞ 8/255 inputs, step 2/255)`;
 
 const args = parseCli({
   train: { type: "string", default: "4000" },
@@ -34,6 +54,7 @@ const args = parseCli({
   epochs: { type: "string", default: "2" },
   width: { type: "string", default: "32" },
   rho: { type: "string", default: "0.1" },
+  "asam-rho": { type: "string", default: "0.5" },
   lr: { type: "string", default: "0.05" },
   methods: { type: "string", default: "ST,SAM,AT" },
   seed: { type: "string", default: "0" },
@@ -49,8 +70,10 @@ await runCli(async () => {
   const splits = await loadFashionMnist();
   const trainSet = subset(splits.train, trainSize, seed);
   const testSet = subset(splits.test, testSize, seed);
-  const attacks: EvalAttack[] = [4, 8, 16].map((k) => ({ norm: "linf", eps: k / 255 }));
-  const keys = attacks.map((a) => attackKey(a.norm, a.eps));
+  const rho = checkNumber("rho", Number(args.rho), { min: 0 });
+  const asamRho = checkNumber("asam-rho", Number(args["asam-rho"]), { min: 0 });
+  const evals = [4, 8, 16].map((k) => pgd10("linf", k / 255));
+  const keys = evals.map((e) => resolveEval(e).key);
 
   const common = {
     arch: "smallcnn",
@@ -60,10 +83,13 @@ await runCli(async () => {
     lr: Number(args.lr),
     seed,
   } as const;
-  const settings: Record<Method, Partial<TrainConfig>> = {
-    ST: {},
-    SAM: { rho: Number(args.rho) },
-    AT: { norm: "linf", eps: 8 / 255, alpha: 2 / 255, steps: 5 },
+  const atInputs = pgdInputs("linf", 8 / 255, 2 / 255, 5);
+  const settings: Record<typeof METHODS[number], Method> = {
+    ST,
+    SAM: sam(rho),
+    ASAM: sam(asamRho, true),
+    AT: at("linf", 8 / 255, 2 / 255, 5),
+    "SAM+AT": { optimizer: sam(rho).optimizer, perturb: atInputs },
   };
 
   console.log(
@@ -71,29 +97,67 @@ await runCli(async () => {
       `${common.epochs} epoch(s), batch 128, lr ${common.lr}, backend ${backend}.`,
   );
   const rows: string[][] = [];
-  for (const method of methods) {
-    const run = await train(trainSet, { method, ...common, ...settings[method] });
-    const ev = await evaluate(run.model, testSet, { attacks, seed, label: `eval ${method}` });
+  for (const name of methods) {
+    const run = await train(trainSet, { method: settings[name], ...common });
+    const ev = await evaluate(run.model, testSet, { evals, seed, label: `eval ${name}` });
     rows.push([
-      describeMethod(run.config),
+      describeMethod(run.config.method),
       (100 * ev.clean).toFixed(1),
       ...keys.map((k) => (100 * ev.robust[k]).toFixed(1)),
       run.trainSeconds.toFixed(1),
       ev.seconds.toFixed(1),
     ]);
     if (args.csv) {
-      appendResult(
-        args.csv,
-        makeResultRow({
-          dataset: "fashion-mnist",
-          trainSize: trainSet.n,
-          testSize: testSet.n,
-          train: run,
-          eval: ev,
+      const c = run.config;
+      const runKey = hashKey({
+        dataset: "fashion-mnist",
+        train: c,
+        trainSize: trainSet.n,
+        subsetSeed: seed,
+      });
+      appendRun(args.csv, {
+        run_id: `demo-${name}-${seed}`,
+        run_key: runKey,
+        finished_at: new Date().toISOString(),
+        dataset: "fashion-mnist",
+        preset: "demo",
+        train_size: trainSet.n,
+        test_size: testSet.n,
+        subset_seed: seed,
+        arch: c.arch,
+        width: c.width,
+        ...methodColumns(c.method),
+        epochs: c.epochs,
+        batch_size: c.batchSize,
+        lr: c.lr,
+        momentum: c.momentum,
+        weight_decay: c.weightDecay,
+        augment: run.augment,
+        running_stats: c.runningStats,
+        seed: c.seed,
+        backend,
+        final_train_loss: run.metrics.at(-1)?.trainLoss ?? null,
+        clean: ev.clean,
+        train_seconds: run.trainSeconds,
+        resumed_from_epoch: run.resumedFromEpoch,
+      });
+      for (const r of Object.values(ev.evals)) {
+        appendEval(args.csv, {
+          run_key: runKey,
+          eval_key: r.key,
+          attack: r.spec.attack,
+          norm: r.spec.norm,
+          eps: r.spec.eps,
+          options: JSON.stringify(r.spec.options),
+          n: ev.n,
+          accuracy: r.accuracy,
+          robust_flags: flagsToBase64(r.robust),
+          seconds: r.seconds,
+          seed,
           backend,
-          runId: `demo-${method}-${seed}`,
-        }),
-      );
+          finished_at: new Date().toISOString(),
+        });
+      }
     }
     run.model.dispose();
   }
@@ -108,5 +172,5 @@ await runCli(async () => {
   console.log(
     `\nRobust columns: PGD-10, random start, step eps/4, model in eval mode, on ${testSet.n} test images.`,
   );
-  if (args.csv) console.log(`Rows appended to ${args.csv}.`);
+  if (args.csv) console.log(`Rows appended to ${args.csv} and its .evals.csv.`);
 });

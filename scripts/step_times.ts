@@ -4,8 +4,10 @@
  *
  *   bin/deno run -A scripts/step_times.ts [--arch prn18] [--width 64] [--size 32] [--channels 3]
  *                                         [--batch 128] [--methods ST,SAM,AT10] [--reps 3]
+ *   (methods: ST, SAM, ASAM, AT<steps>, SAM+AT<steps>)
  *
- * "AT10" is PGD-10 adversarial training (L-inf 8/255, step 2/255). Each method runs one warm-up
+ * "AT10" is PGD-10 adversarial training (L-inf 8/255, step 2/255; "AT5" five steps), "ASAM" is
+ * adaptive SAM (rho 0.5), "SAM+AT10" SAM (rho 0.05) on PGD-10 inputs. Each method runs one warm-up
  * step, then --reps timed steps on a fixed random batch; the median is printed. Peak memory is
  * the kernel's high-water mark of the resident set (VmHWM in /proc/self/status), which catches
  * the peak inside a step; elsewhere it falls back to the largest RSS seen between steps.
@@ -17,7 +19,8 @@ import { type Arch, createModel } from "../lib/models/model.ts";
 import { usingNativeOps } from "../lib/models/ops.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { createSgd } from "../lib/optim/sgd.ts";
-import { makeTrainStep, type MethodSettings } from "../lib/training/train.ts";
+import { makeTrainStep } from "../lib/training/train.ts";
+import { at, type Method, pgdInputs, sam, ST } from "../lib/training/method.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -31,6 +34,22 @@ const { values: a } = parseArgs({
     reps: { type: "string", default: "3" },
   },
 });
+
+/** "ST", "SAM", "ASAM", "AT<k>", "SAM+AT<k>" (k PGD steps, default 10) -> the training method. */
+function methodNamed(name: string): Method {
+  if (name === "ST") return ST;
+  if (name === "SAM") return sam(0.05);
+  if (name === "ASAM") return sam(0.5, true);
+  const m = /^(SAM\+)?AT(\d*)$/.exec(name);
+  if (!m) {
+    console.error(`Unknown method "${name}": use ST, SAM, ASAM, AT<steps> or SAM+AT<steps>.`);
+    Deno.exit(2);
+  }
+  const steps = Number(m[2] || 10);
+  return m[1]
+    ? { optimizer: sam(0.05).optimizer, perturb: pgdInputs("linf", 8 / 255, 2 / 255, steps) }
+    : at("linf", 8 / 255, 2 / 255, steps);
+}
 
 function peakRssBytes(seen: number): number {
   try {
@@ -65,22 +84,11 @@ console.log(
     `${usingNativeOps() ? " (fused libtensorflow ops)" : ""}`,
 );
 for (const name of a.methods.split(",")) {
-  const settings: MethodSettings = name === "ST"
-    ? { method: "ST" }
-    : name === "SAM"
-    ? { method: "SAM", rho: 0.05 }
-    : {
-      method: "AT",
-      norm: "linf",
-      eps: 8 / 255,
-      alpha: 2 / 255,
-      steps: Number(name.slice(2) || 10),
-    };
-  const step = makeTrainStep(model, opt, settings, rng);
+  const step = makeTrainStep(model, opt, methodNamed(name), "loss-pass", rng);
   const times: number[] = [];
   for (let i = 0; i <= Number(a.reps); i++) {
     const t0 = performance.now();
-    const loss = step(x, y, 0.01);
+    const loss = await step(x, y, 0.01);
     loss.dataSync();
     loss.dispose();
     if (i > 0) times.push(performance.now() - t0);

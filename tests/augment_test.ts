@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { AUGMENT_PRESETS, defaultAugment, gatherBatch } from "../lib/data/augment.ts";
+import { AUGMENT_PRESETS, gatherBatch } from "../lib/data/augment.ts";
+import { defaultAugmentOf } from "../lib/data/registry.ts";
 import { Rng } from "../lib/util/rng.ts";
 
 // One 3x3 single-channel image with pixel values 1..9 (row-major), and a second one.
@@ -65,9 +66,10 @@ Deno.test("augment: every crop/flip is a shifted, possibly mirrored copy with re
   assert.equal(zeroSeen.size, 9);
 });
 
-Deno.test("augment: presets by dataset name", () => {
-  assert.equal(defaultAugment("cifar10/train"), "cifar");
-  assert.equal(defaultAugment("fashion-mnist/train[n=5000,seed=0]"), "fashion");
-  assert.equal(defaultAugment("toy"), "none");
+Deno.test("augment: default presets by dataset name come from the dataset registry", () => {
+  assert.equal(defaultAugmentOf({ name: "cifar10/train" }), "cifar");
+  assert.equal(defaultAugmentOf({ name: "cifar100/test[n=100,seed=1]" }), "cifar");
+  assert.equal(defaultAugmentOf({ name: "fashion-mnist/train[n=5000,seed=0]" }), "fashion");
+  assert.equal(defaultAugmentOf({ name: "toy" }), "none");
   assert.deepEqual(AUGMENT_PRESETS.cifar, { pad: 4, padMode: "reflect", flip: true });
 });

@@ -18,11 +18,11 @@ import {
   FASHION_MNIST_DEFAULT_DIR,
   loadCifar10,
   loadCifar100,
-  loadDataset,
   loadFashionMnist,
   subset,
   verifyChecksum,
 } from "../lib/data/data.ts";
+import { DATASET_NAMES, loadDataset } from "../lib/data/registry.ts";
 import { readTar, TarError } from "../lib/data/tar.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -843,6 +843,7 @@ Deno.test("subset: class-stratified, seeded, deterministic, images follow their 
 
 Deno.test("loadDataset: unknown names get one sentence listing the valid ones; known names dispatch", async () => {
   assert.deepEqual(DATASETS, ["fashion-mnist", "cifar10", "cifar100"]);
+  assert.deepEqual(DATASET_NAMES, DATASETS); // the registry serves exactly the loaders' datasets
   await assert.rejects(
     loadDataset("mnist"),
     (e) =>

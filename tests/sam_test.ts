@@ -1,5 +1,5 @@
 /**
- * SAM and SGD updates checked against the same updates computed by hand (float64 JavaScript,
+ * SAM, ASAM and SGD updates checked against the same updates computed by hand (float64 JavaScript,
  * analytic gradients of softmax regression), to 1e-5.
  */
 import assert from "node:assert/strict";
@@ -89,6 +89,82 @@ Deno.test("sam: two SAM steps equal the hand-computed perturbation, second gradi
   assert.ok(Math.max(...gp.map((v, i) => Math.abs(v - g[i]))) > 1e-3);
   opt.dispose();
   tf.dispose([W, b, x, y]);
+});
+
+Deno.test("asam: two ASAM steps equal the hand-computed e = rho * w^2 g / ||(|w| g)||, second gradient and momentum/wd update", () => {
+  const { W, b, x, y, loss } = setup();
+  const [lr, rho, m, wd] = [0.1, 0.5, 0.9, 5e-4];
+  const opt = createSgd([W, b], { momentum: m, weightDecay: wd });
+  const w = [...W0, ...B0], buf = new Array(w.length).fill(0);
+  const handE = (w: number[]) => {
+    const g1 = handGrad(w.slice(0, D * C), w.slice(D * C));
+    const norm = Math.sqrt(g1.reduce((s, v, i) => s + (Math.abs(w[i]) * v) ** 2, 0));
+    return w.map((v, i) => rho * v * v * g1[i] / (norm + 1e-12));
+  };
+  for (let step = 0; step < 2; step++) {
+    tf.dispose(samStep(opt, () => loss(), rho, lr, opt.params, true));
+    const e = handE(w);
+    const wp = w.map((v, i) => v + e[i]);
+    const g2 = handGrad(wp.slice(0, D * C), wp.slice(D * C));
+    handSgd(w, buf, g2, lr, m, wd);
+    close([...W.dataSync(), ...b.dataSync()], w);
+  }
+  // Not vacuous: ASAM's ascent direction differs clearly from SAM's at the same radius.
+  const e = handE([...W0, ...B0]);
+  const g = handGrad(W0, B0);
+  const n0 = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+  assert.ok(Math.max(...e.map((v, i) => Math.abs(v - rho * g[i] / n0))) > 1e-2);
+  opt.dispose();
+  tf.dispose([W, b, x, y]);
+});
+
+Deno.test("asam: the perturbation is invariant to rescaling a layer (w -> c*w, g -> g/c gives e -> c*e, e/w unchanged); SAM's is not", () => {
+  const w = [tf.tensor2d([[0.5, -1], [2, 0.25]]), tf.tensor1d([0.3, -0.7])];
+  const g = [tf.tensor2d([[0.2, 0.1], [-0.4, 0.3]]), tf.tensor1d([-0.5, 0.6])];
+  const c = 3;
+  // Scale only the first layer, as a layer followed by BatchNorm can be without changing the loss.
+  const wc = [tf.mul(w[0], c), w[1]];
+  const gc = [tf.div(g[0], c), g[1]];
+  const flat = (ts: tf.Tensor[]) => ts.flatMap((t) => Array.from(t.dataSync()));
+  const e = samPerturbation(g, 0.5, w), ec = samPerturbation(gc, 0.5, wc);
+  const ratio = (es: tf.Tensor[], ws: tf.Tensor[]) => flat(es).map((v, i) => v / flat(ws)[i]);
+  close(ratio(ec, wc), ratio(e, w), 1e-6);
+  close(flat(ec), [...flat([e[0]]).map((v) => c * v), ...flat([e[1]])], 1e-6);
+  // The ball's radius in the |w|-scaled metric is rho: ||e / |w| ||_2 = rho.
+  const r = ratio(e, w);
+  assert.ok(Math.abs(Math.sqrt(r.reduce((s, v) => s + v * v, 0)) - 0.5) < 1e-6);
+  // Plain SAM moves the rescaled layer differently (its e/w changes): the invariance is ASAM's.
+  const s = samPerturbation(g, 0.5), sc = samPerturbation(gc, 0.5);
+  const dr = ratio(sc, wc).map((v, i) => Math.abs(v - ratio(s, w)[i]));
+  assert.ok(Math.max(...dr) > 1e-2);
+
+  // End to end on a scale-invariant loss (logits from W / ||W||): the ASAM ascent loss
+  // L(w + e) is the same at W and 3W; SAM's is not.
+  const xs = tf.tensor2d(X.flat(), [N, D]);
+  const ys = tf.tensor1d(Y, "int32");
+  const ascentLoss = (scale: number, adaptive: boolean) =>
+    tf.tidy(() => {
+      const Wv = tf.variable(tf.mul(tf.tensor2d(W0, [D, C]), scale));
+      const bv = tf.variable(tf.tensor1d(B0));
+      const f = (Wt: tf.Tensor, bt: tf.Tensor) =>
+        crossEntropy(
+          tf.add(tf.matMul(xs, tf.div(Wt, tf.norm(Wt))), bt) as tf.Tensor2D,
+          ys,
+        );
+      const { grads } = tf.variableGrads(() => f(Wv, bv), [Wv, bv]);
+      const ep = samPerturbation(
+        [grads[Wv.name], grads[bv.name]],
+        0.5,
+        adaptive ? [Wv, bv] : undefined,
+      );
+      const out = f(tf.add(Wv, ep[0]), tf.add(bv, ep[1])).dataSync()[0];
+      Wv.dispose();
+      bv.dispose();
+      return out;
+    });
+  assert.ok(Math.abs(ascentLoss(1, true) - ascentLoss(3, true)) < 1e-5);
+  assert.ok(Math.abs(ascentLoss(1, false) - ascentLoss(3, false)) > 1e-3);
+  tf.dispose([...w, ...g, ...wc, ...gc, ...e, ...ec, ...s, ...sc, xs, ys]);
 });
 
 Deno.test("sam: weights are restored exactly before the base step; rho = 0 is plain SGD", () => {

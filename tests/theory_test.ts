@@ -1,7 +1,8 @@
 /**
  * Tests of lib/theory/gaussian_model.ts: Section 4's closed forms against direct numerical optimisation, the
  * theorems' statements over a grid and over seeded random draws of (p, eta, d, eps, rho),
- * THEORY.md's check values and counter-examples, Monte Carlo samples, and the bad-input sentences.
+ * the check values (docs/theory.md#check-values) and counter-examples (docs/theory.md#caution-attacking-x1-too,
+ * docs/theory.md#caution-sam-on-all-weights), Monte Carlo samples, and the bad-input sentences.
  */
 import assert from "node:assert/strict";
 import normalCdf from "@stdlib/stats-base-dists-normal-cdf";
@@ -97,8 +98,8 @@ function worstOf<T>(cases: T[], measure: (c: T) => number, limit: number, what: 
   return worst;
 }
 
-const PAPER_MODEL: GaussianModel = { p: 0.9, eta: 0.1, d: 100 }; // THEORY.md's check values
-const COUNTER_MODEL: GaussianModel = { p: 0.7, eta: 0.5, d: 10 }; // THEORY.md's counter-examples
+const PAPER_MODEL: GaussianModel = { p: 0.9, eta: 0.1, d: 100 }; // docs/theory.md#check-values
+const COUNTER_MODEL: GaussianModel = { p: 0.7, eta: 0.5, d: 10 }; // docs/theory.md#caution-attacking-x1-too, #caution-sam-on-all-weights
 
 // ---------------------------------------------------------------------------------------------
 // Numerics underneath.
@@ -237,7 +238,7 @@ Deno.test("Thm 4.3: w_ST < w_SAM < w_ST + rho (grid and random draws)", () => {
   );
 });
 
-Deno.test("THEORY.md check values: p=.9, eta=.1, d=100", () => {
+Deno.test("check values (docs/theory.md#check-values): p=.9, eta=.1, d=100", () => {
   const close = (x: number, ref: number) => assert.ok(Math.abs(x - ref) < 5e-6, `${x} vs ${ref}`);
   close(wST(PAPER_MODEL), 10.98612);
   close(wSAM(PAPER_MODEL, 1), 11.02276);
@@ -262,7 +263,7 @@ Deno.test("THEORY.md check values: p=.9, eta=.1, d=100", () => {
 Deno.test("Thm 4.4: the small-rho form's error shrinks like rho^4 (ratio 16 when rho halves)", () => {
   const ratio = (m: GaussianModel, rho: number) =>
     (wSAM(m, rho) - wSAMApprox(m, rho)) / (wSAM(m, rho / 2) - wSAMApprox(m, rho / 2));
-  // THEORY.md's model, rho = 1 -> 1/2 (rho / smallRhoScale = 0.32): close to 16 already.
+  // The check values' model, rho = 1 -> 1/2 (rho / smallRhoScale = 0.32): close to 16 already.
   assert.ok(Math.abs(ratio(PAPER_MODEL, 1) - 16) < 0.5, `ratio ${ratio(PAPER_MODEL, 1)}`);
   let used = 0, worst = 0;
   const cases = [...grid(), ...draws(8)];
@@ -301,7 +302,7 @@ Deno.test("Thm 4.4: the derived rho^4 coefficient b matches (w_SAM - approximati
   assert.ok(used >= DRAWS / 2, `only ${used} draws used`);
 });
 
-Deno.test("Thm 4.4 is only an approximation: at rho = 4 in THEORY.md's model it is off by 4e-4 relative", () => {
+Deno.test("Thm 4.4 is only an approximation: at rho = 4 in the check values' model it is off by 4e-4 relative", () => {
   const gap = relErr(wSAMApprox(PAPER_MODEL, 4), wSAM(PAPER_MODEL, 4));
   assert.ok(gap > 3e-4 && gap < 5e-4, `gap ${gap}`);
 });
@@ -329,7 +330,7 @@ Deno.test("Thm 4.5 vs the exact w_SAM: within 1e-6 relative for rho <= 0.08 * sm
     "AT at epsMatchingRho vs exact w_SAM",
   );
   console.log(`  worst relative gap at rho = 0.08 * smallRhoScale: ${worst.toExponential(2)}`);
-  // At THEORY.md's rho = 4 (rho / smallRhoScale = 1.3) the match is only to 4e-4.
+  // At the check values' rho = 4 (rho / smallRhoScale = 1.3) the match is only to 4e-4.
   const gap = relErr(wAT(PAPER_MODEL, epsMatchingRho(PAPER_MODEL, 4)), wSAM(PAPER_MODEL, 4));
   assert.ok(gap > 3e-4, `gap ${gap}`);
 });
@@ -346,7 +347,8 @@ Deno.test("Thm 4.5: SAM needs a far larger radius than AT: eps <= rho * eta / (2
 });
 
 // ---------------------------------------------------------------------------------------------
-// THEORY.md's derived counter-examples.
+// The derived counter-examples: docs/theory.md#caution-attacking-x1-too and
+// docs/theory.md#caution-sam-on-all-weights.
 
 Deno.test("counter-example: attacking x1 as well puts the AT optimum below w_ST (0.825 < 0.847)", () => {
   assert.ok(

@@ -4,7 +4,8 @@ import { Rng } from "../lib/util/rng.ts";
 
 /**
  * n images of size side x side x channels in [0, 1] whose class is encoded by a brighter
- * quadrant, so a small CNN can learn something in a few steps.
+ * quadrant, so a small CNN can learn something in a few steps. Not a registered dataset, so it
+ * carries its normalisation: the identity (pixels go into the model as they are), stated here.
  */
 export function toyDataset(n: number, side = 8, channels = 1, numClasses = 3, seed = 7): Dataset {
   const rng = Rng.fromSeed(seed);
@@ -26,5 +27,15 @@ export function toyDataset(n: number, side = 8, channels = 1, numClasses = 3, se
       }
     }
   }
-  return { name: "toy", images, labels, n, height: side, width: side, channels, numClasses };
+  return {
+    name: "toy",
+    images,
+    labels,
+    n,
+    height: side,
+    width: side,
+    channels,
+    numClasses,
+    normalization: { mean: new Array(channels).fill(0), std: new Array(channels).fill(1) },
+  };
 }

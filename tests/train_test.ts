@@ -6,6 +6,7 @@ import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/training/checkpoint.ts";
 import { type BatchMoments, createModel } from "../lib/models/model.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { createSgd } from "../lib/optim/sgd.ts";
+import { at, type Method, sam, ST } from "../lib/training/method.ts";
 import {
   makeTrainStep,
   piecewiseLr,
@@ -19,12 +20,8 @@ import { toyDataset } from "./toy_data.ts";
 await initBackend();
 
 const data = toyDataset(48, 8, 1, 3);
-const base: Partial<TrainConfig> & { method: "AT" } = {
-  method: "AT",
-  norm: "linf",
-  eps: 8 / 255,
-  alpha: 4 / 255,
-  steps: 2,
+const base: Partial<TrainConfig> & { method: Method } = {
+  method: at("linf", 8 / 255, 4 / 255, 2),
   arch: "smallcnn",
   width: 2,
   epochs: 3,
@@ -66,10 +63,14 @@ Deno.test("train: a run killed after epoch 1 and restarted ends bit-identical to
     const again = await train(data, base, { progress: "none", checkpointDir: dir });
     assert.equal(again.resumedFromEpoch, 3);
     assert.deepEqual(weights(again), weights(full));
-    // A different config is refused with one sentence naming the setting.
+    // A different config is refused with one sentence naming the setting (the method, whose
+    // attack radius differs) and both values.
     await assert.rejects(
-      train(data, { ...base, eps: 4 / 255 }, { progress: "none", checkpointDir: dir }),
-      /^CheckpointError: Checkpoint .*checkpoint\.samat belongs to a different run \(eps was 0\.03137\d*, this run has 0\.01568\d*\); use another checkpoint directory or delete it to start afresh\.$/,
+      train(data, { ...base, method: at("linf", 4 / 255, 4 / 255, 2) }, {
+        progress: "none",
+        checkpointDir: dir,
+      }),
+      /^CheckpointError: Checkpoint .*checkpoint\.samat belongs to a different run \(method was \{[^)]*"eps":0\.03137\d*,[^)]*\}, this run has \{[^)]*"eps":0\.01568\d*,[^)]*\}\); use another checkpoint directory or delete it to start afresh\.$/,
     );
     [full, resumed, again].forEach((r) => r.model.dispose());
   } finally {
@@ -81,11 +82,11 @@ Deno.test("train: no tensor leak across epochs (live tensor count after epoch 1 
   const counts: number[] = [];
   const r = await train(
     data,
-    { ...base, method: "SAM", rho: 0.1 } as Partial<TrainConfig> & { method: "SAM" },
+    { ...base, method: sam(0.1) },
     {
       progress: "none",
       evalData: data,
-      evalAttacks: [{ norm: "l2", eps: 0.1 }],
+      evalSpecs: [{ attack: "pgd", norm: "l2", eps: 0.1 }],
       onEpochEnd: () => {
         counts.push(tf.memory().numTensors);
       },
@@ -94,7 +95,9 @@ Deno.test("train: no tensor leak across epochs (live tensor count after epoch 1 
   assert.equal(counts.length, 3);
   assert.equal(counts[2], counts[0], `tensors per epoch: ${counts}`);
   assert.ok(
-    r.metrics.every((m) => typeof m.evalClean === "number" && "l2_eps0.1" in (m.evalRobust ?? {})),
+    r.metrics.every((m) =>
+      typeof m.evalClean === "number" && "pgd10_l2_eps0.1" in (m.evalRobust ?? {})
+    ),
   );
   const before = tf.memory().numTensors;
   r.model.dispose();
@@ -104,7 +107,7 @@ Deno.test("train: no tensor leak across epochs (live tensor count after epoch 1 
 Deno.test("train: a NaN loss stops the run with one sentence and keeps the last good checkpoint", async () => {
   // A huge learning rate: diverges during epoch 1, before any checkpoint exists.
   await assert.rejects(
-    train(data, { ...base, method: "ST", lr: 1e30 }, { progress: "none" }),
+    train(data, { ...base, method: ST, lr: 1e30 }, { progress: "none" }),
     (err: Error) => {
       assert.ok(err instanceof TrainingDivergedError);
       assert.match(
@@ -119,7 +122,7 @@ Deno.test("train: a NaN loss stops the run with one sentence and keeps the last 
   const dir = Deno.makeTempDirSync({ prefix: "sam-at-nan-" });
   try {
     await assert.rejects(
-      train(data, { ...base, method: "ST" }, {
+      train(data, { ...base, method: ST }, {
         progress: "none",
         checkpointDir: dir,
         onEpochEnd: ({ model }) => {
@@ -137,7 +140,7 @@ Deno.test("train: a NaN loss stops the run with one sentence and keeps the last 
   }
 });
 
-Deno.test("train: running-stat policy — 'loss-pass' commits only the training-loss pass, 'all-passes' every pass; weights are unaffected", () => {
+Deno.test("train: running-stat policy — 'loss-pass' commits only the training-loss pass, 'all-passes' every pass; weights are unaffected", async () => {
   const spec = {
     arch: "smallcnn" as const,
     width: 2,
@@ -154,19 +157,11 @@ Deno.test("train: running-stat policy — 'loss-pass' commits only the training-
   tf.dispose(ref.forward(x, "train", m));
   ref.commitMoments(m);
   const refStats = ref.buffers.flatMap((b) => Array.from(b.dataSync()));
-  const after = (method: "SAM" | "AT", policy: RunningStats) => {
+  const after = async (method: Method, policy: RunningStats) => {
     const model = createModel(spec, Rng.fromSeed(4));
     const opt = createSgd(model.params);
-    const step = makeTrainStep(model, opt, {
-      method,
-      rho: 0.5,
-      norm: "linf",
-      eps: 0.1,
-      alpha: 0.05,
-      steps: 2,
-      runningStats: policy,
-    }, Rng.fromSeed(1));
-    tf.dispose(step(x, y, 0.1));
+    const step = makeTrainStep(model, opt, method, policy, Rng.fromSeed(1));
+    tf.dispose(await step(x, y, 0.1));
     const out = {
       stats: model.buffers.flatMap((b) => Array.from(b.dataSync())),
       params: model.params.flatMap((p) => Array.from(p.dataSync())),
@@ -175,13 +170,19 @@ Deno.test("train: running-stat policy — 'loss-pass' commits only the training-
     model.dispose();
     return out;
   };
-  const samLoss = after("SAM", "loss-pass"), samAll = after("SAM", "all-passes");
+  const SAM = sam(0.5), AT = at("linf", 0.1, 0.05, 2);
+  const samLoss = await after(SAM, "loss-pass"), samAll = await after(SAM, "all-passes");
   assert.deepEqual(samLoss.stats, refStats); // SAM's first pass is at w: the same statistics as the reference
   assert.notDeepEqual(samAll.stats, refStats);
   assert.deepEqual(samAll.params, samLoss.params);
-  const atLoss = after("AT", "loss-pass"), atAll = after("AT", "all-passes");
+  const atLoss = await after(AT, "loss-pass"), atAll = await after(AT, "all-passes");
   assert.notDeepEqual(atAll.stats, atLoss.stats);
   assert.deepEqual(atAll.params, atLoss.params);
+  // SAM on AT inputs: the policy still changes only the statistics.
+  const both: Method = { optimizer: SAM.optimizer, perturb: AT.perturb };
+  const bothLoss = await after(both, "loss-pass"), bothAll = await after(both, "all-passes");
+  assert.notDeepEqual(bothAll.stats, bothLoss.stats);
+  assert.deepEqual(bothAll.params, bothLoss.params);
   ref.dispose();
   tf.dispose([x, y]);
 });
@@ -194,4 +195,27 @@ Deno.test("train: piecewise learning rate (x0.1 at 75%, x0.01 at 90% of the epoc
   // The authors' rule is "epoch < 0.75 * epochs": a 2-epoch run never decays, a 4-epoch run at epoch 3.
   assert.deepEqual([0, 1].map((e) => piecewiseLr(e, 2, 0.2)), [0.2, 0.2]);
   assert.ok(Math.abs(piecewiseLr(3, 4, 0.2) - 0.02) < 1e-12 && piecewiseLr(2, 4, 0.2) === 0.2);
+});
+
+Deno.test("train: normalisation and default augmentation come from the dataset registry; unregistered data without its own normalisation is refused", async () => {
+  await assert.rejects(
+    train({ ...data, normalization: undefined }, { ...base, method: ST, epochs: 1 }, {
+      progress: "none",
+    }),
+    /^DatasetError: Dataset "toy" has no normalisation for 1 channel\(s\): register it in lib\/data\/registry\.ts or set its normalization field\.$/,
+  );
+  // "auto" augmentation: none for unregistered data, the registry's for a registered name; the
+  // model normalises with the registry's constants (Fashion-MNIST's here).
+  const auto = await train(data, { ...base, method: ST, epochs: 1, augment: "auto" }, {
+    progress: "none",
+  });
+  assert.equal(auto.augment, "none");
+  assert.deepEqual([auto.model.spec.mean, auto.model.spec.std], [[0], [1]]);
+  const fm = { ...data, name: "fashion-mnist/train", normalization: undefined };
+  const named = await train(fm, { ...base, method: ST, epochs: 1, augment: "auto" }, {
+    progress: "none",
+  });
+  assert.equal(named.augment, "fashion");
+  assert.deepEqual([named.model.spec.mean, named.model.spec.std], [[0.286], [0.353]]);
+  [auto, named].forEach((r) => r.model.dispose());
 });

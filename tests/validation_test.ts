@@ -4,51 +4,84 @@ import { initBackend } from "../lib/backend/backend.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
 import { createModel } from "../lib/models/model.ts";
 import { Rng } from "../lib/util/rng.ts";
+import { type Method, sam, ST } from "../lib/training/method.ts";
 import { resolveTrainConfig, train, type TrainConfig } from "../lib/training/train.ts";
 import { toyDataset } from "./toy_data.ts";
 
 await initBackend();
 
-const bad = (over: Record<string, any>) => () =>
-  resolveTrainConfig({ method: "SAM", ...over } as Partial<TrainConfig> & { method: "SAM" });
+type Over = Partial<Record<keyof TrainConfig | "rho" | "rh0", unknown>>;
+const bad = (over: Over) => () =>
+  resolveTrainConfig({ method: sam(), ...over } as Partial<TrainConfig> & { method: Method });
+/** An AT method whose PGD settings are overridden (norm and eps at the top, the rest options). */
+const atWith = (o: Record<string, unknown>): Method => {
+  const { norm = "linf", eps = 8 / 255, ...options } = o;
+  return {
+    optimizer: { name: "sgd" },
+    perturb: { attack: "pgd", norm, eps, options: { alpha: 2 / 255, steps: 10, ...options } },
+  } as Method;
+};
 
 Deno.test("validation: training options", () => {
-  const cases: [Record<string, unknown>, RegExp][] = [
+  const cases: [Over, RegExp][] = [
     [
-      { rho: -0.1 },
+      { method: sam(-0.1) },
       /^OptionError: Invalid option rho: got -0\.1, expected a finite number >= 0\.$/,
     ],
     [
-      { rho: Infinity },
+      { method: sam(Infinity) },
       /^OptionError: Invalid option rho: got Infinity, expected a finite number >= 0\.$/,
     ],
     [
-      { method: "AT", eps: 2 },
-      /^OptionError: Invalid option eps: got 2, expected a finite number >= 0 and <= 1\.$/,
+      { method: { optimizer: { name: "sam", rho: 0.1, adaptive: "yes" }, perturb: null } },
+      /^OptionError: Invalid option adaptive: got "yes", expected true or false\.$/,
     ],
     [
-      { method: "AT", eps: -1 / 255 },
-      /^OptionError: Invalid option eps: got -0\.0039\d*, expected a finite number >= 0 and <= 1\.$/,
+      { method: atWith({ eps: 2 }) },
+      /^OptionError: Invalid option pgd\.eps: got 2, expected a finite number >= 0 and <= 1\.$/,
     ],
     [
-      { method: "AT", alpha: 0 },
-      /^OptionError: Invalid option alpha: got 0, expected a finite number > 0\.$/,
+      { method: atWith({ eps: -1 / 255 }) },
+      /^OptionError: Invalid option pgd\.eps: got -0\.0039\d*, expected a finite number >= 0 and <= 1\.$/,
     ],
     [
-      { method: "AT", steps: 0 },
-      /^OptionError: Invalid option steps: got 0, expected an integer >= 1\.$/,
+      // A zero step never leaves the random start: refused when the method is resolved, not
+      // at the first training step.
+      { method: atWith({ alpha: 0 }) },
+      /^OptionError: Invalid option pgd\.alpha: got 0, expected a finite number > 0\.$/,
     ],
     [
-      { method: "AT", steps: 2.5 },
-      /^OptionError: Invalid option steps: got 2\.5, expected an integer >= 1\.$/,
+      { method: atWith({ steps: 0 }) },
+      /^OptionError: Invalid option pgd\.steps: got 0, expected an integer >= 1\.$/,
     ],
     [
-      { method: "AT", norm: "l1" },
-      /^OptionError: Invalid option norm: got "l1", expected one of "linf", "l2"\.$/,
+      { method: atWith({ steps: 2.5 }) },
+      /^OptionError: Invalid option pgd\.steps: got 2\.5, expected an integer >= 1\.$/,
     ],
     [
-      { method: "MSAM" },
-      /^OptionError: Invalid option method: got "MSAM", expected one of "ST", "SAM", "AT"\.$/,
+      { method: atWith({ norm: "l1" }) },
+      /^OptionError: Invalid option pgd\.norm: got "l1", expected one of "linf", "l2"\.$/,
+    ],
+    [
+      { method: atWith({ step: 3 }) },
+      /^OptionError: Unknown pgd option "step": valid options are steps, alpha, randomStart\.$/,
+    ],
+    [
+      { method: { optimizer: { name: "sgd" }, perturb: { attack: "cw", norm: "linf", eps: 0.1 } } },
+      /^OptionError: Unknown attack "cw": use one of fgsm, pgd, apgd-ce, apgd-t, apgd-dlr, square\.$/,
+    ],
+    [
+      { method: { optimizer: { name: "msam" }, perturb: null } },
+      /^OptionError: Invalid option method\.optimizer\.name: got "msam", expected one of "sgd", "sam"\.$/,
+    ],
+    [
+      // The first version's method names are not methods any more: one sentence, not a crash.
+      { method: "SAM" },
+      /^OptionError: Invalid option method: got "SAM", expected \{ optimizer, perturb \}\.$/,
+    ],
+    [
+      { method: { optimizer: { name: "sam", rho: 0.1 }, perturb: null, rho: 0.1 } },
+      /^OptionError: Unknown method option "rho": valid options are optimizer, perturb\.$/,
     ],
     [
       { arch: "resnet50" },
@@ -91,24 +124,56 @@ Deno.test("validation: training options", () => {
     ],
     [
       { rh0: 0.1 },
-      /^OptionError: Unknown training option "rh0": valid options are method, rho, norm, eps, alpha, steps, arch, /,
+      /^OptionError: Unknown training option "rh0": valid options are method, arch, width, epochs, /,
+    ],
+    [
+      // The first version's flat rho is a training option no more (it lives in the method).
+      { rho: 0.1 },
+      /^OptionError: Unknown training option "rho": valid options are method, arch, /,
     ],
   ];
-  for (const [over, re] of cases) assert.throws(bad(over), re, JSON.stringify(over));
+  // Every case is tried; the failure names all that did not throw as expected.
+  const wrong = cases.flatMap(([over, re]) => {
+    try {
+      bad(over)();
+      return [`${JSON.stringify(over)}: no error`];
+    } catch (err) {
+      const text = `${(err as Error).name}: ${(err as Error).message}`;
+      return re.test(text) ? [] : [`${JSON.stringify(over)}: ${text}`];
+    }
+  });
+  assert.deepEqual(wrong, []);
 });
 
-Deno.test("validation: defaults fill in and settings of other methods are dropped", () => {
-  const sam = resolveTrainConfig(
-    { method: "SAM", eps: 0.1 } as Partial<TrainConfig> & { method: "SAM" },
+Deno.test("validation: defaults fill in; a setting of another optimizer is refused, not dropped", () => {
+  const s = resolveTrainConfig({ method: { optimizer: { name: "sam" }, perturb: null } as Method });
+  assert.deepEqual(s.method, {
+    optimizer: { name: "sam", rho: 0.05, adaptive: false },
+    perturb: null,
+  });
+  assert.equal(s.batchSize, 128);
+  assert.equal(s.augment, "auto");
+  const a = resolveTrainConfig({
+    method: { optimizer: { name: "sgd" }, perturb: { attack: "pgd", norm: "linf", eps: 8 / 255 } },
+  });
+  assert.deepEqual(a.method.perturb, {
+    attack: "pgd",
+    norm: "linf",
+    eps: 8 / 255,
+    options: { steps: 10, alpha: 2 / 255, randomStart: true },
+  });
+  // Settings now live with the part they belong to: SGD has no radius to drop silently.
+  assert.throws(
+    () =>
+      resolveTrainConfig({
+        method: { optimizer: { name: "sgd", rho: 0.1 }, perturb: null } as Method,
+      }),
+    /^OptionError: Unknown method\.optimizer option "rho": valid options are name\.$/,
   );
-  assert.equal(sam.rho, 0.05);
-  assert.equal(sam.eps, undefined);
-  assert.equal(sam.batchSize, 128);
-  const at = resolveTrainConfig(
-    { method: "AT", rho: 0.1 } as Partial<TrainConfig> & { method: "AT" },
-  );
-  assert.equal(at.rho, undefined);
-  assert.deepEqual([at.norm, at.steps], ["linf", 10]);
+  // Resolving does not change the caller's method object.
+  const m = sam(0.1);
+  resolveTrainConfig({ method: m });
+  assert.deepEqual(m, sam(0.1));
 });
 
 Deno.test("validation: evaluation and data", async () => {
@@ -121,25 +186,38 @@ Deno.test("validation: evaluation and data", async () => {
     std: [1],
   }, Rng.fromSeed(0));
   const data = toyDataset(4);
+  // eps = 0 is a valid evaluation now (the ball is the point itself: robust = correct) ...
+  const zero = await evaluate(model, data, {
+    evals: [{ attack: "pgd", norm: "linf", eps: 0 }],
+    progress: "none",
+  });
+  assert.deepEqual(zero.evals["pgd10_linf_0_255"].robust, zero.correct);
+  // ... but a radius outside [0, 1], a bad norm, a bad attack option or an unknown attack is not.
   await assert.rejects(
-    evaluate(model, data, { attacks: [{ norm: "linf", eps: 0 }] }),
-    /^OptionError: Invalid option attacks\[0\]\.eps: got 0, expected a finite number > 0 and <= 1\.$/,
+    evaluate(model, data, { evals: [{ attack: "pgd", norm: "linf", eps: 2 }] }),
+    /^OptionError: Invalid option pgd\.eps: got 2, expected a finite number >= 0 and <= 1\.$/,
   );
   await assert.rejects(
-    evaluate(model, data, { attacks: [{ norm: "lp" as "l2", eps: 0.1 }] }),
-    /Invalid option attacks\[0\]\.norm: got "lp"/,
+    evaluate(model, data, { evals: [{ attack: "pgd", norm: "lp" as "l2", eps: 0.1 }] }),
+    /Invalid option pgd\.norm: got "lp"/,
   );
   await assert.rejects(
     evaluate(model, data, { batchSize: 0 }),
     /Invalid option batchSize: got 0, expected an integer >= 1\./,
   );
   await assert.rejects(
-    evaluate(model, data, { steps: -1 }),
-    /Invalid option steps: got -1, expected an integer >= 1\./,
+    evaluate(model, data, {
+      evals: [{ attack: "pgd", norm: "l2", eps: 0.1, options: { steps: -1 } }],
+    }),
+    /Invalid option pgd\.steps: got -1, expected an integer >= 1\./,
+  );
+  await assert.rejects(
+    evaluate(model, data, { evals: [{ attack: "cw", norm: "l2", eps: 0.1 }] }),
+    /^OptionError: Unknown attack "cw": use one of fgsm, pgd, apgd-ce, apgd-t, apgd-dlr, square, autoattack\.$/,
   );
   const broken = { ...data, labels: new Int32Array(2) };
   await assert.rejects(
-    train(broken, { method: "ST", arch: "smallcnn", width: 2, epochs: 1 }, { progress: "none" }),
+    train(broken, { method: ST, arch: "smallcnn", width: 2, epochs: 1 }, { progress: "none" }),
     /^OptionError: Invalid training data "toy": expected n >= 1 examples/,
   );
   model.dispose();

@@ -10,6 +10,7 @@
  */
 import util from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
+import { withNativeLogFilter } from "./native_log.ts";
 
 export const BACKENDS = ["tensorflow", "tensorflow-gpu", "wasm"] as const;
 
@@ -78,11 +79,13 @@ async function loadTensorflow(name: "tensorflow" | "tensorflow-gpu"): Promise<vo
   if (tf.findBackend("tensorflow")) return;
   // Deno's node:util lacks isNullOrUndefined, which tfjs-node calls.
   (util as any).isNullOrUndefined ??= (v: unknown) => v === null || v === undefined;
-  // libtensorflow logs its CPU-feature banner to stderr unless told not to.
+  // libtensorflow logs its CPU-feature banner to stderr unless told not to; its absl log lines on
+  // load ignore the variable and are filtered by withNativeLogFilter (native_log.ts).
   if (Deno.env.get("TF_CPP_MIN_LOG_LEVEL") === undefined) Deno.env.set("TF_CPP_MIN_LOG_LEVEL", "2");
   try {
-    if (name === "tensorflow") await import("@tensorflow/tfjs-node");
-    else await import("@tensorflow/tfjs-node-gpu");
+    await withNativeLogFilter(() =>
+      name === "tensorflow" ? import("@tensorflow/tfjs-node") : import("@tensorflow/tfjs-node-gpu")
+    );
   } catch (err) {
     const how = name === "tensorflow"
       ? "run 'bash scripts/setup.sh'"

@@ -41,7 +41,7 @@
  *
  * Known limits: one thread under Deno, so slower than tfjs-node (small conv net, batch 64 at
  * 32x32: ~5x). The wasm32 heap stops at 4 GiB (measured: malloc fails past 4096 MiB; a single
- * 3 GiB tensor fails): PRN-18 at batch 128 overflows it (shared/ENVIRONMENT.md), batch 64 works.
+ * 3 GiB tensor fails): PRN-18 at batch 128 overflows it (docs/environment.md#wasm-backend), batch 64 works.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";

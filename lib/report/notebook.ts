@@ -30,22 +30,53 @@ function plain(value: unknown): unknown {
   return value;
 }
 
-function titleOf(layout: PlotlyLayout): string {
-  const t = layout.title as unknown;
-  if (typeof t === "string") return t;
-  if (t && typeof t === "object" && typeof (t as any).text === "string") return (t as any).text;
-  return "chart";
+/** A chart as the modules that build them return it: plotly traces and layout. */
+export interface Chart {
+  data: PlotlyTrace[];
+  layout: PlotlyLayout;
 }
 
-/** Show a plotly chart. */
+/** Layout keys whose `title` plotly.js 3 reads only as `{text}`: the chart and every axis. */
+const TITLED = /^(?:[xy]axis\d*|legend|coloraxis)$/;
+
+/**
+ * plotly.js 3 ignores a title given as a bare string (`title: "..."`, accepted until plotly.js 2),
+ * so such charts draw without titles. Turn every string title of the chart, its axes and its legend
+ * into `{text: ...}`; titles already in that form, and the rest of the layout, are left as they are.
+ */
+export function normalizeTitles(layout: PlotlyLayout): PlotlyLayout {
+  const fix = (t: unknown) => (typeof t === "string" ? { text: t } : t);
+  const out: PlotlyLayout = {};
+  for (const [key, value] of Object.entries(layout)) {
+    if (key === "title") out[key] = fix(value);
+    else if (TITLED.test(key) && value !== null && typeof value === "object" && "title" in value) {
+      out[key] = { ...(value as Record<string, unknown>), title: fix((value as any).title) };
+    } else out[key] = value;
+  }
+  return out;
+}
+
+/** The chart's title text, or "" if it has none. */
+export function titleText(layout: PlotlyLayout): string {
+  const t = normalizeTitles(layout).title as unknown;
+  return t && typeof t === "object" && typeof (t as any).text === "string" ? (t as any).text : "";
+}
+
+/** Show a plotly chart. String titles are sent as `{text}` (see normalizeTitles). */
 export async function showPlot(data: PlotlyTrace[], layout: PlotlyLayout = {}): Promise<void> {
-  const spec = { data: plain(data), layout: plain(layout) };
-  const text = `[plotly chart: ${titleOf(layout)}]`;
+  const fixed = normalizeTitles(layout);
+  const spec = { data: plain(data), layout: plain(fixed) };
+  const text = `[plotly chart: ${titleText(fixed) || "untitled"}]`;
   if (!inJupyter()) {
     console.log(text);
     return;
   }
   await (Deno as any).jupyter.display({ [PLOTLY_MIME]: spec, "text/plain": text }, { raw: true });
+}
+
+/** Show a chart built by a lib module (`{data, layout}`). */
+export async function showChart(chart: Chart): Promise<void> {
+  await showPlot(chart.data, chart.layout);
 }
 
 /** Show Markdown (rendered in JupyterLab and in the HTML report). */

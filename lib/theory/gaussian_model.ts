@@ -3,9 +3,9 @@
  * (eq. 7, after Tsipras et al. 2018) and the weight w on the robust feature that standard
  * training (ST), adversarial training (AT) and SAM choose in it.
  *
- * The paper's formulas were lost from its text; /work/shared/paper/THEORY.md restores them and
- * marks which ones are **derived** (re-derived from the model) rather than quoted. Each doc
- * comment below says which.
+ * The paper's formulas were lost from its text; docs/theory.md restores them and marks which ones
+ * are **derived** (re-derived from the model) rather than quoted (docs/theory.md#provenance-labels).
+ * Each doc comment below says which.
  *
  * Numerics: the error 1 - A is computed from normal survival functions (never as 1 - A), and the
  * optimisers compare errors through errorComparison (log-space interval probabilities), so the
@@ -120,7 +120,7 @@ function margins(m: GaussianModel, w: number, eps: number): { u: number; v: numb
 /**
  * Population error 1 - A_eps(w) = p*Phi(-u) + (1-p)*Phi(-v), with
  * u = (w + d*(eta-eps))/sqrt(d) and v = (d*(eta-eps) - w)/sqrt(d) (quoted: the paper's eqs. 14
- * and 17, as restored in THEORY.md). The attack shifts every non-robust feature by -eps*y (the
+ * and 17, as restored in docs/theory.md#accuracy-and-error-rate). The attack shifts every non-robust feature by -eps*y (the
  * worst L-inf attack of size eps on them); x1 is not attacked. eps = 0 is the clean error.
  */
 export function errorRate(m: GaussianModel, w: number, eps = 0): number {
@@ -271,7 +271,8 @@ function hermite(k: number, x: number): number {
 
 /**
  * The next term of Theorem 4.4's expansion, w_SAM = w_ST + a*rho^2 + b*rho^4 + O(rho^6) (derived in
- * this project, neither in the paper nor in THEORY.md). Expanding the balance
+ * this project, neither in the paper nor in the restoration notes; see
+ * docs/theory.md#next-term-of-the-expansion). Expanding the balance
  * (A(w+rho) - A(w-rho))/(2 rho) = A' + rho^2 A'''/6 + rho^4 A^(5)/120 + ... = 0 around w_ST:
  * a = -A'''/(6 A'') (= w_ST/(3d)), b = -(A''' a^2/2 + A'''' a/6 + A^(5)/120) / A''. At w_ST,
  * p*phi(u) = (1-p)*phi(v) = K and A^(k+1) = K d^(-(k+1)/2) ((-1)^k He_k(u) - He_k(v)).
@@ -341,7 +342,8 @@ export function samObjective(m: GaussianModel, w: number, rho: number): number {
 }
 
 /**
- * The exact SAM optimum w_SAM = argmin_w max_{|delta| <= rho} L(w + delta) (eq. 11; THEORY.md), the
+ * The exact SAM optimum w_SAM = argmin_w max_{|delta| <= rho} L(w + delta) (eq. 11;
+ * docs/theory.md#sam-objective), the
  * perturbation acting on w only. The optimum balances L(w - rho) = L(w + rho); Brent's bracketing
  * root finder solves h(w) = errorComparison(w + rho, w - rho) = 0 to a few units in the last place.
  *
@@ -438,7 +440,8 @@ export function wSAMBruteForce(m: GaussianModel, rho: number, grid = 33): number
 }
 
 // ---------------------------------------------------------------------------------------------
-// THEORY.md's two **derived** counter-examples: other threat models change the conclusions.
+// The two **derived** counter-examples (docs/theory.md#caution-attacking-x1-too and
+// docs/theory.md#caution-sam-on-all-weights): other threat models change the conclusions.
 
 /**
  * Accuracy when the L-inf attack of size eps also moves the robust feature x1 (not the paper's
@@ -456,7 +459,7 @@ export function accuracyAllFeaturesAttacked(m: GaussianModel, w: number, eps: nu
   return 1 - error;
 }
 
-/** w maximising accuracyAllFeaturesAttacked, numerically. THEORY.md: p=.7, eta=.5, d=10, eps=.1 gives 0.825 < w_ST = 0.847. */
+/** w maximising accuracyAllFeaturesAttacked, numerically. docs/theory.md#caution-attacking-x1-too: p=.7, eta=.5, d=10, eps=.1 gives 0.825 < w_ST = 0.847. */
 export function wATAllFeaturesNumeric(m: GaussianModel, eps: number): number {
   checkModel(m);
   checkEps(m, eps);
@@ -478,7 +481,7 @@ function errorGeneralWeights(m: GaussianModel, a: number, sumB: number, normB: n
 
 /**
  * The worst error when SAM perturbs all d+1 weights (w, 1, ..., 1) inside an L2 ball of radius rho
- * (not the paper's setting; **derived** caution in THEORY.md). Writing the perturbation of the d
+ * (not the paper's setting; **derived** caution, docs/theory.md#caution-sam-on-all-weights). Writing the perturbation of the d
  * non-robust weights as t*(1,...,1) plus a part r orthogonal to it, and s on w:
  * B = d(1+t), S^2 = d(1+t)^2 + ||r||^2, s^2 + d*t^2 + ||r||^2 <= rho^2 (||r|| = 0 when d = 1).
  * Maximised by brute force: a grid over the sphere, then a compass search over the ball.
@@ -528,7 +531,7 @@ export function samObjectiveAllWeightsL2(m: GaussianModel, w: number, rho: numbe
   return best.value;
 }
 
-/** argmin_w samObjectiveAllWeightsL2 (non-robust weights kept at 1). THEORY.md: p=.7, eta=.5, d=10, rho=.3 gives 0.8424 < w_ST = 0.8473. */
+/** argmin_w samObjectiveAllWeightsL2 (non-robust weights kept at 1). docs/theory.md#caution-sam-on-all-weights: p=.7, eta=.5, d=10, rho=.3 gives 0.8424 < w_ST = 0.8473. */
 export function wSAMAllWeightsL2(m: GaussianModel, rho: number): number {
   checkModel(m);
   checkRho(rho);

@@ -192,7 +192,7 @@ export interface TrainOptions {
   progress?: ProgressStyle;
   /** Progress label (default: the method and its settings). */
   label?: string;
-  /** Evaluate on this set after each epoch (clean accuracy, plus `evalAttacks`). */
+  /** Evaluate on this set after each epoch (clean accuracy, plus each of `evalSpecs`). */
   evalData?: Dataset;
   evalSpecs?: readonly EvalSpec[];
   /** Examples of evalData to use per epoch (default all). */

@@ -1,0 +1,407 @@
+/**
+ * Auto-PGD (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of
+ * diverse parameter-free attacks"), L-inf and L2, following fra31/auto-attack's autopgd_base.py:
+ *
+ * - start: x + eps * t / ||t|| (L-inf: t ~ U(-1, 1)^d scaled by its max; L2: t ~ N(0, I)),
+ *   clamped to the box.
+ * - step:  z = P(x_k + eta_k * dir(g_k)),  x_{k+1} = P(x_k + a (z - x_k) + (1 - a)(x_k - x_{k-1}))
+ *   with a = 1 on the first step and 0.75 after (momentum), dir = sign (L-inf) or g / ||g||_2,
+ *   P = projection onto the eps-ball ∩ box. eta starts at 2 * eps, per example.
+ * - checkpoints: window lengths 0.22 n, then shrinking by 0.03 n down to 0.06 n (the paper's
+ *   p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)). At each one, an example halves its step and
+ *   restarts from its best point if (1) its loss rose in at most rho = 0.75 of the window's steps,
+ *   or (2) its step was not halved at the last checkpoint and its best loss has not improved since.
+ *   The increases are counted step to step from the start point (the reference compares the first
+ *   step with a row of zeros instead).
+ * - per example: best loss and its point; the point where it was (last) misclassified.
+ * - restarts and (APGD-T) targets run only on the points not yet fooled, as the reference.
+ *
+ * Returned per example: its last misclassified iterate if any run fooled it (as the reference),
+ * else its highest-loss point over the runs (the reference returns x there; the classification,
+ * hence the accuracy, is the same, and the point is more useful). Points misclassified at x are
+ * returned as x, unattacked.
+ *
+ * Registered as "apgd-ce" (cross-entropy), "apgd-dlr" (untargeted DLR) and "apgd-t" (targeted DLR
+ * towards each of the nTargetClasses highest non-true classes at x in turn).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BatchMoments, Classifier, Mode } from "../models/model.ts";
+import type { Rng } from "../util/rng.ts";
+import { checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
+import {
+  type Attack,
+  type AttackTarget,
+  checkThreat,
+  type Norm,
+  type ThreatModel,
+} from "./attack.ts";
+import { boxOf, gatherRows, indicesOf, projector, unit, writeRows } from "./ball.ts";
+import { dlrLoss, dlrTargetedLoss, perExampleCrossEntropy } from "./dlr.ts";
+
+/** Per-example loss of the logits: higher = closer to fooling. */
+type Loss = (z: tf.Tensor2D, y: tf.Tensor1D) => tf.Tensor1D;
+
+interface Ctx {
+  model: Classifier;
+  mode: Mode;
+  sink?: BatchMoments[];
+  box: [number, number];
+  norm: Norm;
+  eps: number;
+  steps: number;
+  rho: number;
+  rng: Rng;
+}
+
+/**
+ * APGD's checkpoints for n steps: the iteration (0-based) after which each one is checked and
+ * the length of the window it closes. n = 100: after 22, 41, 57, 70, 80, 87, 93, 99 steps.
+ */
+export function apgdCheckpoints(n: number): { at: number; len: number }[] {
+  const sizeDecr = Math.max(Math.floor(0.03 * n), 1);
+  const minLen = Math.max(Math.floor(0.06 * n), 1);
+  const out: { at: number; len: number }[] = [];
+  for (let len = Math.max(Math.floor(0.22 * n), 1), at = len - 1; at < n;) {
+    out.push({ at, len });
+    len = Math.max(len - sizeDecr, minLen);
+    at += len;
+  }
+  return out;
+}
+
+function startPoint(x: tf.Tensor4D, c: Ctx): tf.Tensor4D {
+  const t = c.norm === "linf"
+    ? c.rng.fillUniform(new Float32Array(x.size), -1, 1)
+    : c.rng.fillNormal(new Float32Array(x.size));
+  return tf.tidy(() =>
+    tf.clipByValue(
+      tf.add(x, tf.mul(unit(tf.tensor4d(t, x.shape), c.norm), c.eps)),
+      c.box[0],
+      c.box[1],
+    ) as tf.Tensor4D
+  );
+}
+
+/** Per-example loss, its gradient, and whether each example is classified correctly. */
+function lossAndGrad(c: Ctx, loss: Loss, xa: tf.Tensor4D, y: tf.Tensor1D) {
+  let l!: tf.Tensor1D, correct!: tf.Tensor1D;
+  const g = tf.grad((v: tf.Tensor) => {
+    const z = c.model.forward(v as tf.Tensor4D, c.mode, c.sink);
+    const per = loss(z, y);
+    l = tf.keep(per);
+    correct = tf.keep(tf.equal(tf.argMax(z, 1), y) as tf.Tensor1D);
+    return tf.sum(per);
+  })(xa) as tf.Tensor4D;
+  return { l, g, correct };
+}
+
+type State = Record<string, tf.Tensor>;
+
+/** st <- {...st, ...f()}; disposes the tensors no key holds any more. */
+function advance(st: State, f: () => State): void {
+  const next = tf.tidy(f) as State;
+  const held = new Set(Object.values(next));
+  for (const k of Object.keys(st)) if (!(k in next)) held.add(st[k]);
+  for (const k of Object.keys(next)) if (!held.has(st[k])) st[k]?.dispose();
+  Object.assign(st, next);
+}
+
+const rows = (t: tf.Tensor) => tf.reshape(t, [-1, 1, 1, 1]);
+
+/** One APGD run: best point and loss, whether still robust, last misclassified iterate. */
+function apgdRun(c: Ctx, x: tf.Tensor4D, y: tf.Tensor1D, loss: Loss) {
+  const n = x.shape[0];
+  const project = projector(x, c.norm, c.eps, c.box);
+  const windows = new Map(apgdCheckpoints(c.steps).map((w) => [w.at, w.len]));
+  const x0 = startPoint(x, c);
+  const first = lossAndGrad(c, loss, x0, y);
+  const st: State = {
+    xAdv: x0,
+    xOld: x0,
+    grad: first.g,
+    acc: first.correct,
+    xBestAdv: x0,
+    xBest: x0,
+    gradBest: first.g,
+    lossBest: first.l,
+    prevLoss: first.l,
+    lossBestLastCheck: first.l,
+    reducedLastCheck: tf.ones([n], "bool"),
+    increases: tf.zeros([n]),
+    step: tf.fill([n, 1, 1, 1], 2 * c.eps),
+  };
+  const dir = (g: tf.Tensor4D) => c.norm === "linf" ? tf.sign(g) : unit(g, "l2");
+  for (let i = 0; i < c.steps; i++) {
+    const a = i > 0 ? 0.75 : 1;
+    const xNew = tf.tidy(() => {
+      const xa = st.xAdv as tf.Tensor4D;
+      const z = project(tf.add(xa, tf.mul(st.step, dir(st.grad as tf.Tensor4D))));
+      const moved = tf.add(
+        tf.add(xa, tf.mul(tf.sub(z, xa), a)),
+        tf.mul(tf.sub(xa, st.xOld), 1 - a),
+      );
+      return project(moved as tf.Tensor4D);
+    });
+    const r = lossAndGrad(c, loss, xNew, y);
+    advance(st, () => {
+      const improved = tf.greater(r.l, st.lossBest);
+      return {
+        xOld: st.xAdv,
+        xAdv: xNew,
+        grad: r.g,
+        acc: tf.logicalAnd(st.acc, r.correct),
+        xBestAdv: tf.where(rows(tf.logicalNot(r.correct)), xNew, st.xBestAdv),
+        increases: tf.add(st.increases, tf.cast(tf.greater(r.l, st.prevLoss), "float32")),
+        prevLoss: r.l,
+        xBest: tf.where(rows(improved), xNew, st.xBest),
+        gradBest: tf.where(rows(improved), r.g, st.gradBest),
+        lossBest: tf.where(improved, r.l, st.lossBest),
+      };
+    });
+    r.correct.dispose();
+    const len = windows.get(i);
+    if (len !== undefined) {
+      advance(st, () => {
+        const oscillating = tf.lessEqual(st.increases, len * c.rho);
+        const stalled = tf.logicalAnd(
+          tf.logicalNot(st.reducedLastCheck),
+          tf.greaterEqual(st.lossBestLastCheck, st.lossBest),
+        );
+        const halve = tf.logicalOr(oscillating, stalled);
+        const h4 = rows(halve);
+        return {
+          reducedLastCheck: halve,
+          lossBestLastCheck: st.lossBest,
+          step: tf.where(h4, tf.div(st.step, 2), st.step),
+          xAdv: tf.where(h4, st.xBest, st.xAdv),
+          grad: tf.where(h4, st.gradBest, st.grad),
+          increases: tf.zeros([n]),
+        };
+      });
+    }
+  }
+  project.dispose();
+  const out = {
+    xBest: st.xBest as tf.Tensor4D,
+    lossBest: st.lossBest as tf.Tensor1D,
+    acc: st.acc as tf.Tensor1D,
+    xBestAdv: st.xBestAdv as tf.Tensor4D,
+  };
+  const keep = new Set<tf.Tensor>(Object.values(out));
+  for (const t of new Set(Object.values(st))) if (!keep.has(t)) t.dispose();
+  return out;
+}
+
+/** The loss of one run, on the points still robust (their indices in the batch). */
+type RunLoss = (ids: Int32Array) => { loss: Loss; dispose?: () => void };
+
+/**
+ * Runs APGD once per entry of `runs`, each on the points not yet fooled, and merges the results.
+ * The model must have at least minClasses classes (checked before any work).
+ */
+async function apgdRuns(
+  c: Ctx,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  runs: RunLoss[],
+  minClasses: number,
+): Promise<tf.Tensor4D> {
+  const cleanHit = tf.tidy(() => {
+    const z = c.model.forward(x, c.mode, c.sink);
+    needClasses(z.shape[1], minClasses);
+    return tf.equal(tf.argMax(z, 1), y);
+  });
+  const robust = Uint8Array.from(await cleanHit.data());
+  cleanHit.dispose();
+  const bestLoss = new Float32Array(x.shape[0]).fill(-Infinity);
+  let out = tf.clone(x);
+  for (const lossFor of runs) {
+    const ids = indicesOf(robust);
+    if (ids.length === 0) break;
+    const xs = gatherRows(x, ids), ys = gatherRows(y, ids);
+    const { loss, dispose } = lossFor(ids);
+    try {
+      const r = apgdRun(c, xs, ys, loss);
+      const [acc, lossBest] = await Promise.all([r.acc.data(), r.lossBest.data()]);
+      const fooled = Array.from(ids, (_, j) => !acc[j]);
+      const better = Array.from(ids, (id, j) => !!acc[j] && lossBest[j] > bestLoss[id]);
+      ids.forEach((id, j) => {
+        if (fooled[j]) robust[id] = 0;
+        if (better[j]) bestLoss[id] = lossBest[j];
+      });
+      const merged = writeRows(out, ids, r.xBestAdv, fooled);
+      tf.dispose([out, r.xBestAdv]);
+      out = writeRows(merged, ids, r.xBest, better);
+      tf.dispose([merged, r.xBest, r.lossBest, r.acc]);
+    } catch (err) {
+      out.dispose();
+      throw err;
+    } finally {
+      tf.dispose([xs, ys]);
+      dispose?.();
+    }
+  }
+  return out;
+}
+
+export type ApgdLoss = "ce" | "dlr" | "dlr-targeted";
+
+export interface ApgdSettings {
+  loss: ApgdLoss;
+  /** Iterations per run (default 100). */
+  steps: number;
+  /** Runs (random starts) per target (default 1). */
+  restarts: number;
+  /** Step halving when the loss rose in at most this fraction of a window's steps (0.75). */
+  rho: number;
+  /** dlr-targeted only: the highest non-true classes to target in turn (default 9). */
+  nTargetClasses?: number;
+}
+
+/**
+ * The target classes of every example: column t-1 = the t-th highest non-true class at x, i.e.
+ * the (t+1)-th largest logit (APGD-T attacks only points classified correctly, whose largest
+ * logit is y). Computed once on the whole batch; the reference recomputes it on each subset,
+ * which gives the same classes in eval mode.
+ */
+async function targetClasses(c: Ctx, x: tf.Tensor4D, nT: number): Promise<Int32Array[]> {
+  const top = tf.tidy(() => {
+    const z = c.model.forward(x, c.mode, c.sink);
+    const classes = z.shape[1];
+    needClasses(classes, 4);
+    if (nT > classes - 1) {
+      fail(
+        "apgd-t.nTargetClasses",
+        nT,
+        `an integer <= ${
+          classes - 1
+        }: the model has ${classes} classes, so set nTargetClasses to at most ${classes - 1}`,
+      );
+    }
+    return tf.topk(z, nT + 1).indices;
+  });
+  const idx = await top.data() as Int32Array;
+  top.dispose();
+  return Array.from(
+    { length: nT },
+    (_, t) => Int32Array.from({ length: x.shape[0] }, (_, i) => idx[i * (nT + 1) + t + 1]),
+  );
+}
+
+function needClasses(classes: number, min: number): void {
+  if (classes < min) {
+    throw new OptionError(
+      `The ${
+        min === 4 ? "targeted " : ""
+      }DLR loss needs at least ${min} classes but the model has ${classes}: use apgd-ce for this model.`,
+    );
+  }
+}
+
+/** APGD adversarial examples for the batch (the caller disposes them). */
+export async function apgd(
+  target: AttackTarget,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  s: ApgdSettings,
+): Promise<tf.Tensor4D> {
+  if (threat.eps === 0) return tf.clone(x); // the ball is the point x itself
+  const c: Ctx = {
+    model: target.model,
+    mode: target.mode,
+    sink: target.mode === "train" ? target.moments : undefined,
+    box: boxOf(target),
+    norm: threat.norm,
+    eps: threat.eps,
+    steps: s.steps,
+    rho: s.rho,
+    rng: target.rng,
+  };
+  const runs: RunLoss[] = [];
+  if (s.loss !== "dlr-targeted") {
+    const loss = s.loss === "ce" ? perExampleCrossEntropy : dlrLoss;
+    for (let r = 0; r < s.restarts; r++) runs.push(() => ({ loss }));
+  } else {
+    const targets = await targetClasses(c, x, s.nTargetClasses ?? 9);
+    for (const classes of targets) {
+      for (let r = 0; r < s.restarts; r++) {
+        runs.push((ids) => {
+          const t = tf.tensor1d(Int32Array.from(ids, (i) => classes[i]), "int32");
+          return { loss: (z, yy) => dlrTargetedLoss(z, yy, t), dispose: () => t.dispose() };
+        });
+      }
+    }
+  }
+  return apgdRuns(c, x, y, runs, { ce: 2, dlr: 3, "dlr-targeted": 4 }[s.loss]);
+}
+
+/** What APGD takes as an attack: iterations, restarts, rho; APGD-T also its number of targets. */
+export interface ApgdOptions {
+  steps: number;
+  restarts: number;
+  rho: number;
+}
+export interface ApgdTargetedOptions extends ApgdOptions {
+  nTargetClasses: number;
+}
+
+function resolveCommon(name: string, o: Partial<ApgdOptions>, threat: ThreatModel): ApgdOptions {
+  checkThreat(threat, `${name}.`);
+  return {
+    steps: checkNumber(`${name}.steps`, o.steps ?? 100, { integer: true, min: 1 }),
+    restarts: checkNumber(`${name}.restarts`, o.restarts ?? 1, { integer: true, min: 1 }),
+    rho: checkNumber(`${name}.rho`, o.rho ?? 0.75, { above: 0, max: 1 }),
+  };
+}
+
+const restartTag = (o: ApgdOptions) => (o.restarts > 1 ? `r${o.restarts}` : "");
+
+function untargeted(name: string, loss: "ce" | "dlr", summary: string): Attack<ApgdOptions> {
+  return {
+    name,
+    summary,
+    whiteBox: true,
+    resolve(o, threat) {
+      checkKnownKeys(name, o, ["steps", "restarts", "rho"]);
+      return resolveCommon(name, o, threat);
+    },
+    tag: (o) => `${name.replace("-", "")}${o.steps}${restartTag(o)}`,
+    run: (target, x, y, threat, o) => apgd(target, x, y, threat, { loss, ...o }),
+  };
+}
+
+/** AutoAttack's first stage: APGD on the cross-entropy, 100 steps, 1 run. */
+export const APGD_CE = untargeted(
+  "apgd-ce",
+  "ce",
+  "APGD-CE (Croce & Hein 2020): step-size-free PGD with momentum on the cross-entropy",
+);
+
+/** APGD on the untargeted DLR loss (AutoAttack's "apgd-dlr", scale-invariant in the logits). */
+export const APGD_DLR = untargeted(
+  "apgd-dlr",
+  "dlr",
+  "APGD-DLR (Croce & Hein 2020): APGD on the untargeted difference-of-logits-ratio loss",
+);
+
+/** AutoAttack's second stage: APGD on the targeted DLR loss, one run per target class. */
+export const APGD_T: Attack<ApgdTargetedOptions> = {
+  name: "apgd-t",
+  summary:
+    "APGD-T (Croce & Hein 2020): APGD on the targeted DLR loss, 9 highest non-true classes in turn",
+  whiteBox: true,
+  resolve(o, threat) {
+    checkKnownKeys("apgd-t", o, ["steps", "restarts", "rho", "nTargetClasses"]);
+    const common = resolveCommon("apgd-t", o, threat);
+    // The upper bound (classes - 1) needs the model: checked at run time from the logits.
+    const nTargetClasses = checkNumber("apgd-t.nTargetClasses", o.nTargetClasses ?? 9, {
+      integer: true,
+      min: 1,
+    });
+    return { ...common, nTargetClasses };
+  },
+  tag: (o) =>
+    `apgdt${o.steps}${restartTag(o)}${o.nTargetClasses !== 9 ? `t${o.nTargetClasses}` : ""}`,
+  run: (target, x, y, threat, o) => apgd(target, x, y, threat, { loss: "dlr-targeted", ...o }),
+};
