@@ -21,13 +21,12 @@ import { loadFashionMnist, subset } from "../lib/data/data.ts";
 import { resolveEval } from "../lib/attacks/protocols.ts";
 import { pgd10 } from "../lib/experiments/columns.ts";
 import { hashKey } from "../lib/experiments/plan.ts";
-import { appendEval, appendRun, flagsToBase64 } from "../lib/experiments/results.ts";
+import { appendEval, appendRun, evalRows, trainedRunColumns } from "../lib/experiments/results.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
 import {
   at,
   describeMethod,
   type Method,
-  methodColumns,
   pgdInputs,
   sam,
   ST,
@@ -124,40 +123,11 @@ await runCli(async () => {
         train_size: trainSet.n,
         test_size: testSet.n,
         subset_seed: seed,
-        arch: c.arch,
-        width: c.width,
-        ...methodColumns(c.method),
-        epochs: c.epochs,
-        batch_size: c.batchSize,
-        lr: c.lr,
-        momentum: c.momentum,
-        weight_decay: c.weightDecay,
-        augment: run.augment,
-        running_stats: c.runningStats,
-        seed: c.seed,
+        ...trainedRunColumns(run),
         backend,
-        final_train_loss: run.metrics.at(-1)?.trainLoss ?? null,
         clean: ev.clean,
-        train_seconds: run.trainSeconds,
-        resumed_from_epoch: run.resumedFromEpoch,
       });
-      for (const r of Object.values(ev.evals)) {
-        appendEval(args.csv, {
-          run_key: runKey,
-          eval_key: r.key,
-          attack: r.spec.attack,
-          norm: r.spec.norm,
-          eps: r.spec.eps,
-          options: JSON.stringify(r.spec.options),
-          n: ev.n,
-          accuracy: r.accuracy,
-          robust_flags: flagsToBase64(r.robust),
-          seconds: r.seconds,
-          seed,
-          backend,
-          finished_at: new Date().toISOString(),
-        });
-      }
+      for (const row of evalRows(runKey, ev, seed, backend)) appendEval(args.csv, row);
     }
     run.model.dispose();
   }

@@ -11,6 +11,9 @@
  * lock file so concurrent runs cannot lose each other's rows. Accuracies are fractions in [0, 1].
  */
 import { dirname } from "node:path";
+import type { EvalResult } from "../training/evaluate.ts";
+import { methodColumns } from "../training/method.ts";
+import type { TrainResult } from "../training/train.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 export type Cell = string | number | boolean | null;
@@ -73,6 +76,47 @@ export const EVAL_COLUMNS = [
   "backend",
   "finished_at",
 ] as const;
+
+/** The runs-file columns a trained run fills itself: its config, method and training metrics. */
+export function trainedRunColumns(t: TrainResult): ResultRow {
+  const c = t.config;
+  return {
+    arch: c.arch,
+    width: c.width,
+    ...methodColumns(c.method),
+    epochs: c.epochs,
+    batch_size: c.batchSize,
+    lr: c.lr,
+    momentum: c.momentum,
+    weight_decay: c.weightDecay,
+    augment: t.augment,
+    running_stats: c.runningStats,
+    seed: c.seed,
+    final_train_loss: t.metrics.at(-1)?.trainLoss ?? null,
+    train_seconds: t.trainSeconds,
+    resumed_from_epoch: t.resumedFromEpoch,
+  };
+}
+
+/** One evaluations-file row per evaluation of `ev`, for the run `runKey`. */
+export function evalRows(runKey: string, ev: EvalResult, seed: number, backend: string): ResultRow[] {
+  return Object.values(ev.evals).map((r) => ({
+    run_key: runKey,
+    eval_key: r.key,
+    attack: r.spec.attack,
+    norm: r.spec.norm,
+    eps: r.spec.eps,
+    options: JSON.stringify(r.spec.options),
+    n: ev.n,
+    accuracy: r.accuracy,
+    stages: r.stages.length > 1 ? JSON.stringify(r.stages) : null,
+    robust_flags: flagsToBase64(r.robust),
+    seconds: r.seconds,
+    seed,
+    backend,
+    finished_at: new Date().toISOString(),
+  }));
+}
 
 /** results/x.csv -> results/x.evals.csv */
 export function evalsPathFor(resultsPath: string): string {

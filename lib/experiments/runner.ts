@@ -26,7 +26,7 @@ import {
   runConfig,
   shownPath,
 } from "./plan.ts";
-import { appendEval, appendRun, flagsToBase64, type ResultRow } from "./results.ts";
+import { appendEval, appendRun, evalRows, type ResultRow, trainedRunColumns } from "./results.ts";
 
 export interface GridOptions extends PlanOptions {
   /** TensorFlow.js backend (default: SAM_AT_BACKEND or tensorflow). */
@@ -91,8 +91,6 @@ function runRow(
   sizes: { train: number; test: number },
   backend: string,
 ): ResultRow {
-  const c = t.config;
-  const last = t.metrics[t.metrics.length - 1];
   return {
     run_id: run.runId,
     run_key: run.runKey,
@@ -103,24 +101,11 @@ function runRow(
     train_size: sizes.train,
     test_size: sizes.test,
     subset_seed: plan.preset.subsetSeed,
-    arch: c.arch,
-    width: c.width,
-    ...methodColumns(c.method),
-    epochs: c.epochs,
-    batch_size: c.batchSize,
-    lr: c.lr,
-    momentum: c.momentum,
-    weight_decay: c.weightDecay,
-    augment: t.augment,
-    running_stats: c.runningStats,
-    seed: c.seed,
+    ...trainedRunColumns(t),
     backend,
-    final_train_loss: last ? last.trainLoss : null,
     clean,
-    train_seconds: t.trainSeconds,
     // The median epoch is robust to the first epoch's warm-up and to passing load spikes.
     median_epoch_seconds: median(t.metrics.map((m) => m.seconds)),
-    resumed_from_epoch: t.resumedFromEpoch,
     load_avg_1m: loadAverage(),
     model_file: shownPath(run.modelPath),
   };
@@ -245,25 +230,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
               progress: o.progress,
               label: `eval ${run.row.id} seed ${run.seed}`,
             });
-            for (const r of Object.values(ev.evals)) {
-              const row: ResultRow = {
-                run_key: run.runKey,
-                eval_key: r.key,
-                attack: r.spec.attack,
-                norm: r.spec.norm,
-                eps: r.spec.eps,
-                options: JSON.stringify(r.spec.options),
-                n: ev.n,
-                accuracy: r.accuracy,
-                stages: r.stages.length > 1 ? JSON.stringify(r.stages) : null,
-                robust_flags: flagsToBase64(r.robust),
-                seconds: r.seconds,
-                seed: run.seed,
-                backend: activeBackend() ?? backend,
-                finished_at: new Date().toISOString(),
-              };
+            for (const row of evalRows(run.runKey, ev, run.seed, activeBackend() ?? backend)) {
               appendEval(plan.resultsPath, row);
-              mine.set(r.key, row);
+              mine.set(String(row.eval_key), row);
               evaluatedCount++;
             }
             log(
