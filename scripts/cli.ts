@@ -7,6 +7,9 @@ import { BackendError } from "../lib/backend/backend.ts";
 import { CheckpointError } from "../lib/training/checkpoint.ts";
 import { DatasetError } from "../lib/data/data.ts";
 import { ExperimentError } from "../lib/experiments/grid.ts";
+import { ResultsFileError } from "../lib/experiments/results.ts";
+import { FileWriteError } from "../lib/util/atomic_write.ts";
+import { LockError } from "../lib/util/lock.ts";
 import { ModelFileError } from "../lib/models/model_file.ts";
 import { TrainingDivergedError } from "../lib/training/train.ts";
 import { OptionError } from "../lib/util/validate.ts";
@@ -48,12 +51,64 @@ export function parseCliArgs<const O extends Options>(
     console.log(help);
     return null;
   }
+  let parsed;
   try {
-    return parseArgs({ args, strict: true, allowPositionals: false, options })
-      .values as unknown as Values<O>;
+    parsed = parseArgs({
+      args: joinDashValues(args, options),
+      strict: true,
+      allowPositionals: false,
+      options,
+      tokens: true,
+    });
   } catch (err) {
-    fail(`${err instanceof Error ? err.message : err}; see --help.`);
+    fail(`${err instanceof Error ? err.message.split("\n")[0] : err}; see --help.`);
   }
+  // parseArgs keeps the last of a repeated option: say so instead of dropping the first.
+  const seen = new Map<string, number>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind === "option" && !options[t.name]?.multiple) {
+      seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+    }
+  }
+  for (const [name, times] of seen) {
+    if (times > 1) {
+      fail(
+        `Option --${name} was given ${times} times; give it once (a comma list takes several values).`,
+      );
+    }
+  }
+  return parsed.values as unknown as Values<O>;
+}
+
+/**
+ * `--seeds -1` as `--seeds=-1`: a string option's value may start with "-" unless it is itself an
+ * option, so the value's own check answers it (parseArgs would call it "ambiguous"). A string
+ * option followed by another option or by nothing gets one sentence.
+ */
+function joinDashValues(args: string[], options: Options): string[] {
+  const flags = new Set(
+    Object.entries(options).flatMap(([n, o]) => [`--${n}`, ...(o.short ? [`-${o.short}`] : [])]),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (name === undefined || a.includes("=") || !Object.hasOwn(options, name)) {
+      out.push(a);
+      continue;
+    }
+    if (options[name].type !== "string") {
+      out.push(a);
+      continue;
+    }
+    const next = args[i + 1];
+    if (next === undefined || flags.has(next.split("=")[0]) || next === "--") {
+      fail(`Option --${name} needs a value; see --help.`);
+    }
+    out.push(`${a}=${next}`);
+    i++;
+  }
+  return out;
 }
 
 /** Errors whose message is already the whole answer for the user. */
@@ -61,7 +116,8 @@ export function isUserError(err: unknown): err is Error {
   return err instanceof ExperimentError || err instanceof DatasetError ||
     err instanceof OptionError ||
     err instanceof CheckpointError || err instanceof TrainingDivergedError ||
-    err instanceof BackendError || err instanceof ModelFileError;
+    err instanceof BackendError || err instanceof ModelFileError ||
+    err instanceof ResultsFileError || err instanceof LockError || err instanceof FileWriteError;
 }
 
 /** Run a script's body; bad input and missing data end with their one sentence. */

@@ -49,6 +49,16 @@ Deno.test("checkpoint: a different config is named in the refusal", () => {
   );
   assert.throws(
     () => checkFingerprint("ck", saved, { ...saved, data: { n: 11, hash: "ab" } }),
-    /\(data was \{"hash":"ab","n":10\}, this run has \{"hash":"ab","n":11\}\)/,
+    /\(data\.n was 10, this run has 11\)/,
+  );
+  // Nested settings are named by their dotted path, each differing one (up to three) listed.
+  const method = { optimizer: { name: "sam", rho: 0.05, adaptive: false }, perturb: null };
+  assert.throws(
+    () =>
+      checkFingerprint("ck", { method, epochs: 10 }, {
+        method: { ...method, optimizer: { ...method.optimizer, rho: 0.1 } },
+        epochs: 12,
+      }),
+    /\(epochs was 10, this run has 12; method\.optimizer\.rho was 0\.05, this run has 0\.1\); use another/,
   );
 });

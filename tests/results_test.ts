@@ -64,7 +64,7 @@ Deno.test("results: runs rows append atomically under a stable header and read b
   try {
     assert.deepEqual(readResults(path), []);
     appendRun(path, row());
-    appendRun(path, row({ run_id: 't2 "quoted", with comma' }));
+    appendRun(path, row({ run_id: 't2 "quoted", with comma', run_key: "k0000abce" }));
     const text = Deno.readTextFileSync(path);
     assert.equal(text.split("\n")[0], RUN_COLUMNS.join(","));
     // Every column the runner writes is a header column (no silent extension by a typo).
@@ -90,12 +90,13 @@ Deno.test("results: runs rows append atomically under a stable header and read b
       path,
       row({
         ...methodColumns({ optimizer: { name: "sam", rho: 1, adaptive: true }, perturb: null }),
+        run_key: "k0000abcf",
       }),
     );
     const asam = readResults(path)[2];
     assert.deepEqual([asam.method, asam.rho, asam.adaptive, asam.norm], ["ASAM", 1, true, null]);
     // A new column extends the header at the end; older rows get empty cells.
-    appendRun(path, { ...row(), note: "extra" });
+    appendRun(path, { ...row(), run_key: "k0000abd0", note: "extra" });
     const header = parseCsv(Deno.readTextFileSync(path))[0];
     assert.deepEqual(header, [...RUN_COLUMNS, "note"]);
     const again = readResults(path);

@@ -70,7 +70,7 @@ Deno.test("train: a run killed after epoch 1 and restarted ends bit-identical to
         progress: "none",
         checkpointDir: dir,
       }),
-      /^CheckpointError: Checkpoint .*checkpoint\.samat belongs to a different run \(method was \{[^)]*"eps":0\.03137\d*,[^)]*\}, this run has \{[^)]*"eps":0\.01568\d*,[^)]*\}\); use another checkpoint directory or delete it to start afresh\.$/,
+      /^CheckpointError: Checkpoint .*checkpoint\.samat belongs to a different run \(method\.perturb\.eps was 0\.03137\d*, this run has 0\.01568\d*\); use another checkpoint directory or delete it to start afresh\.$/,
     );
     [full, resumed, again].forEach((r) => r.model.dispose());
   } finally {

@@ -6,15 +6,26 @@
  *   "aa_linf_8_255"), attack, threat, options, number of test points, accuracy, the accuracy after
  *   each stage of a protocol, and the per-example robust flags (base64 bit mask) that AutoAttack-
  *   style worst cases need.
- * A new evaluation of finished runs appends rows; nothing finished is rewritten. Every write goes
- * to a temporary file in the same directory which is then renamed over the CSV (atomic), under a
- * lock file so concurrent runs cannot lose each other's rows. Accuracies are fractions in [0, 1].
+ * A new evaluation of finished runs appends rows; nothing finished is rewritten: an append copies
+ * the old text verbatim and adds one line, and a row whose run (or run and evaluation) already
+ * has a finished row is not added again. Every write goes to a temporary file in the same
+ * directory which is then renamed over the CSV (atomic), under a lock file (lib/util/lock.ts) so
+ * concurrent runs cannot lose each other's rows. A file whose header is not this project's is
+ * refused, never rewritten. A row is finished when its numbers are finite (a NaN row is not).
+ * Accuracies are fractions in [0, 1].
  */
+import { accessSync, constants } from "node:fs";
 import { dirname } from "node:path";
 import type { EvalResult } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import type { TrainResult } from "../training/train.ts";
-import { writeFileAtomic } from "../util/atomic_write.ts";
+import { writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
+import { withLock } from "../util/lock.ts";
+
+/** A results file that is damaged, foreign or unusable; the message names it and the fix. */
+export class ResultsFileError extends Error {
+  override name = "ResultsFileError";
+}
 
 export type Cell = string | number | boolean | null;
 export type ResultRow = Record<string, Cell>;
@@ -99,7 +110,12 @@ export function trainedRunColumns(t: TrainResult): ResultRow {
 }
 
 /** One evaluations-file row per evaluation of `ev`, for the run `runKey`. */
-export function evalRows(runKey: string, ev: EvalResult, seed: number, backend: string): ResultRow[] {
+export function evalRows(
+  runKey: string,
+  ev: EvalResult,
+  seed: number,
+  backend: string,
+): ResultRow[] {
   return Object.values(ev.evals).map((r) => ({
     run_key: runKey,
     eval_key: r.key,
@@ -198,84 +214,234 @@ function readText(path: string): string | null {
     return Deno.readTextFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new ResultsFileError(
+        `Results path ${path} is a directory; name a CSV file with --results.`,
+      );
+    }
+    if (err instanceof Deno.errors.NotADirectory) {
+      throw new ResultsFileError(
+        `Results path ${path} lies under a file, not a folder; name another path with --results.`,
+      );
+    }
+    throw new ResultsFileError(
+      `Results file ${path} cannot be read (${
+        (err as Error).message
+      }); fix its permissions or name another file with --results.`,
+    );
   }
+}
+
+const isBlankRow = (r: string[]) => r.length === 1 && r[0] === "";
+
+/** Header and data rows of CSV text; a row longer than the header (truncated header) is refused. */
+function parseTable(path: string, text: string): { header: string[]; rows: string[][] } {
+  const [header, ...rows] = parseCsv(text);
+  const names = new Set(header);
+  if (names.size !== header.length || names.has("")) {
+    throw new ResultsFileError(
+      `Results file ${path} has an empty or repeated column name in its header; restore the file (e.g. git checkout -- ${path}) or name another file with --results.`,
+    );
+  }
+  const data = rows.filter((r) => !isBlankRow(r));
+  const long = data.findIndex((r) => r.length > header.length);
+  if (long >= 0) {
+    throw new ResultsFileError(
+      `Results file ${path} is damaged: data row ${long + 1} has ${
+        data[long].length
+      } cells but the header names only ${header.length} (a truncated header, or not a results CSV); restore the file (e.g. git checkout -- ${path}) or name another file with --results.`,
+    );
+  }
+  return { header, rows: data };
 }
 
 /** The rows of a results CSV (numbers parsed, empty cells null); [] when the file does not exist. */
 export function readResults(path: string): ResultRow[] {
   const text = readText(path);
   if (text === null || text.trim() === "") return [];
-  const [header, ...rows] = parseCsv(text);
-  return rows.filter((r) => !(r.length === 1 && r[0] === "")).map((r) => {
+  const { header, rows } = parseTable(path, text);
+  return rows.map((r) => {
     const out: ResultRow = {};
     header.forEach((h, i) => (out[h] = parseCell(r[i] ?? "")));
     return out;
   });
 }
 
-function withLock<T>(path: string, body: () => T): T {
-  const lock = `${path}.lock`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      Deno.openSync(lock, { write: true, createNew: true }).close();
-      break;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      try {
-        // A lock older than a minute was left by a killed process.
-        const age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? Date.now());
-        if (age > 60_000) Deno.removeSync(lock);
-      } catch { /* it went away meanwhile */ }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `Results file ${path} stayed locked for 30 s; delete ${lock} if no run is writing.`,
-        );
+/** The columns every file of a kind must have (besides starting like its column list). */
+const REQUIRED: Record<string, readonly string[]> = {
+  runs: ["run_key", "clean"],
+  evals: ["run_key", "eval_key", "n", "accuracy"],
+};
+
+/** Which file a column list is for; "other" (e.g. a measurement cache): header prefix check only. */
+const kindOf = (columns: readonly string[]) =>
+  columns === EVAL_COLUMNS ? "evals" : columns === RUN_COLUMNS ? "runs" : "other";
+
+/**
+ * Refuse a header that is not this project's: it must start with the kind's columns in order
+ * (later versions may append columns; committed files have exactly these) and hold its key columns.
+ */
+function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+  const kind = kindOf(columns);
+  const n = Math.min(header.length, columns.length);
+  const prefixOk = header.slice(0, n).every((h, i) => h === columns[i]);
+  const missing = (REQUIRED[kind] ?? []).filter((c) => !header.includes(c));
+  if (prefixOk && missing.length === 0) return;
+  const first = header.join(",");
+  throw new ResultsFileError(
+    `${path} is not ${
+      kind === "evals" ? "an evaluations" : "a results"
+    } CSV of this project (its header ${
+      prefixOk ? `lacks ${missing.join(", ")}` : `starts ${JSON.stringify(first.slice(0, 40))}`
+    }, expected ${
+      columns.slice(0, 3).join(",")
+    },...); it was left unchanged: name a new file with --results or move this one away.`,
+  );
+}
+
+/** A runs row is finished when its clean accuracy is a finite number (a NaN row is not). */
+export function isFinishedRun(r: ResultRow): boolean {
+  return typeof r.run_key === "string" && typeof r.clean === "number" && Number.isFinite(r.clean);
+}
+
+/** An evaluation row is finished when its accuracy and point count are finite numbers. */
+export function isFinishedEval(r: ResultRow): boolean {
+  return typeof r.run_key === "string" && typeof r.eval_key === "string" &&
+    [r.accuracy, r.n].every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** The identity of a row: a runs row by run_key, an evaluation row by run, evaluation and n. */
+function rowIdentity(kind: string, r: ResultRow): string {
+  return kind === "evals" ? `${r.run_key}/${r.eval_key}@${r.n}` : String(r.run_key);
+}
+
+const finishedOf = (kind: string) => (kind === "evals" ? isFinishedEval : isFinishedRun);
+
+/**
+ * Append one row to the CSV at path (created with `columns` as its header if absent), atomically;
+ * the existing text is kept byte for byte. A row with a column the header lacks extends the
+ * header (older rows then read empty there). Returns false, writing nothing, when the file holds
+ * a finished row of the same run (evaluation) already: a duplicate is never added.
+ */
+export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
+  const kind = kindOf(columns);
+  return withLock(`${path}.lock`, `Results file ${path}`, () => {
+    const text = readText(path) ?? "";
+    let header = [...columns];
+    let body = "";
+    if (text.trim() !== "") {
+      checkHeader(path, parseCsv(text)[0], columns);
+      const table = parseTable(path, text);
+      header = table.header;
+      const id = rowIdentity(kind, row);
+      const done = finishedOf(kind);
+      for (const r of kind === "other" ? [] : table.rows) {
+        const parsed: ResultRow = {};
+        header.forEach((h, i) => (parsed[h] = parseCell(r[i] ?? "")));
+        if (done(parsed) && rowIdentity(kind, parsed) === id) return false;
       }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // sleep 50 ms
+      const nl = text.indexOf("\n");
+      body = nl < 0 ? "" : text.slice(nl + 1);
+      if (body !== "" && !body.endsWith("\n")) body += "\n";
     }
+    const wider = [...header];
+    for (const k of [...columns, ...Object.keys(row)]) if (!wider.includes(k)) wider.push(k);
+    const line = (cells: readonly (Cell | undefined)[]) => cells.map(formatCell).join(",");
+    const out = `${line(wider)}\n${body}${line(wider.map((h) => row[h]))}\n`;
+    writeFileAtomic(path, new TextEncoder().encode(out));
+    return true;
+  });
+}
+
+/** Append a runs row; false when the file already holds a finished row of that run. */
+export function appendRun(path: string, row: ResultRow): boolean {
+  return appendRow(path, RUN_COLUMNS, row);
+}
+
+/** Append an evaluation row; false when that run's evaluation is in the file already. */
+export function appendEval(resultsPath: string, row: ResultRow): boolean {
+  return appendRow(evalsPathFor(resultsPath), EVAL_COLUMNS, row);
+}
+
+/** Whether `path` (not yet existing, perhaps) can be written: its nearest existing folder is one and writable. */
+function checkWritable(path: string): void {
+  let dir = dirname(writeTarget(path));
+  for (;;) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.statSync(dir);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        if (err instanceof Deno.errors.NotADirectory) info = null;
+        else throw err;
+      }
+    }
+    if (info && !info.isDirectory) {
+      throw new ResultsFileError(
+        `Results path ${path} cannot be created: ${dir} is a file, not a folder; name another path with --results.`,
+      );
+    }
+    if (info) break;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
   }
   try {
-    return body();
-  } finally {
-    try {
-      Deno.removeSync(lock);
-    } catch { /* already gone */ }
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new ResultsFileError(
+      `Results path ${path} cannot be written: folder ${dir} is not writable; make it writable or name another path with --results.`,
+    );
   }
 }
 
 /**
- * Append one row to the CSV at path (created with `columns` as its header if absent), atomically.
- * A row with a column the header lacks extends the header; old rows get empty cells there.
+ * Check a results path before any work: both files (runs and evaluations) are absent, empty, or
+ * this project's CSVs with intact headers, and their folder can be written. Reads; writes nothing.
  */
-export function appendRow(path: string, columns: readonly string[], row: ResultRow): void {
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  withLock(path, () => {
-    const text = readText(path);
-    const existing = text && text.trim() !== "" ? parseCsv(text) : [];
-    const oldHeader = existing.length ? existing[0] : [...columns];
-    const header = [...oldHeader];
-    for (const k of [...columns, ...Object.keys(row)]) {
-      if (!header.includes(k)) header.push(k);
+export function checkResultsTarget(path: string): void {
+  for (const [p, columns] of [[path, RUN_COLUMNS], [evalsPathFor(path), EVAL_COLUMNS]] as const) {
+    const text = readText(p);
+    if (text !== null && text.trim() !== "") {
+      checkHeader(p, parseCsv(text)[0], columns);
+      parseTable(p, text);
     }
-    const lines = [header.map((h) => formatCell(h)).join(",")];
-    for (const r of existing.slice(1)) {
-      if (r.length === 1 && r[0] === "") continue;
-      const byName = new Map(oldHeader.map((h, i) => [h, r[i] ?? ""]));
-      lines.push(header.map((h) => formatCell(byName.get(h) ?? "")).join(","));
-    }
-    lines.push(header.map((h) => formatCell(row[h])).join(","));
-    writeFileAtomic(path, new TextEncoder().encode(lines.join("\n") + "\n"));
-  });
+    checkWritable(p);
+  }
 }
 
-export function appendRun(path: string, row: ResultRow): void {
-  appendRow(path, RUN_COLUMNS, row);
-}
-
-export function appendEval(resultsPath: string, row: ResultRow): void {
-  appendRow(evalsPathFor(resultsPath), EVAL_COLUMNS, row);
+/**
+ * One sentence per questionable row of a results file: a row holding NaN where a number belongs
+ * (counted as unfinished, so its work runs again) and repeated finished rows (one copy is used).
+ * Only rows of `keys` (run keys) when given.
+ */
+export function auditResults(resultsPath: string, keys?: ReadonlySet<string>): string[] {
+  const notes: string[] = [];
+  for (const [p, kind] of [[resultsPath, "runs"], [evalsPathFor(resultsPath), "evals"]] as const) {
+    const rows = readResults(p).filter((r) => !keys || keys.has(String(r.run_key)));
+    const done = finishedOf(kind);
+    const count = new Map<string, number>();
+    for (const r of rows.filter(done)) {
+      const id = rowIdentity(kind, r);
+      count.set(id, (count.get(id) ?? 0) + 1);
+    }
+    for (const r of rows) {
+      const id = rowIdentity(kind, r);
+      if (done(r) || count.has(id)) continue;
+      notes.push(
+        kind === "runs"
+          ? `${p}: the row of run ${r.row_id} seed ${r.seed} (${r.run_key}) has clean = ${r.clean}; it counts as unfinished and the run is trained again.`
+          : `${p}: evaluation ${r.eval_key} of run ${r.run_key} has accuracy = ${r.accuracy}; it counts as missing and runs again.`,
+      );
+      count.set(id, 0); // once per identity
+    }
+    for (const [id, k] of count) {
+      if (k > 1) {
+        notes.push(`${p} holds ${k} finished rows of ${id}; one is used, the others are ignored.`);
+      }
+    }
+  }
+  return notes;
 }
 
 export function readEvals(resultsPath: string): ResultRow[] {

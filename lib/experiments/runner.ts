@@ -4,9 +4,17 @@
  * the runs row, then runs every evaluation of the preset that the evaluations file lacks for that
  * run and appends one row each. A run trained earlier is evaluated from its saved model; if that
  * file is gone it is retrained (training is deterministic in its seed) and the retrained model is
- * checked against the recorded final training loss. The CLI and the notebooks call it.
+ * checked against the recorded final training loss (a different loss is refused). The CLI and
+ * the notebooks call it.
+ *
+ * Several processes may run the same grid into the same results file: each run is worked on
+ * under its own lock (<checkpoint dir>.lock, lib/util/lock.ts); a run another live process holds
+ * is skipped with a line saying so, and a run is re-read from the files once its lock is taken,
+ * so nothing finished elsewhere is trained again. Options and the results path are checked
+ * before any work (checkGridOptions); temp files of killed writers are removed at the start.
  */
-import { activeBackend, initBackend } from "../backend/backend.ts";
+import { basename, dirname, join } from "node:path";
+import { activeBackend, backendFromEnv, initBackend, parseBackend } from "../backend/backend.ts";
 import type { Dataset, DatasetSplits } from "../data/data.ts";
 import { subset } from "../data/data.ts";
 import { loadDataset } from "../data/registry.ts";
@@ -15,18 +23,31 @@ import type { Model } from "../models/model.ts";
 import { evaluate } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import { train, type TrainOptions, type TrainResult } from "../training/train.ts";
+import { removeStaleTemps } from "../util/atomic_write.ts";
+import { describeHolder, tryLock } from "../util/lock.ts";
 import { formatDuration, type ProgressStyle } from "../util/progress.ts";
+import { ExperimentError } from "./grid.ts";
 import {
+  defaultResultsPath,
   formatEstimate,
   type GridPlan,
-  type PlannedRun,
   planGrid,
+  type PlannedRun,
   type PlanOptions,
+  resolvePreset,
   runComplete,
   runConfig,
   shownPath,
 } from "./plan.ts";
-import { appendEval, appendRun, evalRows, type ResultRow, trainedRunColumns } from "./results.ts";
+import {
+  appendEval,
+  appendRun,
+  auditResults,
+  checkResultsTarget,
+  evalRows,
+  type ResultRow,
+  trainedRunColumns,
+} from "./results.ts";
 
 export interface GridOptions extends PlanOptions {
   /** TensorFlow.js backend (default: SAM_AT_BACKEND or tensorflow). */
@@ -50,7 +71,36 @@ export interface GridResult {
   trained: number;
   evaluated: number;
   skipped: number;
+  /** Runs left to another live process that held their lock. */
+  heldElsewhere: number;
   seconds: number;
+}
+
+/**
+ * Check what can be checked without work: preset, backend (SAM_AT_BACKEND included), and that the
+ * results path is absent or this project's results CSV in a writable folder. Throws one sentence.
+ */
+export function checkGridOptions(o: GridOptions = {}): void {
+  const preset = resolvePreset(o);
+  if (o.backend !== undefined) parseBackend(o.backend);
+  else backendFromEnv();
+  checkResultsTarget(o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name));
+}
+
+/** Remove temp files that killed writers left beside the results, models and checkpoints. */
+function removeLeftovers(plan: GridPlan): string[] {
+  const stem = basename(plan.resultsPath).replace(/\.csv$/i, "");
+  const checkpoints = join(plan.runsDir, "checkpoints");
+  const dirs = [plan.modelsDir, checkpoints];
+  try {
+    for (const e of Deno.readDirSync(checkpoints)) {
+      if (e.isDirectory) dirs.push(join(checkpoints, e.name));
+    }
+  } catch { /* no checkpoints yet */ }
+  return [
+    ...removeStaleTemps(dirname(plan.resultsPath), `${stem}.`),
+    ...dirs.flatMap((d) => removeStaleTemps(d)),
+  ];
 }
 
 function loadAverage(): number | null {
@@ -119,8 +169,20 @@ function runRow(
 export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   const start = performance.now();
   const log = o.log ?? ((line: string) => console.log(line));
+  checkGridOptions(o);
   const plan = planGrid(o);
   const { preset } = plan;
+  const leftovers = removeLeftovers(plan);
+  if (leftovers.length) {
+    log(
+      `removed ${leftovers.length} temp file(s) left by killed writers: ${
+        leftovers.map(shownPath).join(", ")
+      }`,
+    );
+  }
+  for (const note of auditResults(plan.resultsPath, new Set(plan.runs.map((r) => r.runKey)))) {
+    log(shownPath(note.split(":")[0]) + note.slice(note.indexOf(":")));
+  }
   const todo = plan.runs.filter((r) => !runComplete(r));
   log(
     `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
@@ -134,6 +196,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   const evals = new Map([...plan.evals].map(([k, m]) => [k, new Map(m)]));
   let trainedCount = 0;
   let evaluatedCount = 0;
+  let heldElsewhere = 0;
   if (todo.length > 0) {
     // The data first: a missing dataset should stop the run before the backend loads.
     const splits: DatasetSplits = o.data ?? await loadDataset(preset.dataset);
@@ -143,124 +206,176 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
     let doneEstimate = 0;
     let doneActual = 0;
     for (let i = 0; i < todo.length; i++) {
-      const run = todo[i];
-      // Scale the cost model by how fast this machine has actually been so far.
-      const speed = doneEstimate > 0 ? doneActual / doneEstimate : 1;
-      const eta = todo.slice(i).reduce((s, r) => s + r.estimatedSeconds, 0) * speed;
-      const what = run.status === "done"
-        ? `evaluate ${run.missingEvals.map((e) => e.eval.key).join(", ")}`
-        : run.status === "resume"
-        ? "resuming"
-        : "new";
-      log(
-        `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} (${what}, est. ${
-          formatDuration(run.estimatedSeconds * speed)
-        }); grid elapsed ${formatDuration((performance.now() - start) / 1000)}, ETA ${
-          formatDuration(eta)
-        }`,
-      );
-      const t0 = performance.now();
-      let model: Model | undefined;
-      let resumed = false;
+      let run = todo[i];
+      const lock = tryLock(`${run.checkpointDir}.lock`);
+      if ("held" in lock) {
+        log(
+          `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} skipped: ${
+            describeHolder(lock)
+          } is working on it (lock ${shownPath(lock.path)}).`,
+        );
+        heldElsewhere++;
+        continue;
+      }
       try {
-        const recorded = rows.get(run.runKey);
-        if (recorded && fileExists(run.modelPath)) {
-          model = loadModelFile(run.modelPath).model;
-        } else {
-          if (recorded) log(`  ${shownPath(run.modelPath)} is missing: retraining the model to evaluate it.`);
-          const trained = await train(trainSet, runConfig(preset, run.row, run.seed), {
-            checkpointDir: run.checkpointDir,
-            progress: o.progress,
-            label: `${run.row.id} seed ${run.seed}`,
-            onEpochEnd: o.onEpochEnd,
-          });
-          model = trained.model;
-          resumed = trained.resumedFromEpoch > 0;
-          saveModelFile(run.modelPath, model, {
-            run_key: run.runKey,
-            run_id: run.runId,
-            row_id: run.row.id,
-            seed: run.seed,
-            dataset: preset.dataset,
-            preset: preset.name,
-            train_size: trainSet.n,
-            method: methodColumns(trained.config.method),
-          });
-          const loss = trained.metrics[trained.metrics.length - 1]?.trainLoss;
-          if (recorded) {
-            const was = Number(recorded.final_train_loss);
-            const same = Math.abs(loss - was) <= 1e-5 * Math.max(1, Math.abs(was));
-            log(
-              `  retrained ${run.row.id} seed ${run.seed}: final training loss ${loss} ${
-                same ? "matches" : "DIFFERS FROM"
-              } the recorded ${was}.`,
-            );
-          } else {
-            const ev = await evaluate(model, testSet, { progress: "none" });
-            const row = runRow(
-              plan,
-              run,
-              trained,
-              ev.clean,
-              { train: trainSet.n, test: testSet.n },
-              activeBackend() ?? backend,
-            );
-            appendRun(plan.resultsPath, row);
-            rows.set(run.runKey, row);
-            trainedCount++;
-            log(
-              `  ${run.row.id} seed ${run.seed}: clean ${pct(ev.clean)}; train ${
-                trained.trainSeconds.toFixed(1)
-              } s${resumed ? ` (resumed after epoch ${trained.resumedFromEpoch})` : ""}`,
-            );
-          }
+        // Another process may have finished (part of) this run since the plan was read.
+        const now = planGrid(o);
+        run = now.runs.find((r) => r.runKey === run.runKey) ?? run;
+        const doneRow = now.existing.get(run.runKey);
+        if (doneRow) rows.set(run.runKey, doneRow);
+        evals.set(run.runKey, new Map(now.evals.get(run.runKey) ?? []));
+        if (runComplete(run)) {
+          log(
+            `run ${
+              i + 1
+            }/${todo.length}: ${run.row.id} seed ${run.seed} was finished meanwhile by another process.`,
+          );
+          continue;
         }
-        if (run.missingEvals.length) {
-          const mine = evals.get(run.runKey) ?? new Map<string, ResultRow>();
-          evals.set(run.runKey, mine);
-          // Group by test-point count: one evaluate() call per distinct limit.
-          const byN = new Map<number, typeof run.missingEvals>();
-          for (const e of run.missingEvals) byN.set(e.n, [...(byN.get(e.n) ?? []), e]);
-          for (const [n, group] of byN) {
-            const ev = await evaluate(model, testSet, {
-              evals: group.map((g) => g.eval.spec),
-              limit: n,
-              batchSize: preset.evalBatchSize,
-              seed: run.seed,
-              progress: o.progress,
-              label: `eval ${run.row.id} seed ${run.seed}`,
-            });
-            for (const row of evalRows(run.runKey, ev, run.seed, activeBackend() ?? backend)) {
-              appendEval(plan.resultsPath, row);
-              mine.set(String(row.eval_key), row);
-              evaluatedCount++;
+        // Scale the cost model by how fast this machine has actually been so far.
+        const speed = doneEstimate > 0 ? doneActual / doneEstimate : 1;
+        const eta = todo.slice(i).reduce((s, r) => s + r.estimatedSeconds, 0) * speed;
+        const what = run.status === "done"
+          ? `evaluate ${run.missingEvals.map((e) => e.eval.key).join(", ")}`
+          : run.status === "resume"
+          ? "resuming"
+          : "new";
+        log(
+          `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} (${what}, est. ${
+            formatDuration(run.estimatedSeconds * speed)
+          }); grid elapsed ${formatDuration((performance.now() - start) / 1000)}, ETA ${
+            formatDuration(eta)
+          }`,
+        );
+        const t0 = performance.now();
+        let model: Model | undefined;
+        let resumed = false;
+        try {
+          const recorded = rows.get(run.runKey);
+          if (recorded && fileExists(run.modelPath)) {
+            model = loadModelFile(run.modelPath).model;
+          } else {
+            if (recorded) {
+              log(`  ${shownPath(run.modelPath)} is missing: retraining the model to evaluate it.`);
             }
-            log(
-              `  ${run.row.id} seed ${run.seed} on ${ev.n} test points: ` +
-                Object.values(ev.evals).map((r) =>
-                  `${r.key} ${pct(r.accuracy)}` +
-                  (r.stages.length > 1
-                    ? ` (${r.stages.map((s) => `${s.attack} ${pct(s.accuracy)}`).join(" -> ")})`
-                    : "")
-                ).join(", "),
-            );
+            const trained = await train(trainSet, runConfig(preset, run.row, run.seed), {
+              checkpointDir: run.checkpointDir,
+              progress: o.progress,
+              label: `${run.row.id} seed ${run.seed}`,
+              onEpochEnd: o.onEpochEnd,
+            });
+            model = trained.model;
+            resumed = trained.resumedFromEpoch > 0;
+            const loss = trained.metrics[trained.metrics.length - 1]?.trainLoss;
+            if (recorded) {
+              // Checked before saving: a model that is not the recorded run must not take its place.
+              const was = Number(recorded.final_train_loss);
+              const same = Math.abs(loss - was) <= 1e-5 * Math.max(1, Math.abs(was));
+              if (Number.isFinite(was) && !same) {
+                throw new ExperimentError(
+                  `Retrained ${run.row.id} seed ${run.seed} ends with training loss ${loss}, not the ${was} recorded in ${
+                    shownPath(plan.resultsPath)
+                  }, so it is not the recorded model; restore ${
+                    shownPath(run.modelPath)
+                  } (e.g. git checkout), or remove that run's rows from the results files to train it afresh.`,
+                );
+              }
+              log(
+                `  retrained ${run.row.id} seed ${run.seed}: final training loss ${loss} ${
+                  Number.isFinite(was) ? "matches" : "(nothing recorded to compare with)"
+                } the recorded ${was}.`,
+              );
+            }
+            saveModelFile(run.modelPath, model, {
+              run_key: run.runKey,
+              run_id: run.runId,
+              row_id: run.row.id,
+              seed: run.seed,
+              dataset: preset.dataset,
+              preset: preset.name,
+              train_size: trainSet.n,
+              method: methodColumns(trained.config.method),
+            });
+            if (!recorded) {
+              const ev = await evaluate(model, testSet, { progress: "none" });
+              const row = runRow(
+                plan,
+                run,
+                trained,
+                ev.clean,
+                { train: trainSet.n, test: testSet.n },
+                activeBackend() ?? backend,
+              );
+              if (appendRun(plan.resultsPath, row)) trainedCount++;
+              else {log(
+                  `  ${
+                    shownPath(plan.resultsPath)
+                  } already has a finished row of this run; not added twice.`,
+                );}
+              rows.set(run.runKey, row);
+              log(
+                `  ${run.row.id} seed ${run.seed}: clean ${pct(ev.clean)}; train ${
+                  trained.trainSeconds.toFixed(1)
+                } s${resumed ? ` (resumed after epoch ${trained.resumedFromEpoch})` : ""}`,
+              );
+            }
           }
+          if (run.missingEvals.length) {
+            const mine = evals.get(run.runKey) ?? new Map<string, ResultRow>();
+            evals.set(run.runKey, mine);
+            // Group by test-point count: one evaluate() call per distinct limit.
+            const byN = new Map<number, typeof run.missingEvals>();
+            for (const e of run.missingEvals) byN.set(e.n, [...(byN.get(e.n) ?? []), e]);
+            for (const [n, group] of byN) {
+              const ev = await evaluate(model, testSet, {
+                evals: group.map((g) => g.eval.spec),
+                limit: n,
+                batchSize: preset.evalBatchSize,
+                seed: run.seed,
+                progress: o.progress,
+                label: `eval ${run.row.id} seed ${run.seed}`,
+              });
+              for (const row of evalRows(run.runKey, ev, run.seed, activeBackend() ?? backend)) {
+                if (appendEval(plan.resultsPath, row)) evaluatedCount++;
+                else {log(
+                    `  ${row.eval_key} of this run is in the evaluations file already; not added twice.`,
+                  );}
+                mine.set(String(row.eval_key), row);
+              }
+              log(
+                `  ${run.row.id} seed ${run.seed} on ${ev.n} test points: ` +
+                  Object.values(ev.evals).map((r) =>
+                    `${r.key} ${pct(r.accuracy)}` +
+                    (r.stages.length > 1
+                      ? ` (${r.stages.map((s) => `${s.attack} ${pct(s.accuracy)}`).join(" -> ")})`
+                      : "")
+                  ).join(", "),
+              );
+            }
+          }
+        } finally {
+          model?.dispose();
+        }
+        if (!o.keepCheckpoints) {
+          await Deno.remove(run.checkpointDir, { recursive: true }).catch(() => {});
+        }
+        // A resumed run's wall time covers only part of its work: leave it out of the calibration.
+        if (!resumed) {
+          doneEstimate += run.estimatedSeconds;
+          doneActual += (performance.now() - t0) / 1000;
         }
       } finally {
-        model?.dispose();
-      }
-      if (!o.keepCheckpoints) {
-        await Deno.remove(run.checkpointDir, { recursive: true }).catch(() => {});
-      }
-      // A resumed run's wall time covers only part of its work: leave it out of the calibration.
-      if (!resumed) {
-        doneEstimate += run.estimatedSeconds;
-        doneActual += (performance.now() - t0) / 1000;
+        lock.release();
       }
     }
   }
   const out = plan.runs.map((r) => rows.get(r.runKey)).filter((r): r is ResultRow => !!r);
   const seconds = (performance.now() - start) / 1000;
+  if (heldElsewhere) {
+    log(
+      `${heldElsewhere} run(s) skipped: another live process holds them and finishes them; rerun afterwards to have every result here.`,
+    );
+  }
   if (todo.length) {
     log(
       `grid finished: ${todo.length} run(s) in ${formatDuration(seconds)}; results in ${
@@ -275,6 +390,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
     trained: trainedCount,
     evaluated: evaluatedCount,
     skipped: plan.runs.length - todo.length,
+    heldElsewhere,
     seconds,
   };
 }

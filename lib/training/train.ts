@@ -22,7 +22,13 @@ import {
   checkAugment,
   gatherBatch,
 } from "../data/augment.ts";
-import { checkFingerprint, checkpointPath, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import {
+  checkFingerprint,
+  checkpointPath,
+  loadCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import type { Dataset } from "../data/data.ts";
 import { defaultAugmentOf, normalizationOf } from "../data/registry.ts";
 import { type EvalSpec, evaluate } from "./evaluate.ts";
@@ -293,9 +299,11 @@ export async function train(
       const ck = loadCheckpoint<EpochMetrics>(ckPath);
       if (ck) {
         checkFingerprint(ckPath, ck.fingerprint, fingerprint);
-        importModel(model, ck.tensors);
-        opt.importState(model.paramNames, ck.tensors);
-        rng.setState(ck.rng);
+        restoreCheckpoint(ckPath, () => { // a state that does not fit: "delete it", not a RangeError
+          importModel(model, ck.tensors);
+          opt.importState(model.paramNames, ck.tensors);
+          rng.setState(ck.rng);
+        });
         metrics = ck.metrics;
         trainSeconds = ck.trainSeconds;
         startEpoch = ck.epoch;
