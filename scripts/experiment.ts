@@ -5,17 +5,26 @@
  *   bin/deno task experiment [--dataset fashion-mnist] [--preset default] [--rows all|ID,ID,...]
  *                            [--seeds 0,1,2] [--backend tensorflow] [--results PATH]
  *                            [--keep-checkpoints] [--dry-run] [--help]
+ *   bin/deno task experiment ... --slurm [--partition P] [--gpus-per-task N] [--cpus-per-task N]
+ *                                        [--time HH:MM:SS] [--dry-run]   (lib/experiments/slurm.ts)
+ *   bin/deno task experiment ... --merge                                  (lib/experiments/shards.ts)
  *
  * Runs already in the results CSV with the same settings are skipped; a run that was interrupted
  * resumes from its checkpoint (under results/runs/<results name>/checkpoints/). All the logic is
  * runGrid in lib/experiments/runner.ts; this file only parses the command line.
  */
-import { parseBackend } from "../lib/backend/backend.ts";
 import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
 import { ALL_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
 import { describePlan, planGrid } from "../lib/experiments/plan.ts";
 import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
-import { runGrid } from "../lib/experiments/runner.ts";
+import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
+import { runShard } from "../lib/experiments/shards.ts";
+import {
+  mergeResults,
+  prepareSlurm,
+  slurmOptionsFrom,
+  submitSlurm,
+} from "../lib/experiments/slurm.ts";
 import { parseCli, runCli } from "./cli.ts";
 
 const HELP = `Run the paper's training grid (or part of it): train, save each model, evaluate.
@@ -40,7 +49,19 @@ ${
                       <name>.evals.csv beside it, models to models/<name>/)
   --keep-checkpoints  keep each run's checkpoint after its row is written
   --dry-run           list the runs (done / resume / new) and the estimated time; run nothing
+                      (with --slurm: print the job scripts; submit nothing)
   --help              this text
+
+On a Slurm cluster (run on the login node; the repository on a shared file system):
+  --slurm             submit one job array, one task per run with work left, each writing its own
+                      results shard, and a merge job that runs after it (--dependency=afterany)
+  --partition P       Slurm partition of the tasks and the merge job
+  --gpus-per-task N   GPUs per task (use with --backend tensorflow-gpu)
+  --cpus-per-task N   CPU cores per task
+  --time T            time limit per task, e.g. 24:00:00 or 2-00:00:00
+  --merge             merge the shards into the results file by hand (duplicates skipped; merging
+                      twice changes nothing) and name the submitted runs that did not finish
+  --shard             what an array task runs: train the one run of --rows/--seeds into its shard
 
 Runs already in the CSV with identical settings are not retrained; only their missing
 evaluations run. Interrupted runs resume from their checkpoint. ${RHO_NOTE}
@@ -59,11 +80,17 @@ const args = parseCli({
   results: { type: "string" },
   "keep-checkpoints": { type: "boolean", default: false },
   "dry-run": { type: "boolean", default: false },
+  slurm: { type: "boolean", default: false },
+  partition: { type: "string" },
+  "gpus-per-task": { type: "string" },
+  "cpus-per-task": { type: "string" },
+  time: { type: "string" },
+  merge: { type: "boolean", default: false },
+  shard: { type: "boolean", default: false },
 }, HELP);
 
 await runCli(async () => {
   const preset = getPreset(args.dataset, args.preset);
-  if (args.backend !== undefined) parseBackend(args.backend); // a typo fails before any work
   const options = {
     dataset: args.dataset,
     preset: preset.name,
@@ -73,7 +100,22 @@ await runCli(async () => {
     resultsPath: args.results,
     keepCheckpoints: args["keep-checkpoints"],
   };
-  if (args["dry-run"]) {
+  // Every option (SAM_AT_BACKEND and the results path included) fails here, before any work.
+  checkGridOptions(options);
+  const slurm = slurmOptionsFrom(args, args.backend);
+  if (args.slurm) {
+    const job = prepareSlurm(options, slurm);
+    if (!args["dry-run"]) await submitSlurm(job, slurm);
+    else if (job.runs.length === 0) {
+      console.log("Nothing to submit: every planned run is complete.");
+    } else {
+      console.log(`${job.arrayScript}\n# --- merge job (after the array) ---\n${job.mergeScript}`);
+    }
+  } else if (args.merge) {
+    mergeResults(options);
+  } else if (args.shard) {
+    await runShard(options);
+  } else if (args["dry-run"]) {
     const plan = planGrid(options);
     console.log(describePlan(plan));
     console.log(`\nPreset notes: ${preset.notes}`);

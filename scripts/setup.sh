@@ -3,11 +3,14 @@
 # the TensorFlow backend (built offline when its download is unreachable), the Python Jupyter
 # tools and the Fashion-MNIST dataset. A second run checks stamps and finishes in seconds.
 #
+# Options:
+#   --slurm                  also install Slurm and MUNGE (scripts/setup_slurm.sh; opt-in, needs root)
 # Options (environment variables):
 #   SAM_AT_GPU=1             also install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1)
 #   FASHION_MNIST_DIR=<dir>  use the four Fashion-MNIST .gz files there instead of the Debian package
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+case "${1:-}" in "" | --slurm) ;; *) echo "[setup] error: unknown option $1 (only --slurm)" >&2; exit 2 ;; esac
 
 log() { echo "[setup] $*" >&2; }
 die() { echo "[setup] error: $*" >&2; exit 1; }
@@ -101,5 +104,8 @@ fi
 if [ -f ../shared/paper/paper_tables.csv ] && ! cmp -s ../shared/paper/paper_tables.csv data/paper_tables.csv; then
   cp ../shared/paper/paper_tables.csv data/paper_tables.csv
 fi
+
+# 7. Opt-in: Slurm and MUNGE for the job-array tests (tests/slurm_test.ts installs them itself too).
+if [ "${1:-}" = --slurm ]; then bash scripts/setup_slurm.sh; fi
 
 log "ready"
