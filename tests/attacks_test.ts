@@ -165,7 +165,8 @@ Deno.test("autoattack protocol: robust flags and stage accuracies on a hand-made
     });
     assert.deepEqual(Array.from(r.correct), [1, 1, 1, 1, 0, 1]);
     const col = Object.values(r.evals)[0];
-    assert.equal(col.key, `aa_${norm}_eps0.1`);
+    // Non-default stage budgets are named in the key: two budgets never share a column.
+    assert.equal(col.key, `aa-apgdce10-apgdt10t3-square50_${norm}_eps0.1`);
     assert.deepEqual(Array.from(col.robust), TOY.map((p) => p.robust), `${norm}`);
     assert.deepEqual(col.stages.map((s) => s.attack), ["apgd-ce", "apgd-t", "square"]);
     assert.ok(

@@ -123,7 +123,7 @@ Deno.test("eval: a protocol (AutoAttack) attacks only the points still robust; i
     progress: "none",
   });
   assert.equal(tf.memory().numTensors, before);
-  const e = r.evals["aa_linf_eps0.18"];
+  const e = r.evals["aa-apgdce5-apgdt5t2-square20_linf_eps0.18"]; // budgets named in the key
   assert.ok(e, Object.keys(r.evals).join(", "));
   assert.deepEqual(e.stages.map((s) => s.attack), ["apgd-ce", "apgd-t", "square"]);
   // Robust at the end => correct without attack (a misclassified point is never robust) ...

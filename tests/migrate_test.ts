@@ -1,6 +1,8 @@
 /**
  * The one-time migration of the first version's results CSV (one wide row per run) to the runs +
- * evaluations files, and the committed Fashion-MNIST default results that it produced.
+ * evaluations files (the committed default results were regenerated since, with saved models and
+ * AutoAttack columns: the first version's code trained differently, so its models could not be
+ * rebuilt; its numbers stay in git history and in tests/fixtures/results_v1.csv).
  */
 import assert from "node:assert/strict";
 import { migrateV1 } from "../lib/experiments/migrate_v1.ts";
@@ -98,8 +100,12 @@ Deno.test("migrate: the migrated files are what the planner reads as finished (n
       resultsPath,
     });
     assert.deepEqual(p.runs.map((r) => r.status), ["done", "done", "done"]);
-    assert.deepEqual(p.runs.map((r) => r.missingEvals.length), [0, 0, 0]);
-    assert.ok(p.runs.every(runComplete));
+    // The migrated PGD-10 columns are not re-run; only what the first version never measured is
+    // missing (seed 0's AutoAttack columns and their masking-check companions).
+    const missing = p.runs.map((r) => r.missingEvals.map((e) => e.eval.key));
+    assert.ok(missing.every((keys) => keys.length > 0 && !keys.some((k) => k.startsWith("pgd10_"))));
+    assert.ok(missing.every((keys) => keys.includes("aa-square1000_linf_8_255")), `${missing[0]}`);
+    assert.ok(!p.runs.some(runComplete));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -138,41 +144,24 @@ Deno.test("migrate: a row whose setting differs from the preset's run is refused
   refuse({ seed: 7 }, /: no planned run has row SAM-0\.05 and seed 7\.$/);
 });
 
-Deno.test("migrate: the committed default results hold all 36 runs and every PGD-10 evaluation of the preset", () => {
+Deno.test("committed default results: all 36 runs, every evaluation of the preset, a model file each", () => {
   const p = plan();
   assert.equal(p.resultsPath, `${root}results/fashion-mnist-default.csv`);
   assert.equal(p.runs.length, 36);
   const notDone = p.runs.filter((r) => r.status !== "done").map((r) => `${r.row.id}/${r.seed}`);
   assert.deepEqual(notDone, [], "every run is trained");
-  // Only the PGD-10 columns: the preset may add other evaluations (e.g. AutoAttack) later.
-  const missing = p.runs.flatMap((r) =>
-    r.missingEvals.filter((e) => e.eval.key.startsWith("pgd10_")).map((e) =>
-      `${r.row.id}/${r.seed} ${e.eval.key}`
-    )
-  );
-  assert.deepEqual(missing, [], "every PGD-10 evaluation is there");
-  assert.ok(p.preset.evals.filter((e) => e.attack === "pgd").length >= 8);
-  // Each run has exactly one runs row and one row per PGD-10 evaluation key.
+  const missing = p.runs.flatMap((r) => r.missingEvals.map((e) => `${r.row.id}/${r.seed} ${e.eval.key}`));
+  assert.deepEqual(missing, [], "every evaluation of the preset is there (AutoAttack: seed 0)");
+  for (const r of p.runs) {
+    assert.ok(Deno.statSync(r.modelPath).isFile, `${r.runId}: its model file`);
+  }
+  // Each run has exactly one runs row and one row per evaluation key and point count.
   const runs = readResults(p.resultsPath);
   assert.equal(new Set(runs.map((r) => r.run_key)).size, runs.length);
-  const evals = readEvals(p.resultsPath).filter((e) => String(e.eval_key).startsWith("pgd10_"));
+  const evals = readEvals(p.resultsPath);
   assert.equal(new Set(evals.map((e) => `${e.run_key} ${e.eval_key} ${e.n}`)).size, evals.length);
   for (const e of evals) {
     assert.ok(typeof e.accuracy === "number" && e.accuracy >= 0 && e.accuracy <= 1);
-  }
-  // The migrated numbers are the first version's: the fixture's rows agree with the committed ones.
-  const m = migrateV1(readResults(fixture), p);
-  const byKey = new Map(runs.map((r) => [r.run_key, r]));
-  for (const r of m.runs) {
-    const committed = byKey.get(r.run_key)!;
-    assert.ok(committed, String(r.run_id));
-    for (const k of ["clean", "final_train_loss", "train_seconds", "seed", "method", "rho"]) {
-      assert.equal(committed[k], r[k], `${r.run_id} ${k}`);
-    }
-  }
-  const committedEvals = new Map(evals.map((e) => [`${e.run_key} ${e.eval_key}`, e.accuracy]));
-  for (const e of m.evals) {
-    assert.equal(committedEvals.get(`${e.run_key} ${e.eval_key}`), e.accuracy);
   }
 });
 

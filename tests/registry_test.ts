@@ -251,3 +251,10 @@ Deno.test('registry: column keys are <attack tag>_<norm>_<eps> ("pgd10_linf_8_25
     "AutoAttack L∞ 8/255 (ours) [500 pts]",
   ]);
 });
+
+Deno.test("protocol keys: a non-default stage budget is named in the key and the label", () => {
+  const r = resolveEval(autoattack("l2", 128 / 255, undefined, { square: { queries: 1000 } }));
+  assert.equal(r.key, "aa-square1000_l2_128_255");
+  assert.equal(r.label, "AutoAttack (square1000) L2 128/255");
+  assert.equal(resolveEval(autoattack("l2", 128 / 255, undefined, { square: { queries: 5000 } })).key, "aa_l2_128_255");
+});

@@ -163,7 +163,8 @@ export interface Diff {
 export function difference(a: Stat, b: Stat, testSize: number, fallbackStd = 0): Diff {
   const seedVar = (s: Stat) => {
     const sd = Number.isFinite(s.std) ? s.std : fallbackStd;
-    return s.n > 1 || !Number.isFinite(s.std) ? (sd * sd) / Math.max(1, s.n) : 0;
+    // One seed with a stand-in std (AutoAttack's columns borrow PGD-10's) counts it too.
+    return (sd * sd) / Math.max(1, s.n);
   };
   const binom = (s: Stat) => (Number.isFinite(testSize) ? (s.mean * (1 - s.mean)) / testSize : 0);
   const diff = a.mean - b.mean;

@@ -60,9 +60,18 @@ export function resolveEval(spec: EvalSpec): ResolvedEval {
     const stages = p.stages.map((a) =>
       resolveAttack({ attack: a, norm: spec.norm, eps: spec.eps, options: given[a] ?? {} })
     );
+    // A stage run with a non-default budget names it in the key and label ("aa-square1000_..."),
+    // so results of two budgets never share a column.
+    const changed = stages.filter((s) =>
+      s.attack.tag(s.spec.options) !==
+        s.attack.tag(s.attack.resolve({}, { norm: spec.norm, eps: spec.eps }))
+    ).map((s) => s.attack.tag(s.spec.options));
+    const budget = changed.length ? `-${changed.join("-")}` : "";
     return {
-      key: `${p.tag}_${threatKey(spec.norm, spec.eps)}`,
-      label: `${p.label} ${threatLabel(spec.norm, spec.eps)}`,
+      key: `${p.tag}${budget}_${threatKey(spec.norm, spec.eps)}`,
+      label: `${p.label}${changed.length ? ` (${changed.join(", ")})` : ""} ${
+        threatLabel(spec.norm, spec.eps)
+      }`,
       protocol: name,
       spec: {
         attack: name,

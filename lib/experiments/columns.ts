@@ -6,8 +6,11 @@
 import type { Norm } from "../attacks/attack.ts";
 import { type EvalSpec, resolveEval } from "../attacks/protocols.ts";
 
-/** An evaluation of a preset; `limit` evaluates only the first n test points (costly attacks). */
-export type PresetEval = EvalSpec & { limit?: number };
+/**
+ * An evaluation of a preset; `limit` evaluates only the first n test points and `seeds` only the
+ * runs of those seeds (costly attacks: the table says which).
+ */
+export type PresetEval = EvalSpec & { limit?: number; seeds?: readonly number[] };
 
 export interface EvalColumn {
   /** Results column: "clean" or the evaluation's key. */
@@ -30,6 +33,14 @@ export function pgd10(norm: Norm, eps: number): PresetEval {
 /** AutoAttack (APGD-CE -> APGD-T -> Square, worst case per example). */
 export function autoattack(norm: Norm, eps: number, limit?: number, options = {}): PresetEval {
   return { attack: "autoattack", norm, eps, options, ...(limit ? { limit } : {}) };
+}
+
+/** Where a preset runs a costly evaluation: the first `limit` test points of the runs of `seeds`. */
+export interface EvalBudget {
+  limit?: number;
+  seeds?: readonly number[];
+  /** AutoAttack's stage options, e.g. { square: { queries: 1000 } }. */
+  options?: Record<string, Record<string, unknown>>;
 }
 
 export const PAPER_EVALS: readonly PresetEval[] = Object.freeze([
@@ -55,6 +66,34 @@ export const EXTENDED_EVALS: readonly PresetEval[] = Object.freeze([
   pgd10("l2", 64 / 255),
   pgd10("l2", 128 / 255),
 ]);
+
+/**
+ * AutoAttack beside PGD-10 at the two radii where Fashion-MNIST separates the methods
+ * (L-inf 8/255, L2 128/255), with the evaluations its gradient-masking checks read
+ * (lib/analysis/masking.ts): PGD-50 and APGD-CE-100 at the same threat and points (more steps must
+ * not help less), and APGD-CE at L-inf 0.5 (a radius where any image reaches any class: accuracy
+ * must fall to ~0). `limit` runs all of them on the first n test points only (the table says so).
+ */
+export function aaEvals(budget: EvalBudget = {}): PresetEval[] {
+  const where = {
+    ...(budget.limit ? { limit: budget.limit } : {}),
+    ...(budget.seeds ? { seeds: budget.seeds } : {}),
+  };
+  const threats: [Norm, number][] = [["linf", 8 / 255], ["l2", 128 / 255]];
+  return [
+    ...threats.flatMap(([norm, eps]): PresetEval[] => [
+      { attack: "autoattack", norm, eps, options: budget.options ?? {}, ...where },
+      { attack: "pgd", norm, eps, options: { steps: 50 }, ...where },
+      { attack: "apgd-ce", norm, eps, options: { steps: 100 }, ...where },
+    ]),
+    { attack: "apgd-ce", norm: "linf", eps: LARGE_LINF, options: { steps: 20 }, ...where },
+  ];
+}
+
+/** The large radius of the masking check: at L-inf 0.5 every image can be turned grey. */
+export const LARGE_LINF = 0.5;
+
+export const AA_EVALS: readonly PresetEval[] = Object.freeze(aaEvals());
 
 const PAPER_KEYS = new Set(PAPER_EVALS.map((e) => resolveEval(e).key));
 

@@ -7,7 +7,7 @@
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
-import { datasetSpec } from "../data/registry.ts";
+import { datasetAbsence, datasetSpec } from "../data/registry.ts";
 import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
 import { familyOf } from "../training/method.ts";
@@ -51,6 +51,11 @@ export interface GridPlan {
   /** Evaluation rows of the planned runs, by run key then eval key. */
   evals: Map<string, Map<string, ResultRow>>;
   testSize: number;
+  /**
+   * Why the dataset is not on this machine (one sentence with the fix), or null when it is (or the
+   * plan was given its data). Nothing with work left can start without it.
+   */
+  datasetAbsent?: string | null;
 }
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -215,6 +220,7 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
   const presetEvals = preset.evals.map((e: PresetEval) => ({
     eval: resolveEval(e),
     n: Math.min(nTest, e.limit ?? nTest),
+    seeds: e.seeds,
   }));
 
   const byKey = new Map<string, ResultRow>();
@@ -246,6 +252,7 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
       const have = evalsByRun.get(key) ?? new Map();
       const mine = new Map<string, ResultRow>();
       const missingEvals = presetEvals.filter((e) => {
+        if (e.seeds && !e.seeds.includes(seed)) return false; // this evaluation skips the seed
         const r = have.get(`${e.eval.key}@${e.n}`);
         if (r) mine.set(e.eval.key, r);
         return !r;
@@ -266,7 +273,18 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
       });
     }
   }
-  return { preset, resultsPath, runsDir, modelsDir, runs, existing, evals, testSize: nTest };
+  const datasetAbsent = o.data ? null : datasetAbsence(preset.dataset);
+  return {
+    preset,
+    resultsPath,
+    runsDir,
+    modelsDir,
+    runs,
+    existing,
+    evals,
+    testSize: nTest,
+    datasetAbsent,
+  };
 }
 
 /** Whether a run has nothing left to do. */
@@ -303,5 +321,11 @@ export function describePlan(plan: GridPlan): string {
       } ${what}${runComplete(r) ? "" : `, est. ${formatEstimate(r.estimatedSeconds)}`}`;
     }),
   ];
+  // Said first and last: a long plan must not read as runnable when its data is absent.
+  if (plan.datasetAbsent && todo.length > 0) {
+    const note = `The dataset is not on this machine, so none of these runs can start yet: ${plan.datasetAbsent}`;
+    lines.splice(1, 0, note);
+    lines.push(note);
+  }
   return lines.join("\n");
 }
