@@ -31,7 +31,8 @@ const CASES: [string, Record<string, unknown>, number, number][] = [
 ];
 
 console.log(`backend ${backend}, batch ${batch}, smallcnn 28x28x1, L-inf eps ${EPS} (nothing fooled)`);
-console.log("width  attack   ms/iter/example  full attack ms/example  (full = iterations)");
+console.log(`1-minute load average at start: ${Deno.loadavg()[0].toFixed(2)} (on ${navigator.hardwareConcurrency} cores; other work inflates every number alike)`);
+console.log("width  attack   ms/iter/example  x PGD step  full attack ms/example  (full = iterations)");
 for (const width of values.widths.split(",").map(Number)) {
   const rng = Rng.fromSeed(width);
   const model = createModel({
@@ -44,6 +45,7 @@ for (const width of values.widths.split(",").map(Number)) {
   }, rng);
   const x = tf.tensor4d(rng.fillUniform(new Float32Array(batch * 784), 0, 1), [batch, 28, 28, 1]);
   const y = tf.tidy(() => tf.cast(tf.argMax(model.forward(x, "eval"), 1), "int32")) as tf.Tensor1D;
+  let pgdPerIter = NaN;
   for (const [attack, options, timed, full] of CASES) {
     const r = resolveAttack({ attack, norm: "linf", eps: EPS, options });
     const once = async () => {
@@ -56,8 +58,11 @@ for (const width of values.widths.split(",").map(Number)) {
     await runAttack(resolveAttack({ attack, norm: "linf", eps: EPS, options: attack === "square" ? { queries: 5 } : attack === "pgd" ? { steps: 2 } : { ...options, steps: 5 } }), { model, mode: "eval", rng: Rng.fromSeed(1) }, x, y).then((a) => a.dispose()); // warm-up
     const ms = await once();
     const perIter = ms / timed / batch;
+    if (attack === "pgd") pgdPerIter = perIter;
     console.log(
       `${String(width).padStart(5)}  ${attack.padEnd(8)} ${perIter.toFixed(4).padStart(15)}  ${
+        (perIter / pgdPerIter).toFixed(2).padStart(10)
+      }  ${
         (perIter * full).toFixed(2).padStart(22)
       }  (${full})`,
     );
