@@ -32,14 +32,15 @@ const HELP = `Run the paper's training grid (or part of it): train, save each mo
 usage: bin/deno task experiment [options]
 
   --dataset NAME      ${DATASETS.join(" | ")} (default fashion-mnist)
-  --preset NAME       settings of the runs; per dataset:
+  --preset NAME       settings of the runs; without --preset, the first one listed:
 ${
+  // The default first, not "(default: default)": fashion-mnist's default preset is named "default".
   DATASETS.map((d) =>
-    `                        ${d}: ${Object.keys(PRESETS[d]).join(", ")} (default: ${
-      DEFAULT_PRESET[d]
-    })`
-  ).join("\n")
-}
+    `                        ${d}: ${
+      [DEFAULT_PRESET[d], ...Object.keys(PRESETS[d]).filter((n) => n !== DEFAULT_PRESET[d])]
+        .join(", ")
+    }`
+  ).join("\n")}
   --rows LIST         all (default: the preset's rows) or a comma list of row ids:
                         ${ALL_ROWS.map((r) => r.id).join(", ")}
                       (AT eps in 1/255 units; "AT-linf-1/255" is accepted too)

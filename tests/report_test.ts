@@ -50,6 +50,7 @@ Deno.test("the rendered report of a small notebook holds the chart data and the 
 
 import { normalizeTitles, titleText } from "../lib/report/notebook.ts";
 import { readableTable, roundSignificant } from "../lib/report/table.ts";
+import { titleProblems } from "./chart_titles.ts";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 const REPORT = `${root}results/report`;
@@ -71,31 +72,6 @@ function chartsOf(path: string): Spec[] {
     ),
   ]
     .map((m) => JSON.parse(m[1]) as Spec);
-}
-
-/** What is wrong with a chart's titles: no {text} title, or an axis title that is not {text}. */
-function titleProblems(spec: Spec): string[] {
-  const layout = spec.layout ?? {};
-  const text = (
-    t: unknown,
-  ) => (t && typeof t === "object" ? (t as { text?: unknown }).text : undefined);
-  const found: string[] = [];
-  const title = text(layout.title);
-  if (typeof title !== "string" || title.trim() === "") {
-    found.push(`no title (layout.title = ${JSON.stringify(layout.title)})`);
-  }
-  for (const [key, value] of Object.entries(layout)) {
-    if (!/^[xy]axis\d*$/.test(key) || !value || typeof value !== "object" || !("title" in value)) {
-      continue;
-    }
-    const t = text((value as { title: unknown }).title);
-    if (typeof t !== "string" || t.trim() === "") {
-      found.push(
-        `${key}.title is not {text} (${JSON.stringify((value as { title: unknown }).title)})`,
-      );
-    }
-  }
-  return found;
 }
 
 Deno.test("every chart on every rendered report page has a title (and axis titles) plotly.js 3 draws", () => {

@@ -1,6 +1,7 @@
 /** Summaries over seeds, differences with their uncertainty, claim checks, cost ratios, chart specs. */
 import assert from "node:assert/strict";
 import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
+import { titleProblems } from "./chart_titles.ts";
 import { evalColumns, EXTENDED_EVALS as EXTENDED_EVAL_ATTACKS, PAPER_COLUMNS } from "../lib/experiments/columns.ts";
 import { GRID } from "../lib/experiments/grid.ts";
 import { familyOf } from "../lib/training/method.ts";
@@ -122,6 +123,10 @@ Deno.test("chart specs: one trace per row and panel, plain numbers", () => {
   const c = costChart(costRatios(sums), "c");
   assert.equal((c.data[0] as any).y.length, 12);
   JSON.stringify([t, e, c]); // serialisable
+  // plotly.js 3 draws only {text} titles: checked here too, so a bare string fails before a render.
+  for (const [name, chart] of [["tradeoff", t], ["robust vs eps", e], ["cost", c]] as const) {
+    assert.deepEqual(titleProblems(chart), [], `${name} chart titles`);
+  }
 });
 
 Deno.test("a claim with few significant cells is called weak, and the side of each estimate is counted", () => {

@@ -440,14 +440,15 @@ Deno.test("Monte Carlo accuracy of sampled data lies within 4 standard errors of
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bad input: one sentence naming the parameter, its value and the valid range.
+// Bad input: one sentence naming the parameter, its value and the valid range (an OptionError of
+// lib/util/validate.ts, the library's wording).
 
 const OK: GaussianModel = { p: 0.8, eta: 0.2, d: 10 };
 
 Deno.test("bad p is rejected with one sentence", () => {
   for (const p of [0.5, 0.3, 1, NaN]) {
     assert.throws(() => wST({ ...OK, p }), {
-      message: `p must be a finite number with 0.5 < p < 1; got ${p}.`,
+      message: `Invalid option p: got ${p}, expected a finite number > 0.5 and < 1.`,
     });
   }
 });
@@ -455,7 +456,7 @@ Deno.test("bad p is rejected with one sentence", () => {
 Deno.test("bad eta is rejected with one sentence", () => {
   for (const eta of [0, -0.1, Infinity]) {
     assert.throws(() => accuracy({ ...OK, eta }, 1), {
-      message: `eta must be a finite number with eta > 0; got ${eta}.`,
+      message: `Invalid option eta: got ${eta}, expected a finite number > 0.`,
     });
   }
 });
@@ -463,7 +464,7 @@ Deno.test("bad eta is rejected with one sentence", () => {
 Deno.test("bad d is rejected with one sentence", () => {
   for (const d of [0, 2.5, -3, NaN]) {
     assert.throws(() => wSAM({ ...OK, d }, 1), {
-      message: `d must be an integer with d >= 1; got ${d}.`,
+      message: `Invalid option d: got ${d}, expected an integer >= 1.`,
     });
   }
 });
@@ -471,38 +472,41 @@ Deno.test("bad d is rejected with one sentence", () => {
 Deno.test("bad eps is rejected with one sentence", () => {
   for (const eps of [-0.01, 0.2, 0.3, NaN]) {
     assert.throws(() => wAT(OK, eps), {
-      message: `eps must be a finite number with 0 <= eps < eta = 0.2; got ${eps}.`,
+      message: `Invalid option eps: got ${eps}, expected a finite number >= 0 and < eta = 0.2.`,
     });
-    assert.throws(() => accuracy(OK, 1, eps), { message: /^eps must be/ });
+    assert.throws(() => accuracy(OK, 1, eps), { message: /^Invalid option eps: / });
   }
 });
 
 Deno.test("bad rho is rejected with one sentence", () => {
   for (const rho of [-1, Infinity, NaN]) {
     assert.throws(() => wSAM(OK, rho), {
-      message: `rho must be a finite number with rho >= 0; got ${rho}.`,
+      message: `Invalid option rho: got ${rho}, expected a finite number >= 0.`,
     });
-    assert.throws(() => wSAMApprox(OK, rho), { message: /^rho must be/ });
-    assert.throws(() => epsMatchingRho(OK, rho), { message: /^rho must be/ });
+    assert.throws(() => wSAMApprox(OK, rho), { message: /^Invalid option rho: / });
+    assert.throws(() => epsMatchingRho(OK, rho), { message: /^Invalid option rho: / });
   }
 });
 
 Deno.test("bad n and seed are rejected with one sentence", () => {
   for (const n of [0, 1.5, -2, Infinity]) {
     assert.throws(() => sampleGaussianModel(OK, n, 1), {
-      message: `n must be an integer with n >= 1; got ${n}.`,
+      message: `Invalid option n: got ${n}, expected an integer >= 1.`,
     });
   }
   for (const seed of [-1, 0.5, 2 ** 32, NaN]) {
     assert.throws(() => sampleGaussianModel(OK, 10, seed), {
-      message: `seed must be an integer with 0 <= seed < 2^32; got ${seed}.`,
+      message: `Invalid option seed: got ${seed}, expected an integer >= 0 and < 4294967296.`,
     });
   }
 });
 
 Deno.test("non-finite w and a missing model are rejected with one sentence", () => {
-  assert.throws(() => accuracy(OK, NaN), { message: "w must be a finite number; got NaN." });
+  assert.throws(() => accuracy(OK, NaN), {
+    name: "OptionError",
+    message: "Invalid option w: got NaN, expected a finite number.",
+  });
   assert.throws(() => errorRate(null as unknown as GaussianModel, 1), {
-    message: "the model must be an object {p, eta, d}; got null.",
+    message: "Invalid option model: got null, expected an object {p, eta, d}.",
   });
 });

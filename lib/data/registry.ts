@@ -6,10 +6,12 @@
  */
 import type { AugmentName } from "./augment.ts";
 import {
+  cifarAbsence,
   type Dataset,
   DatasetError,
   type DatasetName,
   type DatasetSplits,
+  fashionMnistAbsence,
   loadCifar10,
   loadCifar100,
   loadFashionMnist,
@@ -32,6 +34,8 @@ export interface DatasetSpec {
   augment: AugmentName;
   /** `dir` overrides the default location. */
   load(dir?: string): Promise<DatasetSplits>;
+  /** Why `load` would not find the files (one sentence with the fix), or null: presence only, reads nothing. */
+  absence(dir?: string): string | null;
 }
 
 export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.freeze({
@@ -46,6 +50,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     normalization: { mean: [0.2860], std: [0.3530] },
     augment: "fashion",
     load: loadFashionMnist,
+    absence: fashionMnistAbsence,
   },
   cifar10: {
     name: "cifar10",
@@ -58,6 +63,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.2471, 0.2435, 0.2616] },
     augment: "cifar",
     load: loadCifar10,
+    absence: (dir?: string) => cifarAbsence("cifar10", dir),
   },
   cifar100: {
     name: "cifar100",
@@ -72,6 +78,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     },
     augment: "cifar",
     load: loadCifar100,
+    absence: (dir?: string) => cifarAbsence("cifar100", dir),
   },
 });
 
@@ -89,6 +96,14 @@ export function datasetSpec(name: string): DatasetSpec {
     );
   }
   return DATASET_SPECS[name];
+}
+
+/**
+ * Why a registered dataset is not on this machine (the missing file and the fix), or null when it
+ * is: a quick check for plans and dry runs, so a long plan does not hide that nothing can start.
+ */
+export function datasetAbsence(name: string, dir?: string): string | null {
+  return datasetSpec(name).absence(dir);
 }
 
 /** Load a registered dataset by name. */

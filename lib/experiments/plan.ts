@@ -323,7 +323,8 @@ export function describePlan(plan: GridPlan): string {
   ];
   // Said first and last: a long plan must not read as runnable when its data is absent.
   if (plan.datasetAbsent && todo.length > 0) {
-    const note = `The dataset is not on this machine, so none of these runs can start yet: ${plan.datasetAbsent}`;
+    const note =
+      `The dataset is not on this machine, so none of these runs can start yet: ${plan.datasetAbsent}`;
     lines.splice(1, 0, note);
     lines.push(note);
   }

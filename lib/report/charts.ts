@@ -8,6 +8,7 @@ import type { EvalColumn } from "../experiments/columns.ts";
 import type { GridRow } from "../experiments/grid.ts";
 import { familyOf } from "../training/method.ts";
 import type { PlotlyLayout, PlotlyTrace } from "./notebook.ts";
+import { axis } from "./chart_parts.ts";
 import type { CostRatio, RowSummary, Stat } from "../analysis/summary.ts";
 
 export interface Chart {
@@ -111,8 +112,8 @@ export function tradeoffChart(
   };
   panels.forEach((_, p) => {
     const k = p === 0 ? "" : String(p + 1);
-    layout[`xaxis${k}`] = { title: { text: "clean accuracy (%)" } };
-    layout[`yaxis${k}`] = { title: { text: "robust accuracy (%)" } };
+    layout[`xaxis${k}`] = axis("clean accuracy (%)");
+    layout[`yaxis${k}`] = axis("robust accuracy (%)");
   });
   return { data, layout };
 }
@@ -160,10 +161,10 @@ export function robustVsEpsChart(
       title: { text: title },
       grid: { rows: 1, columns: 2, pattern: "independent", xgap: 0.1 },
       height: 600,
-      xaxis: { title: { text: "L∞ radius ε (×1/255; 0 = clean)" } },
-      xaxis2: { title: { text: "L2 radius ε (×1/255; 0 = clean)" } },
-      yaxis: { title: { text: "accuracy under PGD-10 (%)" } },
-      yaxis2: { title: { text: "accuracy under PGD-10 (%)" } },
+      xaxis: axis("L∞ radius ε (×1/255; 0 = clean)"),
+      xaxis2: axis("L2 radius ε (×1/255; 0 = clean)"),
+      yaxis: axis("accuracy under PGD-10 (%)"),
+      yaxis2: axis("accuracy under PGD-10 (%)"),
     },
   };
 }
@@ -181,10 +182,22 @@ export function costChart(ratios: readonly CostRatio[], title: string): Chart {
         name: "measured (seconds per epoch ÷ ST's)",
         x,
         y: ratios.map((r) => +r.ratio.toFixed(3)),
-        error_y: { type: "data", array: ratios.map((r) => +r.ratioStd.toFixed(3)), visible: true },
+        // Narrow caps: the passes' marks (wide dashes) stay distinguishable from them.
+        error_y: {
+          type: "data",
+          array: ratios.map((r) => +r.ratioStd.toFixed(3)),
+          visible: true,
+          width: 3,
+          color: "#333",
+        },
         marker: { color: "#4292c6" },
         text: ratios.map((r) => `${r.ratio.toFixed(1)}x`),
-        textposition: "outside",
+        // Inside the bar at its foot: above the bar the label sat on the paper's and the passes'
+        // markers (both drawn at about the bar's height).
+        textposition: "inside",
+        insidetextanchor: "start",
+        textangle: 0,
+        textfont: { color: "white" },
         hovertemplate: "%{x}: %{y:.2f}x ST<extra></extra>",
       },
       {
@@ -201,14 +214,18 @@ export function costChart(ratios: readonly CostRatio[], title: string): Chart {
         name: "forward-backward passes per step (ST = 1)",
         x,
         y: ratios.map((r) => r.passes),
-        marker: { symbol: "line-ew-open", size: 22, color: "#666", line: { width: 2 } },
+        marker: { symbol: "line-ew-open", size: 30, color: "#666", line: { width: 2 } },
       },
     ],
     layout: {
       title: { text: title },
-      yaxis: { title: { text: "training time per epoch relative to ST" }, rangemode: "tozero" },
-      height: 450,
-      legend: { orientation: "h", y: -0.2 },
+      xaxis: { automargin: true },
+      yaxis: axis("time per epoch ÷ ST's", { rangemode: "tozero" }),
+      height: 480,
+      // Below the x axis: automargin moves the (rotated) row labels, so anchor the legend to the
+      // bottom of the whole chart rather than a fixed distance under the plot.
+      legend: { orientation: "h", yref: "container", y: 0, yanchor: "bottom" },
+      margin: { b: 40 },
     },
   };
 }

@@ -13,6 +13,8 @@
  * resolution of a double.
  */
 import normalCdf from "@stdlib/stats-base-dists-normal-cdf";
+import { Rng } from "../util/rng.ts";
+import { checkNumber, fail } from "../util/validate.ts";
 
 /**
  * The data model (eq. 7): y = ±1 with probability 1/2; x1 = y with probability p, else -y (the
@@ -26,56 +28,27 @@ export interface GaussianModel {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Input checks: one sentence naming the parameter, its value and the valid range.
-
-function show(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null || value === undefined) return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-function reject(name: string, value: unknown, range: string): never {
-  throw new Error(`${name} must be ${range}; got ${show(value)}.`);
-}
-
-function isFiniteNumber(x: unknown): x is number {
-  return typeof x === "number" && Number.isFinite(x);
-}
+// Input checks (lib/util/validate.ts): an OptionError of one sentence naming the parameter, its
+// value and the valid range, e.g. "Invalid option p: got 0.3, expected a finite number > 0.5 and < 1."
 
 function checkModel(m: GaussianModel): void {
-  if (m === null || typeof m !== "object") {
-    reject("the model", m, "an object {p, eta, d}");
-  }
-  if (!isFiniteNumber(m.p) || !(m.p > 0.5 && m.p < 1)) {
-    reject("p", m.p, "a finite number with 0.5 < p < 1");
-  }
-  if (!isFiniteNumber(m.eta) || !(m.eta > 0)) {
-    reject("eta", m.eta, "a finite number with eta > 0");
-  }
-  if (!isFiniteNumber(m.d) || !Number.isInteger(m.d) || m.d < 1) {
-    reject("d", m.d, "an integer with d >= 1");
-  }
+  if (m === null || typeof m !== "object") fail("model", m, "an object {p, eta, d}");
+  checkNumber("p", m.p, { above: 0.5, below: 1 });
+  checkNumber("eta", m.eta, { above: 0 });
+  checkNumber("d", m.d, { integer: true, min: 1 });
 }
 
 function checkW(w: number): void {
-  if (!isFiniteNumber(w)) reject("w", w, "a finite number");
+  checkNumber("w", w);
 }
 
 function checkEps(m: GaussianModel, eps: number): void {
-  if (!isFiniteNumber(eps) || !(eps >= 0 && eps < m.eta)) {
-    reject("eps", eps, `a finite number with 0 <= eps < eta = ${m.eta}`);
-  }
+  const ok = typeof eps === "number" && Number.isFinite(eps) && eps >= 0 && eps < m.eta;
+  if (!ok) fail("eps", eps, `a finite number >= 0 and < eta = ${m.eta}`);
 }
 
 function checkRho(rho: number): void {
-  if (!isFiniteNumber(rho) || !(rho >= 0)) {
-    reject("rho", rho, "a finite number with rho >= 0");
-  }
+  checkNumber("rho", rho, { min: 0 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,15 +518,31 @@ export function wSAMAllWeightsL2(m: GaussianModel, rho: number): number {
 // Sampling from the model.
 
 /**
- * Seeded uniform generator on [0, 1) with 53 random bits: xoshiro128** seeded through splitmix32.
+ * Seeded uniform generator on [0, 1) with 53 random bits: the xoshiro128** generator of
+ * lib/util/rng.ts, started from a state that this module's own seed mixer derives from seed.
  * Deterministic in seed (an integer in [0, 2^32)).
+ *
+ * Why not Rng.fromSeed(seed).float(): the theorem notebooks' random draws (Theorems 4.1-4.5's
+ * random models, Theorem 4.3's training samples: the numbers of the rendered report) come from
+ * this stream, and Rng.fromSeed seeds through a different splitmix32 finaliser (see
+ * theorySeedState) and Rng.float() keeps 32 bits, not 53; either change would draw other
+ * numbers. The xoshiro128** steps themselves are the same, so they are lib/util/rng.ts's.
  */
 export function makeUniform(seed: number): () => number {
-  if (!isFiniteNumber(seed) || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    reject("seed", seed, "an integer with 0 <= seed < 2^32");
-  }
+  checkNumber("seed", seed, { integer: true, min: 0, below: 2 ** 32 });
+  const rng = Rng.fromState(theorySeedState(seed));
+  return () => ((rng.uint32() >>> 5) * 67108864 + (rng.uint32() >>> 6)) / 9007199254740992;
+}
+
+/**
+ * The four state words makeUniform starts from: four outputs of a splitmix32 variant on seed
+ * (finaliser multipliers 0x21f0aaad and 0x735a2d97; lib/util/rng.ts uses murmur3's 0x85ebca6b and
+ * 0xc2b2ae35). The finaliser is a bijection and the four counter values differ, so at most one
+ * word is 0 and Rng's all-zero guard never changes them.
+ */
+function theorySeedState(seed: number): [number, number, number, number] {
   let z = seed >>> 0;
-  const splitmix32 = () => {
+  const next = () => {
     z = (z + 0x9e3779b9) | 0;
     let t = z ^ (z >>> 16);
     t = Math.imul(t, 0x21f0aaad);
@@ -561,23 +550,7 @@ export function makeUniform(seed: number): () => number {
     t = Math.imul(t, 0x735a2d97);
     return (t ^ (t >>> 15)) >>> 0;
   };
-  let a = splitmix32(), b = splitmix32(), c = splitmix32(), d = splitmix32();
-  const next32 = () => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result;
-  };
-  return () => ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+  return [next(), next(), next(), next()];
 }
 
 /** Seeded standard normal draws (Box–Muller on makeUniform, both outputs used). */
@@ -607,7 +580,7 @@ export function sampleGaussianModel(
   seed: number,
 ): { x: Float64Array[]; y: Int8Array } {
   checkModel(m);
-  if (!isFiniteNumber(n) || !Number.isInteger(n) || n < 1) reject("n", n, "an integer with n >= 1");
+  checkNumber("n", n, { integer: true, min: 1 });
   const uniform = makeUniform(seed);
   const normal = makeNormal((seed ^ 0x5bd1e995) >>> 0);
   const x: Float64Array[] = [];
@@ -634,7 +607,7 @@ export function empiricalAccuracy(
   eps = 0,
 ): number {
   checkW(w);
-  if (!isFiniteNumber(eps) || eps < 0) reject("eps", eps, "a finite number with eps >= 0");
+  checkNumber("eps", eps, { min: 0 });
   const { x, y } = sample;
   let correct = 0;
   for (let i = 0; i < y.length; i++) {
