@@ -183,7 +183,12 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   for (const note of auditResults(plan.resultsPath, new Set(plan.runs.map((r) => r.runKey)))) {
     log(shownPath(note.split(":")[0]) + note.slice(note.indexOf(":")));
   }
-  const todo = plan.runs.filter((r) => !runComplete(r));
+  // Training first, then the evaluations that trained runs still lack: a long grid gets all its
+  // seeds trained (what its claims need) before costly new columns are added to finished runs.
+  const todo = [
+    ...plan.runs.filter((r) => r.status !== "done"),
+    ...plan.runs.filter((r) => r.status === "done" && !runComplete(r)),
+  ];
   log(
     `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
       plan.runs.length - todo.length
