@@ -20,7 +20,8 @@ const args = parseCli(
   "usage: bin/deno run -A scripts/findings.ts [--preset NAME]   (Fashion-MNIST results as markdown)",
 );
 
-await runCli(() => {
+// runCli takes a promise: the synchronous body runs inside one, so its errors get the one-line treatment.
+await runCli(() => Promise.resolve().then(() => {
   const plan = planGrid({ dataset: "fashion-mnist", preset: args.preset });
   const all = evalColumns(plan.preset.evals);
   const cols = tableColumns(all).filter((c) =>
@@ -62,4 +63,4 @@ await runCli(() => {
     console.log(`\nMasking checks: ${checks.length} AutoAttack evaluations, ${failed.length} failed check(s).`);
     for (const f of failed) console.log(`- ${f}`);
   }
-});
+}));

@@ -1,0 +1,555 @@
+/**
+ * Every mechanism measure for every finished run of a results file that has a saved model, cached
+ * in results/<name>.sharpness.csv (measure_cache.ts): what `bin/deno task sharpness` and the
+ * notebook `mechanism_sharpness_vs_robustness` call. Only (run, group, settings) combinations the
+ * cache lacks are computed, so a second call is a read.
+ *
+ * The data: the run's own training subset and test subset (train_size, test_size, subset_seed of
+ * its results row, as the runner drew them); from the training subset a fixed, class-stratified
+ * subset of `trainImages` images (seed `seed`), cut into chunks of `batchSize`: the same images for
+ * every run of the file. Weight-space measures (sharpness, Hessian, landscapes) use these in
+ * `mode` (default "train": batch statistics, the loss SAM's passes see; running statistics are not
+ * touched); the Hessian and the landscapes use the first `hessianImages` / `landscapeImages` of
+ * them. Input-space measures use the first `testImages` / `pgdImages` test images in eval mode.
+ */
+import { fileURLToPath } from "node:url";
+import { isAbsolute, join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { activeBackend, initBackend } from "../backend/backend.ts";
+import { type Dataset, type DatasetSplits, subset } from "../data/data.ts";
+import { loadDataset } from "../data/registry.ts";
+import { hashKey } from "../experiments/plan.ts";
+import { readResults, type ResultRow } from "../experiments/results.ts";
+import { loadModelFile } from "../models/model_file.ts";
+import type { Mode, Model } from "../models/model.ts";
+import { createProgress, formatDuration, type ProgressStyle } from "../util/progress.ts";
+import { type Batch, batchesOf, modelObjective } from "./objective.ts";
+import { sharpnessProfile } from "./sharpness.ts";
+import { hutchinsonTrace, lanczos, quotientAtSteps } from "./hessian.ts";
+import { inputGradientNorms, lossAlongDirection } from "./input_gradients.ts";
+import { firstLayerEquivalence } from "./first_layer_equivalence.ts";
+import { landscape1d, landscape2d } from "./landscape.ts";
+import {
+  appendCacheRows,
+  type CacheRow,
+  hasGroup,
+  MEASURE_GROUPS,
+  type MeasureGroup,
+  readCache,
+} from "./measure_cache.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface MeasureSettings {
+  /** Training images of the fixed measurement set. */
+  trainImages: number;
+  /** Chunk (batch) size; also m of m-sharpness. */
+  batchSize: number;
+  mode: Mode;
+  /** Seed of the measurement subset, the random directions and probes. */
+  seed: number;
+  /** Plain sharpness radii (the SAM rows' own 0.05 / 0.1 / 0.2 among them). */
+  rhos: number[];
+  /** Ascent iterates per radius. */
+  steps: number;
+  /** ASAM (adaptive) radii. */
+  adaptiveRhos: number[];
+  /** m-sharpness radii (m = batchSize). */
+  mRhos: number[];
+  hessianImages: number;
+  /** Finite-difference step of the Hessian-vector products (weight-space length). */
+  fdStep: number;
+  /** Lanczos iterations at most. */
+  powerIters: number;
+  /** Lanczos stops when the top Ritz pair's relative residual bound is below this. */
+  powerTol: number;
+  probes: number;
+  /** Also measure the top curvature at fdStep/3 and 3 fdStep (two more Hessian-vector products). */
+  fdCheck: boolean;
+  testImages: number;
+  pgdImages: number;
+  /** The PGD direction: L-inf radius (pixel units). */
+  lineEps: number;
+  equivalenceImages: number;
+  landscapeImages: number;
+  landscapePoints1d: number;
+  landscapePoints2d: number;
+  landscapeSpan: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<MeasureSettings> = Object.freeze({
+  trainImages: 512,
+  batchSize: 128,
+  mode: "train",
+  seed: 0,
+  rhos: [0.02, 0.05, 0.1, 0.2],
+  steps: 3,
+  adaptiveRhos: [0.5],
+  mRhos: [0.1],
+  hessianImages: 256,
+  fdStep: 0.03,
+  powerIters: 20,
+  powerTol: 1e-3,
+  probes: 10,
+  fdCheck: true,
+  testImages: 500,
+  pgdImages: 250,
+  lineEps: 8 / 255,
+  equivalenceImages: 128,
+  landscapeImages: 256,
+  landscapePoints1d: 21,
+  landscapePoints2d: 11,
+  landscapeSpan: 1,
+});
+
+/** Rows whose models get landscapes by default: ST, SAM rho = 0.2 and AT L-inf 8/255. */
+export const LANDSCAPE_ROWS = ["ST", "SAM-0.2", "AT-linf-8"] as const;
+
+/** The settings a group's cache key covers. */
+export function groupSettings(s: MeasureSettings, group: MeasureGroup): Record<string, unknown> {
+  const data = { trainImages: s.trainImages, batchSize: s.batchSize, seed: s.seed };
+  switch (group) {
+    case "sharpness":
+      return {
+        group,
+        v: 1,
+        ...data,
+        mode: s.mode,
+        rhos: s.rhos,
+        steps: s.steps,
+        adaptiveRhos: s.adaptiveRhos,
+        mRhos: s.mRhos,
+      };
+    case "hessian":
+      return {
+        group,
+        v: 1,
+        ...data,
+        mode: s.mode,
+        hessianImages: s.hessianImages,
+        fdStep: s.fdStep,
+        powerIters: s.powerIters,
+        powerTol: s.powerTol,
+        probes: s.probes,
+        fdCheck: s.fdCheck,
+      };
+    case "input":
+      return {
+        group,
+        v: 1,
+        seed: s.seed,
+        testImages: s.testImages,
+        pgdImages: s.pgdImages,
+        lineEps: s.lineEps,
+      };
+    case "equivalence":
+      return {
+        group,
+        v: 1,
+        seed: s.seed,
+        trainImages: s.trainImages,
+        batchSize: s.batchSize,
+        equivalenceImages: s.equivalenceImages,
+      };
+    case "landscape":
+      return {
+        group,
+        v: 1,
+        ...data,
+        mode: s.mode,
+        landscapeImages: s.landscapeImages,
+        p1: s.landscapePoints1d,
+        p2: s.landscapePoints2d,
+        span: s.landscapeSpan,
+      };
+  }
+}
+
+export function settingsKey(s: MeasureSettings, group: MeasureGroup): string {
+  return hashKey(groupSettings(s, group));
+}
+
+/** Work units of a group (for the progress bar). */
+function units(s: MeasureSettings, group: MeasureGroup): number {
+  const chunks = Math.ceil(s.trainImages / s.batchSize);
+  switch (group) {
+    case "sharpness":
+      return s.rhos.length + s.adaptiveRhos.length + s.mRhos.length * chunks;
+    case "hessian":
+      return s.powerIters + s.probes + (s.fdCheck ? 2 : 0);
+    case "input":
+      return 1 + Math.ceil(s.pgdImages / 250);
+    case "equivalence":
+      return Math.ceil(s.equivalenceImages / s.batchSize);
+    case "landscape":
+      return s.landscapePoints1d + s.landscapePoints2d ** 2;
+  }
+}
+
+/** The data a run was trained and tested on, and the measurement sets cut from it. */
+export interface RunData {
+  train: Dataset;
+  test: Dataset;
+}
+
+function sized(ds: Dataset, size: unknown, seed: number): Dataset {
+  const n = typeof size === "number" ? size : ds.n;
+  return n >= ds.n ? ds : subset(ds, n, seed);
+}
+
+/** The measurement sets of a run: its training subset's fixed `trainImages`, its test subset. */
+export function runData(splits: DatasetSplits, row: ResultRow, s: MeasureSettings): RunData {
+  const subsetSeed = typeof row.subset_seed === "number" ? row.subset_seed : 0;
+  const train = sized(splits.train, row.train_size, subsetSeed);
+  const test = sized(splits.test, row.test_size, subsetSeed);
+  return {
+    train: s.trainImages >= train.n ? train : subset(train, s.trainImages, s.seed),
+    test,
+  };
+}
+
+function resolveModelPath(p: string): string {
+  return isAbsolute(p) ? p : join(REPO_ROOT, p);
+}
+
+function fileExists(p: string): boolean {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs of a results file that have a saved model on disk. */
+export function measurableRuns(resultsPath: string): ResultRow[] {
+  return readResults(resultsPath).filter((r) =>
+    typeof r.model_file === "string" && r.model_file !== "" &&
+    fileExists(resolveModelPath(r.model_file))
+  );
+}
+
+export interface GroupOutput {
+  measure: string;
+  variant: string;
+  value: number;
+  se?: number | null;
+  extra?: Record<string, unknown>;
+}
+
+type Tick = (note: string) => Promise<void>;
+
+const slice = (batches: Batch[], images: number) => {
+  const out: Batch[] = [];
+  let n = 0;
+  for (const b of batches) {
+    if (n >= images) break;
+    out.push(b);
+    n += b.x.shape[0];
+  }
+  return out;
+};
+
+/** Compute one group for a loaded model. `tick` is called once per work unit. */
+export async function computeGroup(
+  model: Model,
+  data: RunData,
+  s: MeasureSettings,
+  group: MeasureGroup,
+  tick: Tick = async () => {},
+): Promise<GroupOutput[]> {
+  const out: GroupOutput[] = [];
+  if (group === "input") {
+    const test = batchesOf(data.test, Math.min(s.testImages, data.test.n), 250);
+    try {
+      const g = inputGradientNorms(model, test);
+      await tick("input gradients");
+      out.push(
+        { measure: "grad_l1", variant: "", value: g.meanL1, extra: { median: g.medianL1, n: g.n } },
+        { measure: "grad_l2", variant: "", value: g.meanL2, extra: { median: g.medianL2, n: g.n } },
+        { measure: "test_loss", variant: "", value: g.meanLoss, extra: { n: g.n } },
+      );
+      const pgdSet = slice(test, s.pgdImages);
+      const curve = lossAlongDirection(model, pgdSet, { eps: s.lineEps, seed: s.seed });
+      for (let k = 1; k < Math.ceil(s.pgdImages / 250) + 1; k++) await tick("PGD direction");
+      const at = curve.radii.findIndex((r) => Math.abs(r - s.lineEps) < 1e-12);
+      out.push({
+        measure: "pgd_line",
+        variant: `linf_${Math.round(s.lineEps * 255)}_255`,
+        value: curve.pgdLoss[at],
+        extra: { ...curve },
+      });
+    } finally {
+      tf.dispose(test.flatMap((b) => [b.x, b.y]));
+    }
+    return out;
+  }
+  if (group === "equivalence") {
+    const batches = batchesOf(data.train, Math.min(s.equivalenceImages, data.train.n), s.batchSize);
+    try {
+      const r = firstLayerEquivalence(model, batches, { seed: s.seed });
+      await tick("first layer");
+      out.push({ measure: "first_layer", variant: "rho=1", value: r.unit.lsL2, extra: { ...r } });
+    } finally {
+      tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+    }
+    return out;
+  }
+  const images = group === "hessian"
+    ? s.hessianImages
+    : group === "landscape"
+    ? s.landscapeImages
+    : s.trainImages;
+  const obj = modelObjective(
+    model,
+    batchesOf(data.train, Math.min(images, data.train.n), s.batchSize),
+    s.mode,
+  );
+  try {
+    if (group === "sharpness") {
+      const ticks: string[] = [];
+      const note = (label: string) => () => ticks.push(label);
+      const plain = sharpnessProfile(obj, s.rhos, { steps: s.steps }, note("sharpness"));
+      for (const t of ticks.splice(0)) await tick(t);
+      const adaptive = s.adaptiveRhos.length
+        ? sharpnessProfile(
+          obj,
+          s.adaptiveRhos,
+          { steps: s.steps, adaptive: true },
+          note("adaptive"),
+        )
+        : [];
+      for (const t of ticks.splice(0)) await tick(t);
+      const m = s.mRhos.length
+        ? sharpnessProfile(obj, s.mRhos, { steps: s.steps, perChunk: true }, note("m-sharpness"))
+        : [];
+      for (const t of ticks.splice(0)) await tick(t);
+      const row = (measure: string, v: typeof plain[number], variant: string): GroupOutput => ({
+        measure,
+        variant,
+        value: v.sharpness,
+        extra: {
+          rho: v.rho,
+          firstStep: v.firstStep,
+          baseLoss: v.baseLoss,
+          trajectory: v.trajectory,
+          deltaNorm: v.deltaNorm,
+        },
+      });
+      plain.forEach((v) => out.push(row("sharpness", v, `rho=${v.rho}`)));
+      adaptive.forEach((v) => out.push(row("asam_sharpness", v, `rho=${v.rho}`)));
+      m.forEach((v) => out.push(row("m_sharpness", v, `m=${s.batchSize},rho=${v.rho}`)));
+    } else if (group === "hessian") {
+      let k = 0;
+      const pending: string[] = [];
+      const eig = lanczos(
+        obj,
+        { maxIter: s.powerIters, tol: s.powerTol, fdStep: s.fdStep, rng: s.seed },
+        () => void pending.push(`Lanczos iteration ${++k}`),
+        s.fdCheck,
+      );
+      for (const t of pending.splice(0)) await tick(t);
+      // Iterations saved by early convergence still count as done for the bar.
+      for (let i = eig.iterations; i < s.powerIters; i++) await tick("Lanczos");
+      let scales: { steps: number[]; quotients: number[] } | null = null;
+      try {
+        if (s.fdCheck && eig.vector) {
+          const steps = [s.fdStep / 3, s.fdStep * 3];
+          scales = { steps, quotients: quotientAtSteps(obj, eig.vector, steps) };
+          await tick("scale check");
+          await tick("scale check");
+        }
+      } finally {
+        if (eig.vector) tf.dispose(eig.vector);
+      }
+      const tr = hutchinsonTrace(
+        obj,
+        { probes: s.probes, fdStep: s.fdStep, rng: s.seed + 1 },
+        () => void pending.push("Hutchinson probe"),
+      );
+      for (const t of pending.splice(0)) await tick(t);
+      out.push(
+        {
+          measure: "lambda_max",
+          variant: `h=${s.fdStep}`,
+          value: eig.lambdaMax,
+          extra: {
+            iterations: eig.iterations,
+            converged: eig.converged,
+            residual: eig.residual,
+            history: eig.history,
+            scaleCheck: scales,
+          },
+        },
+        {
+          measure: "lambda_min",
+          variant: `h=${s.fdStep}`,
+          value: eig.lambdaMin,
+          extra: { residual: eig.residualMin },
+        },
+        {
+          measure: "hessian_trace",
+          variant: `h=${s.fdStep}`,
+          value: tr.trace,
+          se: tr.standardError,
+          extra: { samples: tr.samples },
+        },
+      );
+    } else if (group === "landscape") {
+      const pending: string[] = [];
+      const l1 = landscape1d(
+        obj,
+        { span: s.landscapeSpan, points: s.landscapePoints1d, seed: s.seed },
+        () => void pending.push("1-D landscape"),
+      );
+      for (const t of pending.splice(0)) await tick(t);
+      const l2 = landscape2d(
+        obj,
+        { span: s.landscapeSpan, points: s.landscapePoints2d, seed: s.seed + 1 },
+        () => void pending.push("2-D landscape"),
+      );
+      for (const t of pending.splice(0)) await tick(t);
+      const mid = l1.losses[(l1.losses.length - 1) >> 1];
+      out.push(
+        { measure: "landscape_1d", variant: "", value: mid, extra: { ...l1 } },
+        { measure: "landscape_2d", variant: "", value: mid, extra: { ...l2 } },
+      );
+    }
+  } finally {
+    obj.dispose();
+  }
+  return out;
+}
+
+export interface CacheOptions {
+  /** The results CSV (its .sharpness.csv is the cache). */
+  resultsPath: string;
+  settings?: Partial<MeasureSettings>;
+  /** Only these row ids (default all with a model file). */
+  rows?: readonly string[];
+  seeds?: readonly number[];
+  /** Groups to compute (default all). */
+  groups?: readonly MeasureGroup[];
+  /** Rows that get landscapes (default LANDSCAPE_ROWS). */
+  landscapeRows?: readonly string[];
+  backend?: string;
+  progress?: ProgressStyle;
+  log?: (line: string) => void;
+}
+
+export interface CacheResult {
+  settings: MeasureSettings;
+  /** Every cache row of the file for the selected runs and current settings. */
+  rows: CacheRow[];
+  runs: ResultRow[];
+  computed: { run_id: string; group: MeasureGroup; seconds: number }[];
+  skipped: number;
+  seconds: number;
+}
+
+export function resolveSettings(partial: Partial<MeasureSettings> = {}): MeasureSettings {
+  return { ...DEFAULT_SETTINGS, ...partial } as MeasureSettings;
+}
+
+function loadAverage(): number | null {
+  try {
+    return Deno.loadavg()[0];
+  } catch {
+    return null;
+  }
+}
+
+/** Compute what the cache lacks for the selected runs; return the cache rows. */
+export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult> {
+  const start = performance.now();
+  const s = resolveSettings(o.settings);
+  const log = o.log ?? ((line: string) => console.log(line));
+  const groups = o.groups ?? MEASURE_GROUPS;
+  const landscapeRows = o.landscapeRows ?? LANDSCAPE_ROWS;
+  const runs = measurableRuns(o.resultsPath).filter((r) =>
+    (!o.rows || o.rows.includes(String(r.row_id))) &&
+    (!o.seeds || o.seeds.includes(Number(r.seed)))
+  );
+  let cache = readCache(o.resultsPath);
+  const todo = runs.map((r) => ({
+    run: r,
+    groups: groups.filter((g) =>
+      (g !== "landscape" || landscapeRows.includes(String(r.row_id))) &&
+      !hasGroup(cache, String(r.run_key), g, settingsKey(s, g))
+    ),
+  })).filter((t) => t.groups.length > 0);
+  const wanted = runs.reduce(
+    (n, r) =>
+      n +
+      groups.filter((g) => g !== "landscape" || landscapeRows.includes(String(r.row_id))).length,
+    0,
+  );
+  const computed: CacheResult["computed"] = [];
+  if (todo.length > 0) {
+    await initBackend(o.backend);
+    const splitsBy = new Map<string, DatasetSplits>();
+    for (const [i, t] of todo.entries()) {
+      const row = t.run;
+      const dataset = String(row.dataset);
+      if (!splitsBy.has(dataset)) splitsBy.set(dataset, await loadDataset(dataset));
+      const data = runData(splitsBy.get(dataset)!, row, s);
+      const { model } = loadModelFile(resolveModelPath(String(row.model_file)));
+      const total = t.groups.reduce((n, g) => n + units(s, g), 0);
+      const progress = createProgress({
+        label: `measures ${row.row_id} seed ${row.seed} (${i + 1}/${todo.length})`,
+        total,
+        unit: "steps",
+        style: o.progress ?? "auto",
+      });
+      let done = 0;
+      const tick: Tick = (note) => progress.update(++done, note);
+      const runStart = performance.now();
+      try {
+        for (const g of t.groups) {
+          const t0 = performance.now();
+          const outs = await computeGroup(model, data, s, g, tick);
+          const seconds = (performance.now() - t0) / 1000;
+          const key = settingsKey(s, g);
+          const rows: CacheRow[] = outs.map((x) => ({
+            run_key: String(row.run_key),
+            run_id: String(row.run_id),
+            row_id: String(row.row_id),
+            seed: Number(row.seed),
+            group: g,
+            measure: x.measure,
+            variant: x.variant,
+            settings_key: key,
+            value: x.value,
+            se: x.se ?? null,
+            extra: x.extra ?? {},
+            seconds,
+            backend: activeBackend() ?? "",
+            load_avg_1m: loadAverage(),
+            finished_at: new Date().toISOString(),
+          }));
+          appendCacheRows(o.resultsPath, rows);
+          computed.push({ run_id: String(row.run_id), group: g, seconds });
+        }
+      } finally {
+        model.dispose();
+      }
+      await progress.finish(`${formatDuration((performance.now() - runStart) / 1000)}`);
+    }
+    cache = readCache(o.resultsPath);
+  }
+  const keys = new Map(MEASURE_GROUPS.map((g) => [g, settingsKey(s, g)]));
+  const runKeys = new Set(runs.map((r) => String(r.run_key)));
+  const rows = cache.filter((r) => runKeys.has(r.run_key) && keys.get(r.group) === r.settings_key);
+  const result: CacheResult = {
+    settings: s,
+    rows,
+    runs,
+    computed,
+    skipped: wanted - computed.length,
+    seconds: (performance.now() - start) / 1000,
+  };
+  log(
+    `${runs.length} run(s) with a model file; ${computed.length} measure group(s) computed, ` +
+      `${result.skipped} read from the cache, in ${formatDuration(result.seconds)}.`,
+  );
+  return result;
+}
