@@ -15,9 +15,17 @@
  * process of this one and answers requests over a pipe; the two never run at the same time. Each
  * case alternates ours and the peer's measurements for several rounds (ours first on even rounds,
  * the peer first on odd ones) and takes medians over all timed steps, so a load change on the
- * shared machine hits both sides alike. The peer runs in both memory layouts (NCHW and
- * channels_last) and is credited with the faster one; for the two longest cases (PRN-18 width 64
- * AT and EVAL) it runs only the layout that won that model's ST case.
+ * shared machine hits both sides alike. The peer runs in every variant of --peer-variants
+ * (default: eager PyTorch in NCHW and channels_last, and torch.compile (inductor) in
+ * channels_last); the ratio torch/ours is against the fastest fp32 variant, with the best eager
+ * variant's ratio kept beside it. torch.compile's compilation happens in the peer's warm-up and
+ * is reported separately (torch_compile_s), never in a step time. bf16-autocast variants, when
+ * asked for, are reported beside and never count as the fp32 peer. For the two longest cases
+ * (PRN-18 width 64 AT and EVAL) the peer runs only the fp32 variant that won that model's ST case.
+ *
+ * Scaling (--batches, default 32,128,512): PRN-18 width 16 ST at each batch size, ours and the
+ * peer's, reported as ms per image, with the peak resident memory of each process during that
+ * case (our Deno process; the peer's Python process, inductor's compile workers not included).
  *
  * Also printed: SAM/ST and AT/ST cost ratios, the fraction of the machine's fp32 matmul peak
  * (measured here with 2048x2048 tf.matMul and torch.mm; the higher one counts) that each step
@@ -39,11 +47,18 @@ import { createSgd, type Sgd } from "../lib/optim/sgd.ts";
 import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
 import { at, type Method as TrainMethod, sam, ST } from "../lib/training/method.ts";
 import { type Method, type ModelCase, stepFlops } from "./flops.ts";
-import { parseBenchArgs } from "./options.ts";
+import { parseBatches, parseBenchArgs, parsePeerVariants, type PeerVariant } from "./options.ts";
+import { bestOf, type VariantResult } from "./peer_pick.ts";
+import { type ConvPrecision, setConvPrecision } from "../lib/backend/bf16_convs.ts";
 
 const args = parseBenchArgs();
 const QUICK = args.quick;
 const BATCH = 128;
+const PEER_VARIANTS = parsePeerVariants(args["peer-variants"]);
+const SCALING_BATCHES = parseBatches(args.batches);
+const OURS_PRECISION = args["ours-precision"] as ConvPrecision;
+const METHODS = args.methods.split(",").map((m) => m.trim()).filter(Boolean) as Method[];
+const MAX_ROUNDS = args.rounds === undefined ? Infinity : Number(args.rounds);
 const ROOT = new URL("..", import.meta.url).pathname;
 const t0Bench = performance.now();
 
@@ -75,6 +90,15 @@ function resetPeakRss(): boolean {
   } catch {
     return false;
   }
+}
+
+/** This process's resident set now (VmRSS), MB. */
+function rssNowMb(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/VmRSS:\s+(\d+) kB/);
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return Deno.memoryUsage().rss / 2 ** 20;
 }
 
 function peakRssMb(): number {
@@ -115,6 +139,11 @@ interface PeerReply {
   times_ms?: number[];
   cpu_ms?: number;
   peak_rss_mb?: number;
+  rss_start_mb?: number | null;
+  compile_ms?: number;
+  first_call_ms?: number | null;
+  graphs?: number;
+  recompiled?: boolean;
   gflops?: number;
   hello?: Record<string, unknown>;
 }
@@ -176,11 +205,9 @@ interface Plan {
   rounds: number;
   steps: number;
   warmup: number;
-  /** Peer layouts to run; "best" = the one that won this model's ST case. */
-  peerLayouts: "both" | "best";
+  /** Peer variants to run: "all" of --peer-variants, or "best" = the fp32 one that won this model's ST case. */
+  peerVariants: "all" | "best";
 }
-
-const LAYOUTS = ["nchw", "channels_last"] as const;
 
 async function smallCnnWidth(): Promise<{ width: number; source: string }> {
   try {
@@ -207,6 +234,16 @@ function planFor(
   backend: BackendName,
   batch = BATCH,
 ): Plan | string {
+  const p = fullPlan(m, method, backend, batch);
+  return typeof p === "string" ? p : { ...p, rounds: Math.min(p.rounds, MAX_ROUNDS) };
+}
+
+function fullPlan(
+  m: ModelCase,
+  method: Method,
+  backend: BackendName,
+  batch: number,
+): Plan | string {
   const big = m.arch === "prn18" && m.width === 64;
   const prn = m.arch === "prn18";
   if (backend === "wasm") {
@@ -215,7 +252,7 @@ function planFor(
         QUICK ? "" : "; ST measured at batch 64 below"
       }`;
     }
-    if (big) return { rounds: 1, steps: 1, warmup: 1, peerLayouts: "both" };
+    if (big) return { rounds: 1, steps: 1, warmup: 1, peerVariants: "all" };
     if (prn && QUICK && method !== "ST") return "skipped in --quick (wasm, slow)";
     if (prn && (method === "AT" || method === "EVAL")) {
       return "skipped: 11 passes of a ~5 s wasm step per measurement (run scripts/step_times.ts)";
@@ -225,10 +262,17 @@ function planFor(
       : QUICK
       ? { rounds: 1, steps: method === "ST" || method === "SAM" ? 5 : 1, warmup: 1 }
       : { rounds: 1, steps: method === "ST" || method === "SAM" ? 10 : 2, warmup: 1 };
-    return { ...r, peerLayouts: "both" };
+    return { ...r, peerVariants: "all" };
   }
   if (QUICK && big && (method === "AT" || method === "EVAL")) {
     return "skipped in --quick (run the full bench)";
+  }
+  if (batch !== BATCH) {
+    // Scaling cases (PRN-18 width 16 ST at other batch sizes): about the same seconds per case.
+    const [rounds, steps, warmup] = batch < BATCH
+      ? (QUICK ? [6, 2, 1] : [16, 4, 2])
+      : (QUICK ? [2, 1, 1] : [6, 1, 1]);
+    return { rounds, steps, warmup, peerVariants: "all" };
   }
   // [rounds, timed steps per round, warm-up steps]: many short rounds, so that ours and the
   // peer's measurements interleave finely and a burst of load from elsewhere hits both.
@@ -264,8 +308,19 @@ function planFor(
     rounds,
     steps,
     warmup,
-    peerLayouts: big && (method === "AT" || method === "EVAL") ? "best" : "both",
+    peerVariants: big && (method === "AT" || method === "EVAL") ? "best" : "all",
   };
+}
+
+/**
+ * The scaling cases (--batches): PRN-18 width 16 ST at each batch size other than the grid's 128
+ * (that one is the grid's row), tensorflow backend only (wasm takes seconds per image).
+ */
+function scalingCases(backend: BackendName): [ModelCase, number][] {
+  const m = MODELS[1];
+  if (backend === "wasm" || !METHODS.includes("ST")) return [];
+  if (args.only && !m.label.includes(args.only)) return [];
+  return SCALING_BATCHES.filter((b) => b !== BATCH).map((b) => [m, b]);
 }
 
 /** Extra (model, batch) ST cases outside the batch-128 grid: wasm PRN-18 width 64 at batch 64 (full mode). */
@@ -374,12 +429,32 @@ interface Row {
   oursCpuMs: number;
   peerCpuMs: number;
   oursRssMb: number;
+  /** Our peak RSS above the RSS at the case's start: what the case itself needed, MB. */
+  oursStepRssMb: number;
+  /** The fastest fp32 peer variant: its median ms, variant ("compile/channels_last") and layout. */
   peerMs: number;
+  peerVariant: string;
   peerLayout: string;
+  /** Eager PyTorch, fp32, per layout (NaN where not run). */
   peerNchwMs: number;
   peerChannelsLastMs: number;
+  peerEagerMs: number;
+  peerEagerLayout: string;
+  peerCompileMs: number;
+  peerCompileLayout: string;
+  /** Seconds torch.compile spent compiling for this case (warm-up, excluded from peerCompileMs). */
+  peerCompileS: number;
+  peerBf16Ms: number;
+  peerBf16Variant: string;
+  /** Peak RSS of the peer's process while it ran the fastest fp32 variant / the best eager one. */
   peerRssMb: number;
+  /** The peer's peak above its RSS at the request's start (fastest fp32 variant), MB. */
+  peerStepRssMb: number;
+  peerEagerRssMb: number;
+  /** peerMs / oursMs: against the fastest fp32 peer. */
   ratio: number;
+  ratioEager: number;
+  ratioCompile: number;
   gflop: number;
   oursPeakFrac: number;
   peerPeakFrac: number;
@@ -404,12 +479,25 @@ function unmeasured(
     oursCpuMs: NaN,
     peerCpuMs: NaN,
     oursRssMb: NaN,
+    oursStepRssMb: NaN,
     peerMs: NaN,
+    peerVariant: "",
     peerLayout: "",
     peerNchwMs: NaN,
     peerChannelsLastMs: NaN,
+    peerEagerMs: NaN,
+    peerEagerLayout: "",
+    peerCompileMs: NaN,
+    peerCompileLayout: "",
+    peerCompileS: NaN,
+    peerBf16Ms: NaN,
+    peerBf16Variant: "",
     peerRssMb: NaN,
+    peerStepRssMb: NaN,
+    peerEagerRssMb: NaN,
     ratio: NaN,
+    ratioEager: NaN,
+    ratioCompile: NaN,
     gflop: NaN,
     oursPeakFrac: NaN,
     peerPeakFrac: NaN,
@@ -420,21 +508,30 @@ function unmeasured(
 const rows: Row[] = [];
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
 
+/** A step time as shown: ms, or images per second for EVAL. */
+function shown(r: Row, ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  return r.method === "EVAL" ? `${fmt((r.batch / ms) * 1000, 0)} img/s` : `${fmt(ms)} ms`;
+}
+
+const ratioText = (v: number) => (Number.isFinite(v) ? v.toFixed(2) + "x" : "-");
+
 function printRow(r: Row): void {
-  const thr = r.method === "EVAL";
-  const ours = thr ? `${fmt((r.batch / r.oursMs) * 1000, 0)} img/s` : `${fmt(r.oursMs)} ms`;
-  const peer = !Number.isFinite(r.peerMs)
-    ? "-"
-    : thr
-    ? `${fmt((r.batch / r.peerMs) * 1000, 0)} img/s (${r.peerLayout})`
-    : `${fmt(r.peerMs)} ms (${r.peerLayout})`;
+  const ours = shown(r, r.oursMs);
+  const peer = Number.isFinite(r.peerMs) ? `${shown(r, r.peerMs)} (${r.peerVariant})` : "-";
+  const eager = Number.isFinite(r.peerEagerMs) && r.peerVariant !== `eager/${r.peerEagerLayout}`
+    ? `  eager ${shown(r, r.peerEagerMs)} ${ratioText(r.ratioEager)}`
+    : "";
+  const compile = Number.isFinite(r.peerCompileS) && r.peerCompileS > 0
+    ? `  compile ${fmt(r.peerCompileS, 0)} s`
+    : "";
+  const bf16 = Number.isFinite(r.peerBf16Ms) ? `  bf16 ${shown(r, r.peerBf16Ms)}` : "";
   console.log(
     `${r.backend.padEnd(10)} ${r.model.padEnd(13)} ${r.method.padEnd(4)} b${
       String(r.batch).padEnd(4)
     } ` +
-      `ours ${ours.padStart(12)}  torch ${peer.padStart(27)}  torch/ours ${
-        Number.isFinite(r.ratio) ? r.ratio.toFixed(2) + "x" : "-"
-      }` +
+      `ours ${ours.padStart(12)}  torch ${peer.padStart(34)}  torch/ours ${ratioText(r.ratio)}` +
+      eager + compile + bf16 +
       `  CPU ${fmt(r.oursCpuMs)}/${fmt(r.peerCpuMs)} ms` +
       `  RSS ${fmt(r.oursRssMb, 0)}/${fmt(r.peerRssMb, 0)} MB` +
       (Number.isFinite(r.oursPeakFrac)
@@ -455,7 +552,9 @@ function csvCell(v: unknown): string {
 const backends = args.backends.split(",").map((s) => s.trim()).filter(Boolean) as BackendName[];
 const loadStart = loadAvg();
 console.log(
-  `bench ${QUICK ? "--quick" : "(full)"}: ${cpuModel()}, ${navigator.hardwareConcurrency} cores, ` +
+  `bench ${QUICK ? "--quick" : "(full)"}${
+    Number.isFinite(MAX_ROUNDS) ? ` --rounds ${MAX_ROUNDS} (a smoke check, not a measurement)` : ""
+  }: ${cpuModel()}, ${navigator.hardwareConcurrency} cores, ` +
     `load average (1/5/15 min) at start ${loadStart}`,
 );
 console.log(`small CNN width ${CNN_WIDTH} (${CNN_WIDTH_SOURCE}); batch ${BATCH}`);
@@ -466,16 +565,27 @@ if (!args["no-peer"]) {
   await peer.start();
   console.log(
     `peer: PyTorch ${peer.info.torch} (Python ${peer.info.python}), ${peer.info.threads} threads, ` +
-      `OMP_WAIT_POLICY=${peer.info.omp_wait_policy}, oneDNN ${peer.info.mkldnn}`,
+      `OMP_WAIT_POLICY=${peer.info.omp_wait_policy}, oneDNN ${peer.info.mkldnn}, ` +
+      `bf16 kernels ${peer.info.bf16_cpu}; variants ${
+        PEER_VARIANTS.map((v) => v.label).join(", ")
+      }`,
   );
 }
 
 /** Peer timings per case, kept for the wasm rows (which compare against the same numbers). */
-const peerByCase = new Map<
-  string,
-  { ms: number; layout: string; nchw: number; cl: number; rss: number; cpu: number }
->();
-const bestLayout = new Map<string, string>();
+interface PeerCase {
+  results: VariantResult[];
+  best?: VariantResult;
+  eager?: VariantResult;
+  compiled?: VariantResult;
+  bf16?: VariantResult;
+  note: string;
+}
+const peerByCase = new Map<string, PeerCase>();
+/** The fastest fp32 variant of each model's ST case (the one the longest cases run alone). */
+const bestVariant = new Map<string, PeerVariant>();
+/** Seconds the peer spent in torch.compile over the whole run. */
+let peerCompileTotalS = 0;
 let machinePeakGflops = NaN;
 const versions: Record<string, string> = { deno: Deno.version.deno };
 const leaks: string[] = [];
@@ -550,19 +660,25 @@ async function measureCase(
   }
   // The peer runs once per case: in the tensorflow pass, or in the first pass that has the case.
   const usePeer = peer !== undefined && !peerByCase.has(key);
-  const layouts: string[] = plan.peerLayouts === "both"
-    ? [...LAYOUTS]
-    : [bestLayout.get(m.label) ?? "channels_last"];
+  const variants: PeerVariant[] = plan.peerVariants === "all"
+    ? PEER_VARIANTS
+    : [bestVariant.get(m.label) ?? PEER_VARIANTS.find((v) => v.precision === "fp32")!];
   const oursTimes: number[] = [];
-  const peerTimes: Record<string, number[]> = { nchw: [], channels_last: [] };
-  const peerCpu: Record<string, number> = { nchw: 0, channels_last: 0 };
+  const peerTimes = new Map<string, number[]>(variants.map((v) => [v.label, []]));
+  const peerCpu = new Map<string, number>(variants.map((v) => [v.label, 0]));
+  const peerRss = new Map<string, number>(variants.map((v) => [v.label, 0]));
+  const peerStepRss = new Map<string, number>(variants.map((v) => [v.label, 0]));
+  const peerCompileMs = new Map<string, number>(variants.map((v) => [v.label, 0]));
+  const peerRecompiled = new Set<string>();
+  const peerErrors: string[] = [];
   let oursCpu = 0;
-  let peerRss = 0;
   let note = "";
   resetPeakRss();
+  const oursRssStart = rssNowMb();
   await runOurs(ours, method, plan.warmup);
   const peerRound = async (round: number) => {
-    for (const layout of layouts) {
+    for (const v of variants) {
+      if (peerErrors.some((e) => e.startsWith(v.label))) continue; // failed once: not again
       const r = await peer!.ask({
         arch: m.arch,
         width: m.width,
@@ -570,17 +686,25 @@ async function measureCase(
         channels: m.channels,
         method,
         batch,
-        layout,
+        layout: v.layout,
+        mode: v.mode,
+        precision: v.precision,
         steps: plan.steps,
         warmup: round === 0 ? plan.warmup : 0,
       });
       if (!r.ok) {
-        note = `peer error: ${r.error}`;
+        peerErrors.push(`${v.label}: ${r.error}`);
         continue;
       }
-      peerTimes[layout].push(...r.times_ms!);
-      peerCpu[layout] += r.cpu_ms ?? NaN;
-      peerRss = Math.max(peerRss, r.peak_rss_mb ?? 0);
+      peerTimes.get(v.label)!.push(...r.times_ms!);
+      peerCpu.set(v.label, peerCpu.get(v.label)! + (r.cpu_ms ?? NaN));
+      peerRss.set(v.label, Math.max(peerRss.get(v.label)!, r.peak_rss_mb ?? 0));
+      if (r.peak_rss_mb != null && r.rss_start_mb != null) {
+        const step = r.peak_rss_mb - r.rss_start_mb;
+        peerStepRss.set(v.label, Math.max(peerStepRss.get(v.label)!, step));
+      }
+      peerCompileMs.set(v.label, peerCompileMs.get(v.label)! + (r.compile_ms ?? 0));
+      if (r.recompiled) peerRecompiled.add(v.label);
     }
   };
   for (let round = 0; round < plan.rounds; round++) {
@@ -592,34 +716,67 @@ async function measureCase(
   }
   const oursRss = peakRssMb();
   const oursMs = median(oursTimes);
-  let peerInfo = peerByCase.get(key);
+  let pc = peerByCase.get(key);
   if (usePeer) {
-    const nchw = median(peerTimes.nchw), cl = median(peerTimes.channels_last);
-    const best = !(cl < nchw) && Number.isFinite(nchw) ? "nchw" : "channels_last";
-    const cpu = peerCpu[best] / peerTimes[best].length;
-    peerInfo = { ms: best === "nchw" ? nchw : cl, layout: best, nchw, cl, rss: peerRss, cpu };
-    peerByCase.set(key, peerInfo);
-    if (method === "ST") bestLayout.set(m.label, best);
-  } else if (peerInfo) {
+    const results: VariantResult[] = variants.map((v) => {
+      const t = peerTimes.get(v.label)!;
+      return {
+        variant: v,
+        ms: median(t),
+        cpuMs: t.length ? peerCpu.get(v.label)! / t.length : NaN,
+        rssMb: peerRss.get(v.label)! || NaN,
+        stepRssMb: t.length ? peerStepRss.get(v.label)! : NaN,
+        compileS: peerCompileMs.get(v.label)! / 1000,
+        recompiled: peerRecompiled.has(v.label),
+      };
+    });
+    const pick = bestOf(results);
+    const flags = [
+      ...peerErrors.map((e) => `peer error ${e}`),
+      ...[...peerRecompiled].map((l) => `${l} compiled during timed steps`),
+    ];
+    pc = { results, ...pick, note: flags.join("; ") };
+    peerByCase.set(key, pc);
+    peerCompileTotalS += results.reduce((a, r) => a + r.compileS, 0);
+    if (method === "ST" && batch === BATCH && pick.best) {
+      bestVariant.set(m.label, pick.best.variant);
+    }
+    note = pc.note;
+  } else if (pc) {
     note ||= "torch numbers from the tensorflow pass of this run";
   }
   const flops = stepFlops(m, method, batch);
   const frac = (ms: number) => flops / (ms / 1000) / 1e9 / machinePeakGflops;
+  const msOf = (label: string) => pc?.results.find((x) => x.variant.label === label)?.ms ?? NaN;
+  const best = pc?.best, eager = pc?.eager, compiled = pc?.compiled;
   const r: Row = {
     ...base,
     oursMs,
     oursSteps: oursTimes.length,
     oursCpuMs: oursCpu / oursTimes.length,
-    peerCpuMs: peerInfo?.cpu ?? NaN,
+    peerCpuMs: best?.cpuMs ?? NaN,
     oursRssMb: oursRss,
-    peerMs: peerInfo?.ms ?? NaN,
-    peerLayout: peerInfo?.layout ?? "",
-    peerNchwMs: peerInfo?.nchw ?? NaN,
-    peerChannelsLastMs: peerInfo?.cl ?? NaN,
-    peerRssMb: peerInfo?.rss ?? NaN,
-    ratio: peerInfo ? peerInfo.ms / oursMs : NaN,
+    oursStepRssMb: oursRss - oursRssStart,
+    peerMs: best?.ms ?? NaN,
+    peerVariant: best?.variant.label ?? "",
+    peerLayout: best?.variant.layout ?? "",
+    peerNchwMs: msOf("eager/nchw"),
+    peerChannelsLastMs: msOf("eager/channels_last"),
+    peerEagerMs: eager?.ms ?? NaN,
+    peerEagerLayout: eager?.variant.layout ?? "",
+    peerCompileMs: compiled?.ms ?? NaN,
+    peerCompileLayout: compiled?.variant.layout ?? "",
+    peerCompileS: compiled ? compiled.compileS : NaN,
+    peerBf16Ms: pc?.bf16?.ms ?? NaN,
+    peerBf16Variant: pc?.bf16?.variant.label ?? "",
+    peerRssMb: best?.rssMb ?? NaN,
+    peerStepRssMb: best?.stepRssMb ?? NaN,
+    peerEagerRssMb: eager?.rssMb ?? NaN,
+    ratio: best ? best.ms / oursMs : NaN,
+    ratioEager: eager ? eager.ms / oursMs : NaN,
+    ratioCompile: compiled ? compiled.ms / oursMs : NaN,
     oursPeakFrac: frac(oursMs),
-    peerPeakFrac: peerInfo ? frac(peerInfo.ms) : NaN,
+    peerPeakFrac: best ? frac(best.ms) : NaN,
     note,
   };
   rows.push(r);
@@ -665,7 +822,7 @@ try {
     } catch (err) {
       console.log(`${backend}: does not load (${(err as Error).message}); skipped`);
       for (const m of MODELS) {
-        for (const method of ["ST", "SAM", "AT", "EVAL"] as Method[]) {
+        for (const method of METHODS) {
           rows.push(unmeasured(
             backend,
             m.label,
@@ -683,6 +840,14 @@ try {
       versions.libtensorflow = binding?.TF_Version ?? "?";
       versions["tfjs-core"] = tf.version_core;
       await measurePeak("start");
+      if (OURS_PRECISION !== "fp32") {
+        setConvPrecision(OURS_PRECISION);
+        console.log(`ours: convolutions in ${OURS_PRECISION} (lib/backend/bf16_convs.ts)`);
+      }
+    } else if (OURS_PRECISION !== "fp32") {
+      console.log(
+        `${backend}: --ours-precision ${OURS_PRECISION} applies to tensorflow only; fp32 here`,
+      );
     }
     console.log(
       `\n== backend ${backend}${usingNativeOps() ? " (fused libtensorflow ops)" : ""} ==`,
@@ -697,7 +862,7 @@ try {
         continue;
       }
       try {
-        for (const method of ["ST", "SAM", "AT", "EVAL"] as Method[]) {
+        for (const method of METHODS) {
           try {
             await measureCase(backend, m, ours, method, BATCH);
           } catch (err) {
@@ -721,6 +886,25 @@ try {
         disposeOurs(ours);
       }
       if (backend === "tensorflow") await measurePeak(`after ${m.label}`);
+    }
+    for (const [m, batch] of scalingCases(backend)) {
+      let ours: Ours | undefined;
+      try {
+        ours = buildOurs(m, batch);
+        await measureCase(backend, m, ours, "ST", batch);
+      } catch (err) {
+        const r = unmeasured(
+          backend,
+          m.label,
+          "ST",
+          batch,
+          `failed: ${String((err as Error).message ?? err).split("\n")[0].slice(0, 160)}`,
+        );
+        rows.push(r);
+        printRow(r);
+      } finally {
+        if (ours) disposeOurs(ours);
+      }
     }
     for (const [m, batch] of extraCases(backend)) {
       let ours: Ours | undefined;
@@ -748,34 +932,42 @@ for (const r of rows) {
   r.oursPeakFrac = frac(r.oursMs);
   r.peerPeakFrac = frac(r.peerMs);
 }
-console.log(`\n== summary: torch ms / our ms (above 1.0 = we are faster) ==`);
+console.log(
+  `\n== summary: torch ms / our ms (above 1.0 = we are faster), against the fastest fp32 PyTorch ` +
+    `variant of ${
+      PEER_VARIANTS.filter((v) => v.precision === "fp32").map((v) => v.label).join(", ")
+    } ==`,
+);
 console.log(
   `machine fp32 matmul peak ${fmt(machinePeakGflops, 0)} GFLOP/s (best of: ${peakLog.join("; ")})`,
 );
 console.log(
-  "backend    model         method  ours        torch (layout)             torch/ours  ours %peak  torch %peak  CPU ms/step ours/torch",
+  "backend    model         method  ours        fastest fp32 torch (variant)          torch/ours  eager torch (layout)       eager/ours  compile s  ours %peak  torch %peak  CPU ms/step ours/torch" +
+    (PEER_VARIANTS.some((v) => v.precision === "bf16") ? "  torch bf16" : ""),
 );
 for (const r of rows) {
-  const thr = r.method === "EVAL";
-  const o = !Number.isFinite(r.oursMs)
-    ? "-"
-    : thr
-    ? `${fmt((r.batch / r.oursMs) * 1000, 0)} img/s`
-    : `${fmt(r.oursMs)} ms`;
-  const p = !Number.isFinite(r.peerMs)
-    ? "-"
-    : thr
-    ? `${fmt((r.batch / r.peerMs) * 1000, 0)} img/s (${r.peerLayout})`
-    : `${fmt(r.peerMs)} ms (${r.peerLayout})`;
+  const o = shown(r, r.oursMs);
+  const p = Number.isFinite(r.peerMs) ? `${shown(r, r.peerMs)} (${r.peerVariant})` : "-";
+  const e = Number.isFinite(r.peerEagerMs)
+    ? `${shown(r, r.peerEagerMs)} (${r.peerEagerLayout})`
+    : "-";
   console.log(
     `${r.backend.padEnd(10)} ${r.model.padEnd(13)} ${
       (r.method + (r.batch !== BATCH ? ` b${r.batch}` : "")).padEnd(7)
-    } ${o.padEnd(11)} ${p.padEnd(26)} ${
-      (Number.isFinite(r.ratio) ? r.ratio.toFixed(2) + "x" : "-").padStart(10)
-    }  ${(Number.isFinite(r.oursPeakFrac) ? fmt(100 * r.oursPeakFrac) + "%" : "-").padStart(10)}  ${
-      (Number.isFinite(r.peerPeakFrac) ? fmt(100 * r.peerPeakFrac) + "%" : "-").padStart(11)
-    }` +
-      (Number.isFinite(r.oursMs) ? `  ${fmt(r.oursCpuMs)}/${fmt(r.peerCpuMs)}` : `  ${r.note}`),
+    } ${o.padEnd(11)} ${p.padEnd(37)} ${ratioText(r.ratio).padStart(10)}  ${e.padEnd(26)} ${
+      ratioText(r.ratioEager).padStart(10)
+    }  ${(Number.isFinite(r.peerCompileS) ? fmt(r.peerCompileS, 0) : "-").padStart(9)}  ${
+      (Number.isFinite(r.oursPeakFrac) ? fmt(100 * r.oursPeakFrac) + "%" : "-").padStart(10)
+    }  ${(Number.isFinite(r.peerPeakFrac) ? fmt(100 * r.peerPeakFrac) + "%" : "-").padStart(11)}` +
+      (Number.isFinite(r.oursMs) ? `  ${fmt(r.oursCpuMs)}/${fmt(r.peerCpuMs)}` : `  ${r.note}`) +
+      (Number.isFinite(r.peerBf16Ms) ? `  ${shown(r, r.peerBf16Ms)} (${r.peerBf16Variant})` : "") +
+      (Number.isFinite(r.oursMs) && r.note ? `  [${r.note}]` : ""),
+  );
+}
+if (peerCompileTotalS > 0) {
+  console.log(
+    `torch.compile spent ${peerCompileTotalS.toFixed(0)} s compiling in this run (warm-up only; ` +
+      "no step time includes it; inductor's cache under /tmp/torchinductor_$USER shortens later runs)",
   );
 }
 console.log(
@@ -787,7 +979,7 @@ for (const backend of backends) {
   for (const m of MODELS) {
     const get = (method: Method, side: "ours" | "peer") => {
       const r = rows.find((x) =>
-        x.backend === backend && x.model === m.label && x.method === method
+        x.backend === backend && x.model === m.label && x.method === method && x.batch === BATCH
       );
       return r ? (side === "ours" ? r.oursMs : r.peerMs) : NaN;
     };
@@ -802,6 +994,40 @@ for (const backend of backends) {
       }`,
     );
   }
+}
+const scaling = rows.filter((r) =>
+  r.backend === "tensorflow" && r.model === MODELS[1].label && r.method === "ST" &&
+  SCALING_BATCHES.includes(r.batch)
+).sort((a, b) => a.batch - b.batch);
+if (scaling.length) {
+  console.log(
+    `\n== scaling: ${
+      MODELS[1].label
+    } ST, ms per image (and peak RSS of each process during the case) ==`,
+  );
+  console.log(
+    "batch  ours ms/img  fastest fp32 torch ms/img (variant)   torch/ours  eager ms/img  compile ms/img  peak RSS ours / torch (eager)   of which the case's own: ours / torch",
+  );
+  const perImg = (ms: number, b: number) => (Number.isFinite(ms) ? (ms / b).toFixed(3) : "-");
+  for (const r of scaling) {
+    console.log(
+      `${String(r.batch).padStart(5)}  ${perImg(r.oursMs, r.batch).padStart(11)}  ${
+        `${perImg(r.peerMs, r.batch)} (${r.peerVariant || "-"})`.padEnd(36)
+      } ${ratioText(r.ratio).padStart(10)}  ${perImg(r.peerEagerMs, r.batch).padStart(12)}  ${
+        perImg(r.peerCompileMs, r.batch).padStart(14)
+      }  ${
+        `${fmt(r.oursRssMb, 0)} / ${fmt(r.peerRssMb, 0)} (${fmt(r.peerEagerRssMb, 0)}) MB`.padEnd(
+          30,
+        )
+      }  ${fmt(r.oursStepRssMb, 0)} / ${fmt(r.peerStepRssMb, 0)} MB` +
+        (r.note ? `  [${r.note}]` : ""),
+    );
+  }
+  console.log(
+    "peak RSS = the kernel's high-water mark (VmHWM), reset before the case, of our Deno process and " +
+      "of torch's Python process (inductor's compile workers are other processes, not counted); it " +
+      "includes what earlier cases left allocated. The case's own = peak minus the RSS at its start.",
+  );
 }
 console.log(`\n== tensor leak check (tensorflow backend) ==`);
 leaks.forEach((l) => console.log(l));
@@ -822,6 +1048,8 @@ const machine = {
   libtensorflow: versions.libtensorflow ?? "",
   torch: String(peer?.info.torch ?? ""),
   torch_threads: String(peer?.info.threads ?? ""),
+  torch_variants: PEER_VARIANTS.map((v) => v.label).join(" "),
+  ours_precision: OURS_PRECISION,
   peak_gflops: machinePeakGflops,
 };
 const header = [
@@ -835,12 +1063,27 @@ const header = [
   "ours_cpu_ms",
   "ours_peak_rss_mb",
   "torch_ms",
+  "torch_variant",
   "torch_layout",
   "torch_nchw_ms",
   "torch_channels_last_ms",
   "torch_cpu_ms",
   "torch_peak_rss_mb",
   "torch_over_ours",
+  "ours_case_rss_mb",
+  "torch_case_rss_mb",
+  "torch_eager_ms",
+  "torch_eager_layout",
+  "torch_eager_over_ours",
+  "torch_eager_peak_rss_mb",
+  "torch_compile_ms",
+  "torch_compile_layout",
+  "torch_compile_over_ours",
+  "torch_compile_s",
+  "torch_bf16_ms",
+  "torch_bf16_variant",
+  "ours_ms_per_image",
+  "torch_ms_per_image",
   "gflop_per_step",
   "ours_peak_fraction",
   "torch_peak_fraction",
@@ -860,12 +1103,27 @@ for (const r of rows) {
       r.oursCpuMs,
       r.oursRssMb,
       r.peerMs,
+      r.peerVariant,
       r.peerLayout,
       r.peerNchwMs,
       r.peerChannelsLastMs,
       r.peerCpuMs,
       r.peerRssMb,
       r.ratio,
+      r.oursStepRssMb,
+      r.peerStepRssMb,
+      r.peerEagerMs,
+      r.peerEagerLayout,
+      r.ratioEager,
+      r.peerEagerRssMb,
+      r.peerCompileMs,
+      r.peerCompileLayout,
+      r.ratioCompile,
+      r.peerCompileS,
+      r.peerBf16Ms,
+      r.peerBf16Variant,
+      r.oursMs / r.batch,
+      r.peerMs / r.batch,
       r.gflop,
       r.oursPeakFrac,
       r.peerPeakFrac,

@@ -1,6 +1,8 @@
 /** The benchmark's FLOP counts (bench/flops.ts) against MACs counted by PyTorch forward hooks. */
 import assert from "node:assert/strict";
 import { forwardFlops, type ModelCase, stepFlops } from "../bench/flops.ts";
+import { parseBatches, parsePeerVariants } from "../bench/options.ts";
+import { bestOf, type VariantResult } from "../bench/peer_pick.ts";
 
 const prn = (width: number): ModelCase => ({
   arch: "prn18",
@@ -26,4 +28,48 @@ Deno.test("bench: step FLOPs are ST 3F, SAM 6F, AT-10 23F, EVAL 22F per batch", 
     (["ST", "SAM", "AT", "EVAL"] as const).map((m) => stepFlops(prn(16), m, 128) / f),
     [3, 6, 23, 22],
   );
+});
+
+Deno.test("bench: --peer-variants parses MODE/LAYOUT, dedupes, and needs an fp32 variant", () => {
+  const v = parsePeerVariants("eager/nchw, compile/cl,compile-bf16/channels_last,eager/nchw");
+  assert.deepEqual(v.map((x) => [x.label, x.mode, x.layout, x.precision]), [
+    ["eager/nchw", "eager", "nchw", "fp32"],
+    ["compile/channels_last", "compile", "channels_last", "fp32"],
+    ["compile-bf16/channels_last", "compile", "channels_last", "bf16"],
+  ]);
+  assert.throws(() => parsePeerVariants("jit/nchw"), /MODE\/LAYOUT/);
+  assert.throws(() => parsePeerVariants("eager"), /MODE\/LAYOUT/);
+  assert.throws(() => parsePeerVariants("eager-bf16/nchw"), /at least one fp32/);
+});
+
+Deno.test("bench: --batches parses a sorted unique list, none skips", () => {
+  assert.deepEqual(parseBatches("512,32,128,32"), [32, 128, 512]);
+  assert.deepEqual(parseBatches("none"), []);
+  assert.throws(() => parseBatches("0"), /batch size/);
+  assert.throws(() => parseBatches("12.5"), /batch size/);
+});
+
+Deno.test("bench: the peer is the fastest fp32 variant; eager, compiled and bf16 kept beside", () => {
+  const r = (label: string, ms: number): VariantResult => ({
+    variant: parsePeerVariants(label.includes("bf16") ? `eager/nchw,${label}` : label).at(-1)!,
+    ms,
+    cpuMs: ms,
+    rssMb: 1,
+    stepRssMb: 1,
+    compileS: label.startsWith("compile") ? 60 : 0,
+    recompiled: false,
+  });
+  const results = [
+    r("eager/nchw", 120),
+    r("eager/channels_last", 110),
+    r("compile/channels_last", 100),
+    r("compile-bf16/channels_last", 80),
+    r("compile/nchw", NaN), // failed: never picked
+  ];
+  const pick = bestOf(results);
+  assert.equal(pick.best?.variant.label, "compile/channels_last"); // bf16 is faster but not fp32
+  assert.equal(pick.eager?.variant.label, "eager/channels_last");
+  assert.equal(pick.compiled?.variant.label, "compile/channels_last");
+  assert.equal(pick.bf16?.variant.label, "compile-bf16/channels_last");
+  assert.equal(bestOf([r("eager/nchw", NaN)]).best, undefined);
 });
