@@ -90,9 +90,8 @@ export function runMaskingChecks(
     const n = aa.robust.length;
     const at = (attack: string, s: number) =>
       cols.find((c) => c.spec.attack === attack && steps(c) === s && sameThreat(c, aa));
-    const checks: MaskingCheck[] = [{
-      ...checkSquareAfterApgd({ ...aa, label: `AutoAttack ${threatLabel(aa.spec.norm, aa.spec.eps)}` }),
-    }];
+    const label = `AutoAttack ${threatLabel(aa.spec.norm, aa.spec.eps)}`;
+    const checks: MaskingCheck[] = [checkSquareAfterApgd({ ...aa, label })];
     if (large) {
       checks.push(checkLargeRadius(large.accuracy, `APGD-CE-20 L∞ ${LARGE_LINF}`));
     }
