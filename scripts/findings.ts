@@ -5,14 +5,19 @@
  *
  *   bin/deno run -A scripts/findings.ts [--preset default|full]
  */
-import { attackGaps, autoattackColumns, autoattackSummaries, tableColumns } from "../lib/analysis/autoattack_view.ts";
+import {
+  attackGaps,
+  autoattackColumns,
+  autoattackSummaries,
+  gapsByFamily,
+  tableColumns,
+} from "../lib/analysis/autoattack_view.ts";
 import { checkClaims, formatPct, summarize } from "../lib/analysis/summary.ts";
 import { maskingChecksOfResults } from "../lib/analysis/masking.ts";
 import { evalColumns } from "../lib/experiments/columns.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
 import { readEvals, readResults } from "../lib/experiments/results.ts";
 import { planTable } from "../lib/experiments/table.ts";
-import { familyOf } from "../lib/training/method.ts";
 import { parseCli, runCli } from "./cli.ts";
 
 const args = parseCli(
@@ -47,12 +52,7 @@ await runCli(() => Promise.resolve().then(() => {
     for (const c of aaClaims.filter((c) => /^[12]a/.test(c.claim))) {
       console.log(`- ${c.claim}: ${c.statement}`);
     }
-    const fam = new Map<string, number[]>();
-    for (const g of gaps) {
-      const s = summaries.find((x) => x.row.id === g.rowId);
-      const f = s ? familyOf(s.row.method) : g.rowId;
-      fam.set(f, [...(fam.get(f) ?? []), g.gap]);
-    }
+    const fam = gapsByFamily(gaps, summaries);
     console.log("\nPGD-10 − AutoAttack on the same points (points, mean [min, max] over runs × threats):");
     for (const [f, v] of fam) {
       const p = (x: number) => (100 * x).toFixed(1);

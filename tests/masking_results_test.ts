@@ -3,6 +3,7 @@
  * right check, PGD-10 is restricted to AutoAttack's points by its flags, and a bad row is flagged.
  */
 import assert from "node:assert/strict";
+import { attackGaps } from "../lib/analysis/autoattack_view.ts";
 import { runMaskingChecks } from "../lib/analysis/masking.ts";
 import { flagsToBase64, type ResultRow } from "../lib/experiments/results.ts";
 
@@ -83,4 +84,16 @@ Deno.test("masking checks from results rows: each failure is flagged, missing ro
   // Without the companion rows only (a) and (d) remain.
   assert.deepEqual(r2.checks.map((c) => c.name), ["square-after-apgd", "ordering"]);
   assert.deepEqual(runMaskingChecks(run, [pgd10], 4), [], "no AutoAttack row, no checks");
+});
+
+Deno.test("attackGaps: PGD-10 on AutoAttack's own points (its flags), the stages carried over", () => {
+  const gaps = attackGaps(
+    [{ run_key: "k1", row_id: "ST", seed: 0, clean: 0.75 }],
+    [pgd10, pgd10Small, aa, pgd50],
+  );
+  assert.equal(gaps.length, 1);
+  // PGD-10 is 75% on all four points but 100% on the first two, where AutoAttack leaves 50%.
+  assert.deepEqual([gaps[0].n, gaps[0].pgd10, gaps[0].autoattack, gaps[0].gap], [2, 1, 0.5, 0.5]);
+  assert.deepEqual(gaps[0].stages.map((s) => s.attack), ["apgd-ce", "apgd-t", "square"]);
+  assert.deepEqual(attackGaps([{ run_key: "k1", row_id: "ST", seed: 0 }], [aa]), [], "no PGD-10 row");
 });

@@ -6,7 +6,9 @@
  */
 import { threatLabel } from "../attacks/attack.ts";
 import type { EvalColumn } from "../experiments/columns.ts";
-import { base64ToFlags, type ResultRow } from "../experiments/results.ts";
+import type { ResultRow } from "../experiments/results.ts";
+import { familyOf } from "../training/method.ts";
+import { accuracyOnFirst, columnOf, sameThreat, steps } from "./masking.ts";
 import type { RowSummary } from "./summary.ts";
 
 export interface AttackGap {
@@ -24,42 +26,41 @@ export interface AttackGap {
   gap: number;
 }
 
-const isAa = (r: ResultRow) => r.attack === "autoattack";
-
-/** The PGD-10 row at the same threat as `aa`. */
-function pgd10Of(rows: readonly ResultRow[], aa: ResultRow): ResultRow | undefined {
-  return rows.find((r) =>
-    r.attack === "pgd" && r.norm === aa.norm && Math.abs(Number(r.eps) - Number(aa.eps)) < 1e-9 &&
-    JSON.parse(String(r.options ?? "{}")).steps === 10
-  );
-}
-
 /** One gap per (run, AutoAttack column); runs without AutoAttack are left out. */
 export function attackGaps(runs: readonly ResultRow[], evals: readonly ResultRow[]): AttackGap[] {
   const out: AttackGap[] = [];
   for (const run of runs) {
-    const mine = evals.filter((e) => e.run_key === run.run_key);
-    for (const aa of mine.filter(isAa)) {
-      const pgd = pgd10Of(mine, aa);
-      const n = Number(aa.n);
-      if (!pgd || typeof pgd.robust_flags !== "string") continue;
-      const flags = base64ToFlags(pgd.robust_flags, Number(pgd.n));
-      if (flags.length < n) continue;
-      let hits = 0;
-      for (let i = 0; i < n; i++) hits += flags[i];
-      const pgd10 = hits / n;
-      const autoattack = Number(aa.accuracy);
+    const cols = evals.filter((e) => e.run_key === run.run_key).map(columnOf);
+    for (const aa of cols.filter((c) => c.spec.attack === "autoattack")) {
+      const n = aa.robust.length;
+      const pgd = cols.find((c) => c.spec.attack === "pgd" && steps(c) === 10 && sameThreat(c, aa));
+      const pgd10 = pgd ? accuracyOnFirst(pgd, n) : null;
+      if (pgd10 === null) continue;
       out.push({
         rowId: String(run.row_id),
         seed: Number(run.seed),
-        threat: threatLabel(aa.norm as "linf" | "l2", Number(aa.eps)),
+        threat: threatLabel(aa.spec.norm, aa.spec.eps),
         n,
         pgd10,
-        autoattack,
-        stages: typeof aa.stages === "string" ? JSON.parse(aa.stages) : [],
-        gap: pgd10 - autoattack,
+        autoattack: aa.accuracy,
+        stages: aa.stages,
+        gap: pgd10 - aa.accuracy,
       });
     }
+  }
+  return out;
+}
+
+/** The gaps grouped by method family (ST, SAM, AT, ...): what the notebook and README summarise. */
+export function gapsByFamily(
+  gaps: readonly AttackGap[],
+  summaries: readonly RowSummary[],
+): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const g of gaps) {
+    const s = summaries.find((x) => x.row.id === g.rowId);
+    const family = s ? familyOf(s.row.method) : g.rowId;
+    out.set(family, [...(out.get(family) ?? []), g.gap]);
   }
   return out;
 }

@@ -35,7 +35,7 @@ export interface RunChecks {
 }
 
 /** An evaluations-CSV row as the shape the pure checks take. */
-function columnOf(r: ResultRow): EvalColumnResult {
+export function columnOf(r: ResultRow): EvalColumnResult {
   const n = Number(r.n);
   const options = typeof r.options === "string" && r.options ? JSON.parse(r.options) : {};
   return {
@@ -50,7 +50,7 @@ function columnOf(r: ResultRow): EvalColumnResult {
 }
 
 /** Accuracy of a column on its first n points, from its per-example flags (null if it has none). */
-function accuracyOnFirst(c: EvalColumnResult, n: number): number | null {
+export function accuracyOnFirst(c: EvalColumnResult, n: number): number | null {
   if (c.robust.length < n) return null;
   let hits = 0;
   for (let i = 0; i < n; i++) hits += c.robust[i];
@@ -58,9 +58,9 @@ function accuracyOnFirst(c: EvalColumnResult, n: number): number | null {
 }
 
 const isAutoAttack = (c: EvalColumnResult) => c.spec.attack === "autoattack";
-const sameThreat = (a: EvalColumnResult, b: EvalColumnResult) =>
+export const sameThreat = (a: EvalColumnResult, b: EvalColumnResult) =>
   a.spec.norm === b.spec.norm && Math.abs(a.spec.eps - b.spec.eps) < 1e-9;
-const steps = (c: EvalColumnResult) => Number(c.spec.options.steps);
+export const steps = (c: EvalColumnResult) => Number(c.spec.options.steps);
 
 /**
  * The checks of one run: `run` is its runs-CSV row (its clean accuracy on all `nTest` points),

@@ -22,11 +22,10 @@ import { planTable, wideRows } from "../lib/experiments/table.ts";
 import {
   cellRecords, checkClaims, costRatios, costStatements, formatPct, PAPER_STD_BOUND, paperSummaries, summarize, tableRecords,
 } from "../lib/analysis/summary.ts";
-import { attackGaps, autoattackColumns, autoattackSummaries, gapRecords, tableColumns } from "../lib/analysis/autoattack_view.ts";
+import { attackGaps, autoattackColumns, autoattackSummaries, gapRecords, gapsByFamily, tableColumns } from "../lib/analysis/autoattack_view.ts";
 import { detectableEffects } from "../lib/analysis/detectable.ts";
 import { maskingChecksOfResults } from "../lib/analysis/masking.ts";
 import { readEvals, readResults } from "../lib/experiments/results.ts";
-import { familyOf } from "../lib/training/method.ts";
 import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
 import { cifarMissingMarkdown, claimsMarkdown, loadMarkdown, noiseMarkdown, presetMarkdown } from "../lib/report/report_text.ts";
 const robustOf = (cols) => cols.filter((c) => c.key !== "clean");
@@ -174,12 +173,7 @@ gaps.length ? pl.DataFrame(gapRecords(gaps, labelOf)) : "No AutoAttack columns i
 """),
         code(r"""
 if (gaps.length) {
-  const byFamily = new Map();
-  for (const g of gaps) {
-    const s = summaries.find((x) => x.row.id === g.rowId);
-    const fam = s ? familyOf(s.row.method) : g.rowId;
-    byFamily.set(fam, [...(byFamily.get(fam) ?? []), g.gap]);
-  }
+  const byFamily = gapsByFamily(gaps, summaries);
   await showMarkdown([...byFamily].map(([f, v]) =>
     `- **${f}**: PGD-10 − AutoAttack is ${(100 * v.reduce((a, b) => a + b, 0) / v.length).toFixed(1)} points on average (${v.length} run × threat; range ${(100 * Math.min(...v)).toFixed(1)} to ${(100 * Math.max(...v)).toFixed(1)}).`).join("\n"));
 } else {
