@@ -104,7 +104,8 @@ export function autoattackSummaries(
   const aaCols = autoattackColumns(columns);
   const pgdKey = (c: EvalColumn) =>
     columns.find((p) =>
-      p.key.startsWith("pgd10_") && p.norm === c.norm && Math.abs((p.eps ?? 0) - (c.eps ?? 0)) < 1e-9
+      p.key.startsWith("pgd10_") && p.norm === c.norm &&
+      Math.abs((p.eps ?? 0) - (c.eps ?? 0)) < 1e-9
     )?.key;
   return summaries.map((s) => {
     const metrics = { clean: s.metrics.clean };

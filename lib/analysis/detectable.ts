@@ -25,7 +25,9 @@ export function detectableEffects(
   columns: readonly EvalColumn[],
 ): DetectableEffect[] {
   return columns.flatMap((c) => {
-    const stats = summaries.map((s) => s.metrics[c.key]).filter((m) => m && Number.isFinite(m.mean));
+    const stats = summaries.map((s) => s.metrics[c.key]).filter((m) =>
+      m && Number.isFinite(m.mean)
+    );
     if (stats.length === 0) return [];
     const std = median(stats.map((m) => m.std).filter(Number.isFinite));
     const seeds = Math.max(...stats.map((m) => m.n));

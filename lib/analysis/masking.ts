@@ -43,7 +43,9 @@ export function columnOf(r: ResultRow): EvalColumnResult {
     label: `${r.eval_key}`,
     spec: { attack: String(r.attack), norm: r.norm as "linf" | "l2", eps: Number(r.eps), options },
     accuracy: Number(r.accuracy),
-    robust: typeof r.robust_flags === "string" ? base64ToFlags(r.robust_flags, n) : new Uint8Array(),
+    robust: typeof r.robust_flags === "string"
+      ? base64ToFlags(r.robust_flags, n)
+      : new Uint8Array(),
     stages: typeof r.stages === "string" && r.stages ? JSON.parse(r.stages) : [],
     seconds: Number(r.seconds),
   };

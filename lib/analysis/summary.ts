@@ -450,9 +450,7 @@ export function costRatios(summaries: readonly RowSummary[]): CostRatio[] {
       label: s.row.label,
       epochSeconds: s.epochSeconds,
       ratio,
-      ratioStd: family === "ST"
-        ? 0
-        : ratio * Math.hypot(rel(s.epochSeconds), rel(st.epochSeconds)),
+      ratioStd: family === "ST" ? 0 : ratio * Math.hypot(rel(s.epochSeconds), rel(st.epochSeconds)),
       paperClaim,
       passes,
     };

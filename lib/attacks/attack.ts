@@ -49,8 +49,13 @@ export interface Attack<O extends AttackOptions = AttackOptions> {
   /** Short tag of the attack and its budget for column keys: "pgd10", "apgdce100", "square5000". */
   tag(options: O): string;
   /** Adversarial examples for the batch (the caller disposes them); x [N,H,W,C], y int32 [N]. */
-  run(target: AttackTarget, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, options: O):
-    Promise<tf.Tensor4D>;
+  run(
+    target: AttackTarget,
+    x: tf.Tensor4D,
+    y: tf.Tensor1D,
+    threat: ThreatModel,
+    options: O,
+  ): Promise<tf.Tensor4D>;
 }
 
 /** One use of an attack: which, where, with what options (unset options take its defaults). */

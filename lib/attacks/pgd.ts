@@ -188,7 +188,11 @@ export const PGD: Attack<PgdAttackOptions> = {
   resolve(o, threat) {
     checkKnownKeys("pgd", o, ["steps", "alpha", "randomStart"]);
     const steps = checkNumber("pgd.steps", o.steps ?? 10, { integer: true, min: 1 });
-    const alpha = checkNumber("pgd.alpha", o.alpha ?? threat.eps / 4, threat.eps === 0 ? { min: 0 } : { above: 0 });
+    const alpha = checkNumber(
+      "pgd.alpha",
+      o.alpha ?? threat.eps / 4,
+      threat.eps === 0 ? { min: 0 } : { above: 0 },
+    );
     const randomStart = checkBoolean("pgd.randomStart", o.randomStart ?? true);
     return { steps, alpha, randomStart };
   },

@@ -43,7 +43,9 @@ export interface ResolvedEval {
 
 export function resolveEval(spec: EvalSpec): ResolvedEval {
   if (spec === null || typeof spec !== "object") {
-    throw new OptionError(`Invalid evaluation ${JSON.stringify(spec)}: expected { attack, norm, eps }.`);
+    throw new OptionError(
+      `Invalid evaluation ${JSON.stringify(spec)}: expected { attack, norm, eps }.`,
+    );
   }
   const name = spec.attack;
   if (typeof name === "string" && Object.hasOwn(PROTOCOLS, name)) {

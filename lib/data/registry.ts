@@ -129,7 +129,9 @@ export function normalizationOf(data: Dataset): Normalization {
   const found = data.normalization ?? specOf(data)?.normalization;
   if (!found || found.mean.length !== data.channels || found.std.length !== data.channels) {
     throw new DatasetError(
-      `Dataset ${JSON.stringify(data.name)} has no normalisation for ${data.channels} channel(s): ` +
+      `Dataset ${
+        JSON.stringify(data.name)
+      } has no normalisation for ${data.channels} channel(s): ` +
         `register it in lib/data/registry.ts or set its normalization field.`,
     );
   }

@@ -10,7 +10,7 @@ import { methodColumns } from "../training/method.ts";
 import { ExperimentError } from "./grid.ts";
 import type { GridPlan } from "./plan.ts";
 import { runConfig } from "./plan.ts";
-import { RUN_COLUMNS, type ResultRow } from "./results.ts";
+import { type ResultRow, RUN_COLUMNS } from "./results.ts";
 
 /** Old robust column -> [norm, eps]. */
 function parseOldColumn(col: string): ["linf" | "l2", number] | null {
@@ -20,7 +20,8 @@ function parseOldColumn(col: string): ["linf" | "l2", number] | null {
 
 const same = (a: unknown, b: unknown) =>
   (a ?? null) === (b ?? null) ||
-  (typeof a === "number" && typeof b === "number" && Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)));
+  (typeof a === "number" && typeof b === "number" &&
+    Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)));
 
 export interface Migrated {
   runs: ResultRow[];
@@ -33,7 +34,11 @@ export function migrateV1(oldRows: readonly ResultRow[], plan: GridPlan): Migrat
   for (const old of oldRows) {
     const where = `old results row ${old.run_id}`;
     const run = plan.runs.find((r) => r.row.id === old.row_id && r.seed === old.seed);
-    if (!run) throw new ExperimentError(`${where}: no planned run has row ${old.row_id} and seed ${old.seed}.`);
+    if (!run) {
+      throw new ExperimentError(
+        `${where}: no planned run has row ${old.row_id} and seed ${old.seed}.`,
+      );
+    }
     const c = runConfig(plan.preset, run.row, run.seed);
     const expected: Record<string, unknown> = {
       dataset: plan.preset.dataset,
@@ -50,13 +55,17 @@ export function migrateV1(oldRows: readonly ResultRow[], plan: GridPlan): Migrat
       subset_seed: plan.preset.subsetSeed,
       eval_steps: 10,
       ...Object.fromEntries(
-        ["method", "rho", "norm", "eps", "alpha", "steps"].map((k) => [k, methodColumns(c.method)[k]]),
+        ["method", "rho", "norm", "eps", "alpha", "steps"].map((
+          k,
+        ) => [k, methodColumns(c.method)[k]]),
       ),
     };
     for (const [k, v] of Object.entries(expected)) {
       if (!same(old[k], v)) {
         throw new ExperimentError(
-          `${where}: its ${k} is ${JSON.stringify(old[k])} but the preset's run has ${JSON.stringify(v)}; it is not this run.`,
+          `${where}: its ${k} is ${JSON.stringify(old[k])} but the preset's run has ${
+            JSON.stringify(v)
+          }; it is not this run.`,
         );
       }
     }

@@ -91,7 +91,11 @@ const SMALLCNN_W8_CPU: CostModel = {
  * The report's budget (20 minutes from scratch) allows the first 200 test points of seed 0 with
  * Square at 1000 queries; APGD-CE and APGD-T keep AutoAttack's standard budgets.
  */
-const DEFAULT_AA_BUDGET: EvalBudget = { limit: 200, seeds: [0], options: { square: { queries: 1000 } } };
+const DEFAULT_AA_BUDGET: EvalBudget = {
+  limit: 200,
+  seeds: [0],
+  options: { square: { queries: 1000 } },
+};
 /**
  * The full preset's model costs ~4x per image (bench/NOTES.md): the same 200 points of seed 0,
  * after every run of the grid is trained (the runner trains first, evaluates finished runs after).
@@ -193,7 +197,14 @@ export const PRESETS: Readonly<Record<DatasetName, Readonly<Record<string, Prese
       name: "full",
       train: { ...PAPER_TRAIN, arch: "smallcnn", width: 32, epochs: 10, augment: "none" },
       testSize: 5000,
-      rows: [...PAPER_ROWS.filter((id) => !id.startsWith("AT-") || id === "AT-linf-8" || id === "AT-l2-128"), "ASAM-0.5", "ASAM-1", "SAM-0.1+AT-linf-8"],
+      rows: [
+        ...PAPER_ROWS.filter((id) =>
+          !id.startsWith("AT-") || id === "AT-linf-8" || id === "AT-l2-128"
+        ),
+        "ASAM-0.5",
+        "ASAM-1",
+        "SAM-0.1+AT-linf-8",
+      ],
       rowSeeds: {
         "AT-linf-8": [0],
         "AT-l2-128": [0],

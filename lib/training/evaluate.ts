@@ -78,7 +78,11 @@ export function validateEvalOptions(o: EvalOptions): ResolvedEval[] {
 }
 
 /** Per-example argmax(logits) == y, as 0/1 bytes. */
-async function correctFlags(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Promise<Uint8Array> {
+async function correctFlags(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): Promise<Uint8Array> {
   const hit = tf.tidy(() => tf.cast(tf.equal(tf.argMax(model.forward(x, "eval"), 1), y), "int32"));
   const flags = Uint8Array.from(await hit.data());
   hit.dispose();
@@ -88,7 +92,12 @@ async function correctFlags(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): 
 function batchOf(data: Dataset, s: number, e: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const plane = data.height * data.width * data.channels;
   return {
-    x: tf.tensor4d(data.images.slice(s * plane, e * plane), [e - s, data.height, data.width, data.channels]),
+    x: tf.tensor4d(data.images.slice(s * plane, e * plane), [
+      e - s,
+      data.height,
+      data.width,
+      data.channels,
+    ]),
     y: tf.tensor1d(data.labels.slice(s, e), "int32"),
   };
 }
