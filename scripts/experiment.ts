@@ -3,7 +3,8 @@
  * evaluations-CSV row per (run, evaluation), one saved model per run.
  *
  *   bin/deno task experiment [--dataset fashion-mnist] [--preset default] [--rows all|ID,ID,...]
- *                            [--seeds 0,1,2] [--backend tensorflow] [--results PATH]
+ *                            [--seeds 0,1,2] [--backend tensorflow] [--conv-precision fp32|bf16]
+ *                            [--results PATH]
  *                            [--keep-checkpoints] [--dry-run] [--help]
  *   bin/deno task experiment ... --slurm [--partition P] [--gpus-per-task N] [--cpus-per-task N]
  *                                        [--time HH:MM:SS] [--dry-run]   (lib/experiments/slurm.ts)
@@ -13,6 +14,7 @@
  * resumes from its checkpoint (under results/runs/<results name>/checkpoints/). All the logic is
  * runGrid in lib/experiments/runner.ts; this file only parses the command line.
  */
+import type { ConvPrecision } from "../lib/backend/bf16_convs.ts";
 import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
 import { ALL_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
 import { describePlan, planGrid } from "../lib/experiments/plan.ts";
@@ -46,6 +48,8 @@ ${
                       (AT eps in 1/255 units; "AT-linf-1/255" is accepted too)
   --seeds LIST        comma list of seeds (default: the preset's)
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
+  --conv-precision P  fp32 (default) | bf16: train with bfloat16 convolutions (tensorflow backend;
+                      evaluations stay fp32; results default to results/<dataset>-<preset>-bf16.csv)
   --results PATH      runs CSV (default results/<dataset>-<preset>.csv; evaluations go to
                       <name>.evals.csv beside it, models to models/<name>/)
   --keep-checkpoints  keep each run's checkpoint after its row is written
@@ -78,6 +82,7 @@ const args = parseCli({
   rows: { type: "string" },
   seeds: { type: "string" },
   backend: { type: "string" },
+  "conv-precision": { type: "string" },
   results: { type: "string" },
   "keep-checkpoints": { type: "boolean", default: false },
   "dry-run": { type: "boolean", default: false },
@@ -98,6 +103,7 @@ await runCli(async () => {
     rows: args.rows,
     seeds: args.seeds,
     backend: args.backend,
+    convPrecision: args["conv-precision"] as ConvPrecision | undefined,
     resultsPath: args.results,
     keepCheckpoints: args["keep-checkpoints"],
   };

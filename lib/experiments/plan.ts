@@ -7,12 +7,14 @@
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
+import { CONV_PRECISIONS, type ConvPrecision } from "../backend/bf16_convs.ts";
 import { datasetAbsence, datasetSpec } from "../data/registry.ts";
 import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
 import { familyOf } from "../training/method.ts";
 import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
 import { formatDuration } from "../util/progress.ts";
+import { checkChoice } from "../util/validate.ts";
 import type { PresetEval } from "./columns.ts";
 import { ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
 import { type CostModel, getPreset, type Preset, seedsOf, validatePreset } from "./presets.ts";
@@ -69,6 +71,12 @@ export function shownPath(path: string): string {
 /** results/<dataset>-<preset>.csv in this repository. */
 export function defaultResultsPath(dataset: string, preset: string): string {
   return join(REPO_ROOT, "results", `${dataset}-${preset}.csv`);
+}
+
+/** The results file of a plan: the one given, else the preset's (a bf16 grid gets its own). */
+export function resultsPathOf(o: PlanOptions, preset: Preset): string {
+  const suffix = preset.train.convPrecision === "bf16" ? "-bf16" : "";
+  return o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name + suffix);
 }
 
 /** Checkpoints of a results file live under <its folder>/runs/<its name>/checkpoints/ (git-ignored). */
@@ -175,9 +183,20 @@ export interface PlanOptions {
   modelsDir?: string;
   /** Use these splits instead of loading the dataset (tests); sizes come from them. */
   data?: DatasetSplits;
+  /**
+   * "bf16" trains every run with bfloat16 convolutions (a different run key; default results
+   * file results/<dataset>-<preset>-bf16.csv, so fp32 and bf16 tables never mix).
+   */
+  convPrecision?: ConvPrecision;
 }
 
 export function resolvePreset(o: PlanOptions): Preset {
+  const p = presetNamed(o);
+  const precision = checkChoice("--conv-precision", o.convPrecision ?? "fp32", CONV_PRECISIONS);
+  return precision === "fp32" ? p : { ...p, train: { ...p.train, convPrecision: precision } };
+}
+
+function presetNamed(o: PlanOptions): Preset {
   if (o.preset !== undefined && typeof o.preset === "object") {
     if (o.dataset !== undefined && o.dataset !== o.preset.dataset) {
       throw new ExperimentError(
@@ -209,7 +228,7 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
   const presetRows = preset.rows.map((id) => rowById(id)!);
   const rows = parseRows(o.rows, presetRows);
   const seedsGiven = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
-  const resultsPath = o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name);
+  const resultsPath = resultsPathOf(o, preset);
   const runsDir = o.runsDir ?? runsDirFor(resultsPath);
   const modelsDir = o.modelsDir ?? modelsDirFor(resultsPath);
   const full = o.data
@@ -316,9 +335,11 @@ export function describePlan(plan: GridPlan): string {
         : r.status === "resume"
         ? "resume from checkpoint"
         : "new";
-      return `  ${String(i + 1).padStart(3)}. ${r.row.id.padEnd(18)} seed ${String(r.seed).padEnd(3)} ${
-        familyOf(r.row.method).padEnd(7)
-      } ${what}${runComplete(r) ? "" : `, est. ${formatEstimate(r.estimatedSeconds)}`}`;
+      return `  ${String(i + 1).padStart(3)}. ${r.row.id.padEnd(18)} seed ${
+        String(r.seed).padEnd(3)
+      } ${familyOf(r.row.method).padEnd(7)} ${what}${
+        runComplete(r) ? "" : `, est. ${formatEstimate(r.estimatedSeconds)}`
+      }`;
     }),
   ];
   // Said first and last: a long plan must not read as runnable when its data is absent.

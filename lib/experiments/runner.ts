@@ -28,13 +28,13 @@ import { describeHolder, tryLock } from "../util/lock.ts";
 import { formatDuration, type ProgressStyle } from "../util/progress.ts";
 import { ExperimentError } from "./grid.ts";
 import {
-  defaultResultsPath,
   formatEstimate,
   type GridPlan,
   planGrid,
   type PlannedRun,
   type PlanOptions,
   resolvePreset,
+  resultsPathOf,
   runComplete,
   runConfig,
   shownPath,
@@ -82,9 +82,13 @@ export interface GridResult {
  */
 export function checkGridOptions(o: GridOptions = {}): void {
   const preset = resolvePreset(o);
-  if (o.backend !== undefined) parseBackend(o.backend);
-  else backendFromEnv();
-  checkResultsTarget(o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name));
+  const backend = o.backend !== undefined ? parseBackend(o.backend) : backendFromEnv();
+  if (preset.train.convPrecision === "bf16" && backend !== "tensorflow") {
+    throw new ExperimentError(
+      `--conv-precision bf16 needs the tensorflow backend (the CPU), not ${backend}; drop it or use --backend tensorflow.`,
+    );
+  }
+  checkResultsTarget(resultsPathOf(o, preset));
 }
 
 /** Remove temp files that killed writers left beside the results, models and checkpoints. */
@@ -309,7 +313,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
                 trained,
                 ev.clean,
                 { train: trainSet.n, test: testSet.n },
-                activeBackend() ?? backend,
+                // The runs file has no precision column; the backend names bf16 training.
+                (activeBackend() ?? backend) +
+                  (trained.config.convPrecision === "bf16" ? "+bf16-convs" : ""),
               );
               if (appendRun(plan.resultsPath, row)) trainedCount++;
               else {log(

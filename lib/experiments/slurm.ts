@@ -158,6 +158,7 @@ function commonArgs(plan: GridPlan, s: SlurmOptions): string[] {
     "--results",
     plan.resultsPath,
     ...(s.backend ? ["--backend", s.backend] : []),
+    ...(plan.preset.train.convPrecision === "bf16" ? ["--conv-precision", "bf16"] : []),
   ];
 }
 

@@ -17,11 +17,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend } from "../backend/backend.ts";
 import {
-  AUGMENT_PRESETS,
-  type AugmentName,
-  checkAugment,
-  gatherBatch,
-} from "../data/augment.ts";
+  bf16ConvsSupported,
+  CONV_PRECISIONS,
+  type ConvPrecision,
+  setConvPrecision,
+} from "../backend/bf16_convs.ts";
+import { AUGMENT_PRESETS, type AugmentName, checkAugment, gatherBatch } from "../data/augment.ts";
 import {
   checkFingerprint,
   checkpointPath,
@@ -68,6 +69,12 @@ export interface TrainConfig {
   augment: AugmentName | "auto";
   runningStats: RunningStats;
   seed: number;
+  /**
+   * "bf16" runs the training steps' convolutions in bfloat16 (lib/backend/bf16_convs.ts; the
+   * evaluations stay fp32). Absent means fp32: an fp32 config leaves the field out, so the run
+   * keys and checkpoints of fp32 runs are the same as before the option existed.
+   */
+  convPrecision?: ConvPrecision;
 }
 
 /** The paper's training settings (the method and seed come from the experiment). */
@@ -84,7 +91,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
   seed: 0,
 };
 
-const CONFIG_KEYS = ["method", ...Object.keys(TRAIN_DEFAULTS)];
+const CONFIG_KEYS = ["method", "convPrecision", ...Object.keys(TRAIN_DEFAULTS)];
 
 /** Fill defaults and check every option. Throws an OptionError naming the first bad option. */
 export function resolveTrainConfig(
@@ -105,6 +112,7 @@ export function resolveTrainConfig(
   if (c.augment !== "auto") checkAugment(c.augment);
   checkChoice("runningStats", c.runningStats, RUNNING_STATS);
   checkNumber("seed", c.seed, { integer: true, min: 0, max: 4294967295 });
+  const precision = checkChoice("convPrecision", c.convPrecision ?? "fp32", CONV_PRECISIONS);
   return {
     method,
     arch: c.arch,
@@ -117,6 +125,7 @@ export function resolveTrainConfig(
     augment: c.augment,
     runningStats: c.runningStats,
     seed: c.seed,
+    ...(precision === "bf16" ? { convPrecision: precision } : {}),
   };
 }
 
@@ -151,14 +160,24 @@ export function makeTrainStep(
     const moments: BatchMoments[] = [];
     try {
       const xTrain = inputs
-        ? await runAttack(inputs, { model, mode: "train", rng, moments: allPasses ? moments : undefined }, x, y)
+        ? await runAttack(
+          inputs,
+          { model, mode: "train", rng, moments: allPasses ? moments : undefined },
+          x,
+          y,
+        )
         : x;
       try {
         const lossAt = (keep: boolean) => () =>
           crossEntropy(model.forward(xTrain, "train", keep ? moments : undefined), y);
-        const loss = o.name === "sgd"
-          ? sgdStep(opt, lossAt(true), lr)
-          : samStep(opt, (pass) => lossAt(pass === 1 || allPasses)(), o.rho, lr, opt.params, o.adaptive);
+        const loss = o.name === "sgd" ? sgdStep(opt, lossAt(true), lr) : samStep(
+          opt,
+          (pass) => lossAt(pass === 1 || allPasses)(),
+          o.rho,
+          lr,
+          opt.params,
+          o.adaptive,
+        );
         model.commitMoments(moments);
         return loss;
       } finally {
@@ -235,7 +254,6 @@ export function dataFingerprint(data: Dataset): string {
   return h.toString(16).padStart(8, "0");
 }
 
-
 function validateData(data: Dataset): void {
   const ok = data && Number.isInteger(data.n) && data.n >= 1 &&
     data.images instanceof Float32Array && data.labels instanceof Int32Array &&
@@ -248,6 +266,19 @@ function validateData(data: Dataset): void {
       }: expected n >= 1 examples with images of length n*height*width*channels and n int32 labels.`,
     );
   }
+}
+
+/** The step with its convolutions in `p`, the previous precision restored after each call. */
+function inConvPrecision(p: ConvPrecision, step: TrainStep): TrainStep {
+  if (p === "fp32") return step;
+  return async (x, y, lr) => {
+    const old = setConvPrecision(p);
+    try {
+      return await step(x, y, lr);
+    } finally {
+      setConvPrecision(old);
+    }
+  };
 }
 
 /**
@@ -264,6 +295,11 @@ export async function train(
   validateData(data);
   if (options.evalLimit !== undefined) {
     checkNumber("evalLimit", options.evalLimit, { integer: true, min: 1 });
+  }
+  if (cfg.convPrecision === "bf16" && !bf16ConvsSupported()) {
+    throw new OptionError(
+      "convPrecision bf16 needs the tensorflow (tfjs-node) backend on the CPU; use fp32 (the default) here.",
+    );
   }
   const augment = cfg.augment === "auto" ? defaultAugmentOf(data) : cfg.augment;
   const augSpec = AUGMENT_PRESETS[augment];
@@ -310,7 +346,10 @@ export async function train(
       }
     }
 
-    const step = makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng);
+    const step = inConvPrecision(
+      cfg.convPrecision ?? "fp32",
+      makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng),
+    );
     const label = options.label ?? describeMethod(cfg.method);
     const progress = createProgress({
       label,
