@@ -91,7 +91,8 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
   seed: 0,
 };
 
-const CONFIG_KEYS = ["method", "convPrecision", ...Object.keys(TRAIN_DEFAULTS)];
+// convPrecision last: it is the newest option, and the error message lists the established ones first.
+const CONFIG_KEYS = ["method", ...Object.keys(TRAIN_DEFAULTS), "convPrecision"];
 
 /** Fill defaults and check every option. Throws an OptionError naming the first bad option. */
 export function resolveTrainConfig(
