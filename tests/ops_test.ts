@@ -194,3 +194,25 @@ Deno.test("ops: cross-entropy equals -mean log softmax of the true class", () =>
   assert.ok(Math.abs(v - (l1 + l2) / 2) < 1e-6);
   tf.dispose([logits, y]);
 });
+
+Deno.test("ops: eval-mode BN-ReLU (one affine map) agrees with libtensorflow's BatchNorm kernel to rounding", () => {
+  tf.tidy(() => {
+    for (const shape of [[32, 14, 14, 8], [16, 7, 7, 20]] as const) {
+      const c = shape[3];
+      const x = tf.randomNormal([...shape], 0.3, 1.2, "float32", 11) as tf.Tensor4D;
+      const g = tf.randomUniform([c], 0.5, 1.5, "float32", 12) as tf.Tensor1D;
+      const b = tf.randomNormal([c], 0, 0.3, "float32", 13) as tf.Tensor1D;
+      const m = tf.randomNormal([c], 0, 0.3, "float32", 14) as tf.Tensor1D;
+      const v = tf.randomUniform([c], 0.2, 2, "float32", 15) as tf.Tensor1D;
+      const w = tf.randomNormal([...shape], 0, 1, "float32", 16);
+      const ours = (t: tf.Tensor) => tf.sum(tf.mul(bnReluEval(t as tf.Tensor4D, g, b, m, v), w));
+      const kernel = (t: tf.Tensor) =>
+        tf.sum(tf.mul(tf.relu(tf.batchNorm(t as tf.Tensor4D, m, v, b, g, 1e-5)), w));
+      const y = bnReluEval(x, g, b, m, v).dataSync();
+      const yRef = tf.relu(tf.batchNorm(x, m, v, b, g, 1e-5)).dataSync();
+      assert.ok(maxDiff(y, yRef) < 2e-6, `values differ by ${maxDiff(y, yRef)}`);
+      const [dx, dxRef] = [tf.grad(ours)(x).dataSync(), tf.grad(kernel)(x).dataSync()];
+      assert.ok(maxDiff(dx, dxRef) < 2e-5, `input gradients differ by ${maxDiff(dx, dxRef)}`);
+    }
+  });
+});

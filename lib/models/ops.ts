@@ -126,22 +126,23 @@ export function usingNativeOps(): boolean {
   return nativeBackend() !== null;
 }
 
-function bnAttrs(nb: NativeBackend, training: boolean): unknown[] {
+// Training mode only: eval mode is bnReluEval's affine map, not a FusedBatchNorm kernel.
+function bnAttrs(nb: NativeBackend): unknown[] {
   const b = nb.binding;
   return [
     { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
     { name: "U", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
     { name: "epsilon", type: b.TF_ATTR_FLOAT, value: BN_EPSILON },
     { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
-    { name: "is_training", type: b.TF_ATTR_BOOL, value: training },
+    { name: "is_training", type: b.TF_ATTR_BOOL, value: true },
   ];
 }
 
 /** FusedBatchNormEx attributes: BatchNorm with ReLU fused (oneDNN kernel). */
-function bnReluExAttrs(nb: NativeBackend, training: boolean): unknown[] {
+function bnReluExAttrs(nb: NativeBackend): unknown[] {
   const b = nb.binding;
   return [
-    ...bnAttrs(nb, training),
+    ...bnAttrs(nb),
     { name: "activation_mode", type: b.TF_ATTR_STRING, value: "Relu" },
     { name: "num_side_inputs", type: b.TF_ATTR_INT, value: 0 },
     { name: "exponential_avg_factor", type: b.TF_ATTR_FLOAT, value: 1 },
@@ -153,25 +154,21 @@ function bnReluExAttrs(nb: NativeBackend, training: boolean): unknown[] {
  * relu(FusedBatchNorm(x)) and its five side outputs (batch mean, batch variance (unbiased),
  * reserve spaces 1-3): one oneDNN kernel where available, else FusedBatchNormV3 then Relu.
  */
-function nativeBnRelu(
-  nb: NativeBackend,
-  training: boolean,
-  inputs: tf.Tensor[],
-): tf.Tensor[] {
+function nativeBnRelu(nb: NativeBackend, inputs: tf.Tensor[]): tf.Tensor[] {
   // Channel counts that are not a multiple of 8 take oneDNN's vector-tail code in the fused kernel,
   // whose results differ from FusedBatchNormV3 + Relu in the last bit (measured for C = 4, 12, 20);
   // every multiple of 8 measured (8 to 512) gives identical bits. Those use the fused kernel.
   if (mklFeatures.bnRelu && mklOps(nb) && (inputs[0].shape[3] ?? 0) % 8 === 0) {
     return nb.executeMultipleOutputs(
       "_MklNativeFusedBatchNormEx",
-      bnReluExAttrs(nb, training),
+      bnReluExAttrs(nb),
       inputs,
       6,
     );
   }
   const [z, ...rest] = nb.executeMultipleOutputs(
     "FusedBatchNormV3",
-    bnAttrs(nb, training),
+    bnAttrs(nb),
     inputs,
     6,
   );
@@ -188,13 +185,13 @@ function reluGrad(nb: NativeBackend, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
  * The gradient of the fused BN-ReLU from what its forward pass saved ([x, gamma, y, reserve 1..3]):
  * ReluGrad, then FusedBatchNormGradV3 (no fused CPU kernel does both).
  */
-function bnReluGrad(nb: NativeBackend, training: boolean) {
+function bnReluGrad(nb: NativeBackend) {
   return (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
     const [x, gamma, y, r1, r2, r3] = saved;
     const dz = reluGrad(nb, dy, y);
     const [dx, dgamma, dbeta] = nb.executeMultipleOutputs(
       "FusedBatchNormGradV3",
-      bnAttrs(nb, training),
+      bnAttrs(nb),
       [dz, x, gamma, r1, r2, r3],
       5,
     );
@@ -232,7 +229,7 @@ export function bnReluTrain(
   const f = tf.customGrad((xx, g, bt, save) => {
     const empty = tf.tensor1d([]);
     // Outputs: y, batch_mean, batch_variance (unbiased), reserve_space_1..3 (for the gradient).
-    const [y, mean, varUnbiased, r1, r2, r3] = nativeBnRelu(nb, true, [
+    const [y, mean, varUnbiased, r1, r2, r3] = nativeBnRelu(nb, [
       xx as tf.Tensor,
       g as tf.Tensor,
       bt as tf.Tensor,
@@ -246,12 +243,20 @@ export function bnReluTrain(
         variance: tf.keep(varUnbiased) as tf.Tensor1D,
       });
     }
-    return { value: y, gradFunc: bnReluGrad(nb, true) };
+    return { value: y, gradFunc: bnReluGrad(nb) };
   });
   return f(x, gamma, beta) as tf.Tensor4D;
 }
 
-/** relu(batchNorm(x)) with fixed (running) statistics: eval mode. */
+/**
+ * relu(batchNorm(x)) with fixed (running) statistics, eval mode: one per-channel affine map,
+ * relu(x * s + (beta - mean * s)) with s = gamma / sqrt(var + eps), differentiated by tfjs.
+ * Why not FusedBatchNormV3 with is_training = false (oneDNN's or the generic one, which give the
+ * same bits): libtensorflow 2.21's CPU inference kernel measured 3-9x slower than these three
+ * elementwise ops (bench/NOTES.md: [256,28,28,8] 52.6 vs 5.6 ms; it made an eval-mode forward
+ * pass of the small CNN 7x slower than a train-mode one). The two differ by rounding only (<= 2e-6
+ * absolute on unit-scale activations, tests/ops_test.ts).
+ */
 export function bnReluEval(
   x: tf.Tensor4D,
   gamma: tf.Tensor1D,
@@ -259,24 +264,25 @@ export function bnReluEval(
   runningMean: tf.Tensor1D,
   runningVar: tf.Tensor1D,
 ): tf.Tensor4D {
+  const scale = tf.div(gamma, tf.sqrt(tf.add(runningVar, BN_EPSILON)));
+  const shift = tf.sub(beta, tf.mul(runningMean, scale));
+  return relu(tf.add(tf.mul(x, scale), shift) as tf.Tensor4D);
+}
+
+/**
+ * tf.relu with libtensorflow's ReluGrad as its gradient. Why: tfjs differentiates relu as
+ * dy * step(x), and tfjs-node's Step kernel made it the largest cost of an eval-mode PGD step
+ * (bench/NOTES.md: 116 of 411 ms kernel time in a PGD-10 of 256 images). Same values and bits.
+ */
+function relu(z: tf.Tensor4D): tf.Tensor4D {
   const nb = nativeBackend();
-  if (nb === null) {
-    return tf.relu(
-      tf.batchNorm(x, runningMean, runningVar, beta, gamma, BN_EPSILON),
-    ) as tf.Tensor4D;
-  }
-  const f = tf.customGrad((xx, g, bt, save) => {
-    const [y, , , r1, r2, r3] = nativeBnRelu(nb, false, [
-      xx as tf.Tensor,
-      g as tf.Tensor,
-      bt as tf.Tensor,
-      runningMean,
-      runningVar,
-    ]);
-    (save as tf.GradSaveFunc)([xx as tf.Tensor, g as tf.Tensor, y, r1, r2, r3]);
-    return { value: y, gradFunc: bnReluGrad(nb, false) };
+  if (nb === null) return tf.relu(z);
+  const f = tf.customGrad((zz, save) => {
+    const y = tf.relu(zz as tf.Tensor4D);
+    (save as tf.GradSaveFunc)([y]);
+    return { value: y, gradFunc: (dy: tf.Tensor, [yy]: tf.Tensor[]) => reluGrad(nb, dy, yy) };
   });
-  return f(x, gamma, beta) as tf.Tensor4D;
+  return f(z) as tf.Tensor4D;
 }
 
 function poolAttrs(nb: NativeBackend): unknown[] {
