@@ -113,7 +113,8 @@ function relativeEvalCost(ev: ResolvedEval): number {
     if (name === "pgd" || name === "apgd-ce" || name === "apgd-dlr") {
       passes += alive * (o.steps ?? 10) * (o.restarts ?? 1);
     } else if (name === "apgd-t") passes += alive * (o.steps ?? 100) * (o.nTargetClasses ?? 9);
-    else if (name === "square") passes += alive * (o.queries ?? 5000) / 3; // forward only
+    // forward only, plus per-query bookkeeping: measured 1/2.3 of a PGD step per image per query
+    else if (name === "square") passes += alive * (o.queries ?? 5000) / 2.3;
     else passes += alive;
     if (ev.protocol) alive *= 0.5;
   }
