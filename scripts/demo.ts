@@ -23,14 +23,7 @@ import { pgd10 } from "../lib/experiments/columns.ts";
 import { hashKey } from "../lib/experiments/plan.ts";
 import { appendEval, appendRun, evalRows, trainedRunColumns } from "../lib/experiments/results.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
-import {
-  at,
-  describeMethod,
-  type Method,
-  pgdInputs,
-  sam,
-  ST,
-} from "../lib/training/method.ts";
+import { at, describeMethod, type Method, pgdInputs, sam, ST } from "../lib/training/method.ts";
 import { train } from "../lib/training/train.ts";
 import { checkChoice, checkNumber } from "../lib/util/validate.ts";
 import { parseCli, runCli } from "./cli.ts";

@@ -33,6 +33,10 @@ await runCli(async () => {
   const m = migrateV1(oldRows, plan);
   for (const r of m.runs) appendRun(plan.resultsPath, r);
   for (const e of m.evals) appendEval(plan.resultsPath, e);
-  console.log(`${m.runs.length} runs and ${m.evals.length} evaluations written to ${plan.resultsPath} and ${evalsPathFor(plan.resultsPath)}.`);
+  console.log(
+    `${m.runs.length} runs and ${m.evals.length} evaluations written to ${plan.resultsPath} and ${
+      evalsPathFor(plan.resultsPath)
+    }.`,
+  );
   await Promise.resolve();
 });

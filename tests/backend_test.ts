@@ -175,8 +175,7 @@ const CONV_CASES: ConvCase[] = [
  * gradient test; in the tf.grads comparison it is reported, not compared, until the oneDNN
  * investigation (see the closing note) decides a fix.
  */
-const ONEDNN_DEFECT = (c: ConvCase) =>
-  c.f[0] === c.x[1] && c.f[1] === c.x[2] && c.pad === "valid";
+const ONEDNN_DEFECT = (c: ConvCase) => c.f[0] === c.x[1] && c.f[1] === c.x[2] && c.pad === "valid";
 
 /**
  * tf.conv2d, except that on tensorflow a numeric or explicit pad becomes tf.pad + 'valid' (the
@@ -658,7 +657,9 @@ Deno.test({
   ignore: gpuInstalled,
   fn: async () => {
     const code = `
-      import { initBackend } from ${JSON.stringify(import.meta.resolve("../lib/backend/backend.ts"))};
+      import { initBackend } from ${
+      JSON.stringify(import.meta.resolve("../lib/backend/backend.ts"))
+    };
       try { await initBackend("tensorflow-gpu"); console.log("loaded"); } catch (e) { console.log(e.name + ": " + e.message); }
     `;
     const config = new URL("../deno.json", import.meta.url).pathname;

@@ -95,5 +95,9 @@ Deno.test("attackGaps: PGD-10 on AutoAttack's own points (its flags), the stages
   // PGD-10 is 75% on all four points but 100% on the first two, where AutoAttack leaves 50%.
   assert.deepEqual([gaps[0].n, gaps[0].pgd10, gaps[0].autoattack, gaps[0].gap], [2, 1, 0.5, 0.5]);
   assert.deepEqual(gaps[0].stages.map((s) => s.attack), ["apgd-ce", "apgd-t", "square"]);
-  assert.deepEqual(attackGaps([{ run_key: "k1", row_id: "ST", seed: 0 }], [aa]), [], "no PGD-10 row");
+  assert.deepEqual(
+    attackGaps([{ run_key: "k1", row_id: "ST", seed: 0 }], [aa]),
+    [],
+    "no PGD-10 row",
+  );
 });

@@ -103,7 +103,9 @@ Deno.test("migrate: the migrated files are what the planner reads as finished (n
     // The migrated PGD-10 columns are not re-run; only what the first version never measured is
     // missing (seed 0's AutoAttack columns and their masking-check companions).
     const missing = p.runs.map((r) => r.missingEvals.map((e) => e.eval.key));
-    assert.ok(missing.every((keys) => keys.length > 0 && !keys.some((k) => k.startsWith("pgd10_"))));
+    assert.ok(
+      missing.every((keys) => keys.length > 0 && !keys.some((k) => k.startsWith("pgd10_"))),
+    );
     assert.ok(missing.every((keys) => keys.includes("aa-square1000_linf_8_255")), `${missing[0]}`);
     assert.ok(!p.runs.some(runComplete));
   } finally {
@@ -150,7 +152,9 @@ Deno.test("committed default results: all 36 runs, every evaluation of the prese
   assert.equal(p.runs.length, 36);
   const notDone = p.runs.filter((r) => r.status !== "done").map((r) => `${r.row.id}/${r.seed}`);
   assert.deepEqual(notDone, [], "every run is trained");
-  const missing = p.runs.flatMap((r) => r.missingEvals.map((e) => `${r.row.id}/${r.seed} ${e.eval.key}`));
+  const missing = p.runs.flatMap((r) =>
+    r.missingEvals.map((e) => `${r.row.id}/${r.seed} ${e.eval.key}`)
+  );
   assert.deepEqual(missing, [], "every evaluation of the preset is there (AutoAttack: seed 0)");
   for (const r of p.runs) {
     assert.ok(Deno.statSync(r.modelPath).isFile, `${r.runId}: its model file`);

@@ -256,5 +256,8 @@ Deno.test("protocol keys: a non-default stage budget is named in the key and the
   const r = resolveEval(autoattack("l2", 128 / 255, undefined, { square: { queries: 1000 } }));
   assert.equal(r.key, "aa-square1000_l2_128_255");
   assert.equal(r.label, "AutoAttack (square1000) L2 128/255");
-  assert.equal(resolveEval(autoattack("l2", 128 / 255, undefined, { square: { queries: 5000 } })).key, "aa_l2_128_255");
+  assert.equal(
+    resolveEval(autoattack("l2", 128 / 255, undefined, { square: { queries: 5000 } })).key,
+    "aa_l2_128_255",
+  );
 });

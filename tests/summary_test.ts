@@ -2,7 +2,11 @@
 import assert from "node:assert/strict";
 import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
 import { titleProblems } from "./chart_titles.ts";
-import { evalColumns, EXTENDED_EVALS as EXTENDED_EVAL_ATTACKS, PAPER_COLUMNS } from "../lib/experiments/columns.ts";
+import {
+  evalColumns,
+  EXTENDED_EVALS as EXTENDED_EVAL_ATTACKS,
+  PAPER_COLUMNS,
+} from "../lib/experiments/columns.ts";
 import { GRID } from "../lib/experiments/grid.ts";
 import { familyOf } from "../lib/training/method.ts";
 import type { ResultRow } from "../lib/experiments/results.ts";
