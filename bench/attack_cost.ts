@@ -16,7 +16,10 @@ import { Rng } from "../lib/util/rng.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { widths: { type: "string", default: "8,32" }, batch: { type: "string", default: "256" } },
+  options: {
+    widths: { type: "string", default: "8,32" },
+    batch: { type: "string", default: "256" },
+  },
 });
 const backend = await initBackend();
 const batch = Number(values.batch);
@@ -30,9 +33,17 @@ const CASES: [string, Record<string, unknown>, number, number][] = [
   ["square", { queries: 100 }, 100, 5000],
 ];
 
-console.log(`backend ${backend}, batch ${batch}, smallcnn 28x28x1, L-inf eps ${EPS} (nothing fooled)`);
-console.log(`1-minute load average at start: ${Deno.loadavg()[0].toFixed(2)} (on ${navigator.hardwareConcurrency} cores; other work inflates every number alike)`);
-console.log("width  attack   ms/iter/example  x PGD step  full attack ms/example  (full = iterations)");
+console.log(
+  `backend ${backend}, batch ${batch}, smallcnn 28x28x1, L-inf eps ${EPS} (nothing fooled)`,
+);
+console.log(
+  `1-minute load average at start: ${
+    Deno.loadavg()[0].toFixed(2)
+  } (on ${navigator.hardwareConcurrency} cores; other work inflates every number alike)`,
+);
+console.log(
+  "width  attack   ms/iter/example  x PGD step  full attack ms/example  (full = iterations)",
+);
 for (const width of values.widths.split(",").map(Number)) {
   const rng = Rng.fromSeed(width);
   const model = createModel({
@@ -55,16 +66,28 @@ for (const width of values.widths.split(",").map(Number)) {
       adv.dispose();
       return performance.now() - t0;
     };
-    await runAttack(resolveAttack({ attack, norm: "linf", eps: EPS, options: attack === "square" ? { queries: 5 } : attack === "pgd" ? { steps: 2 } : { ...options, steps: 5 } }), { model, mode: "eval", rng: Rng.fromSeed(1) }, x, y).then((a) => a.dispose()); // warm-up
+    await runAttack(
+      resolveAttack({
+        attack,
+        norm: "linf",
+        eps: EPS,
+        options: attack === "square"
+          ? { queries: 5 }
+          : attack === "pgd"
+          ? { steps: 2 }
+          : { ...options, steps: 5 },
+      }),
+      { model, mode: "eval", rng: Rng.fromSeed(1) },
+      x,
+      y,
+    ).then((a) => a.dispose()); // warm-up
     const ms = await once();
     const perIter = ms / timed / batch;
     if (attack === "pgd") pgdPerIter = perIter;
     console.log(
       `${String(width).padStart(5)}  ${attack.padEnd(8)} ${perIter.toFixed(4).padStart(15)}  ${
         (perIter / pgdPerIter).toFixed(2).padStart(10)
-      }  ${
-        (perIter * full).toFixed(2).padStart(22)
-      }  (${full})`,
+      }  ${(perIter * full).toFixed(2).padStart(22)}  (${full})`,
     );
   }
   tf.dispose([x, y]);
