@@ -90,7 +90,8 @@ const SMALLCNN_W8_CPU: CostModel = {
  * a Square query costs ~0.4 of a PGD step per image and APGD-T nine 100-step runs, so the
  * standard budget (5000 queries, every test point, 3 seeds) would take hours for the 12 rows.
  * The report's budget (20 minutes from scratch; measured 28.5 with this budget) gets the first
- * 200 test points of seed 0 with Square at 1000 queries; APGD-CE and APGD-T keep AutoAttack's standard budgets.
+ * 200 test points of seed 0 with Square at 1000 queries; APGD-CE and APGD-T keep AutoAttack's
+ * standard budgets.
  */
 const DEFAULT_AA_BUDGET: EvalBudget = {
   limit: 200,
