@@ -218,15 +218,21 @@ async function robustAccuracy(attack: string, norm: Norm, eps: number, options =
   return acc;
 }
 
-Deno.test("strength: APGD-CE-100 >= PGD-10 and APGD-T (50 steps, 5 targets) >= APGD-CE", async () => {
+// APGD-T alone optimises another loss than APGD-CE, so neither dominates per example (AutoAttack
+// runs it after APGD-CE, where it can only lower; the protocol test checks that). Alone, at the
+// reference's settings (100 steps, 9 targets), it must be as strong up to one example of the 100:
+// measured 0.13 vs 0.13 (L-inf) and 0.10 vs 0.10 (L2) with oneDNN, 0.19 vs 0.18 and 0.12 vs 0.11
+// with Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0) on an AVX2 CPU; 50 steps x 5 targets was 0.01
+// weaker than APGD-CE there.
+Deno.test("strength: APGD-CE-100 >= PGD-10, and APGD-T (100 steps, 9 targets) >= APGD-CE up to one example", async () => {
   const before = tf.memory().numTensors;
   for (const [norm, eps] of [["linf", 0.05], ["l2", 0.5]] as [Norm, number][]) {
     const pgd10 = await robustAccuracy("pgd", norm, eps);
     const ce = await robustAccuracy("apgd-ce", norm, eps);
-    const t = await robustAccuracy("apgd-t", norm, eps, { steps: 50, nTargetClasses: 5 });
+    const t = await robustAccuracy("apgd-t", norm, eps, { steps: 100, nTargetClasses: 9 });
     assert.ok(pgd10 > 0.1, `${norm}: PGD-10 leaves too little (${pgd10}) to compare`);
     assert.ok(ce <= pgd10, `${norm}: APGD-CE ${ce} > PGD-10 ${pgd10}`);
-    assert.ok(t <= ce, `${norm}: APGD-T ${t} > APGD-CE ${ce}`);
+    assert.ok(t <= ce + 0.01 + 1e-6, `${norm}: APGD-T ${t} > APGD-CE ${ce} + one example`);
   }
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });

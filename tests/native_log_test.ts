@@ -38,7 +38,7 @@ async function loadStderr(level: string | undefined): Promise<{ out: string; err
   return { out: dec.decode(run.stdout), err: dec.decode(run.stderr) };
 }
 
-Deno.test("loading the tensorflow backend prints none of libtensorflow's INFO lines; oneDNN is left as it is", async () => {
+Deno.test("loading the tensorflow backend prints none of libtensorflow's INFO lines; oneDNN is on", async () => {
   const quiet = await loadStderr(undefined);
   assert.match(quiet.out, /^backend tensorflow: 3\n/);
   assert.doesNotMatch(quiet.err, /InitializeLog|oneDNN custom operations|cpu_feature_guard/);
@@ -46,6 +46,23 @@ Deno.test("loading the tensorflow backend prints none of libtensorflow's INFO li
   // above is not passing because the library went quiet by itself.
   const loud = await loadStderr("0");
   assert.match(loud.err, /oneDNN custom operations are on/);
-  // The filter only hides the message: oneDNN stays on unless the user sets TF_ENABLE_ONEDNN_OPTS.
+  // The filter only hides the message: oneDNN is on (the backend turns it on where libtensorflow
+  // would not by itself, on CPUs without AVX-512) unless the user sets TF_ENABLE_ONEDNN_OPTS.
   if (Deno.env.get("TF_ENABLE_ONEDNN_OPTS") === undefined) assert.match(quiet.out, /oneDNN on/);
+});
+
+Deno.test("TF_ENABLE_ONEDNN_OPTS=0 from the user is kept: Eigen kernels, no oneDNN message", async () => {
+  const env = Deno.env.toObject();
+  delete env.TF_CPP_MIN_LOG_LEVEL;
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./fixtures/init_backend.ts", import.meta.url).pathname],
+    env: { ...env, TF_CPP_MIN_LOG_LEVEL: "0", TF_ENABLE_ONEDNN_OPTS: "0" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [out, err] = [run.stdout, run.stderr].map((b) => new TextDecoder().decode(b));
+  assert.equal(run.code, 0, err);
+  assert.match(out, /oneDNN opts 0/);
+  assert.doesNotMatch(err, /oneDNN custom operations are on/);
 });

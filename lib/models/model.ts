@@ -172,10 +172,35 @@ function linearParams(b: Builder, name: string, cin: number, cout: number): Line
 // ---------------------------------------------------------------------------------------------
 // Forward helpers
 
+/**
+ * x[:, ::s, ::s, :], with a gradient (tfjs has none for stridedSlice): zero-pad to a multiple of
+ * s, then slice the first of every s rows and columns out of a reshape.
+ */
+export function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [ph, pw] = [(s - (h % s)) % s, (s - (w % s)) % s];
+  const xp = ph || pw ? tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]]) : x;
+  const [hs, ws] = [(h + ph) / s, (w + pw) / s];
+  const rows = tf.slice(tf.reshape(xp, [n, hs, s, ws * s * c]), 0, [n, hs, 1, ws * s * c]);
+  return tf.slice(tf.reshape(rows, [n, hs, ws, s * c]), 0, [n, hs, ws, c]) as tf.Tensor4D;
+}
+
+/**
+ * Below this many input channels a strided 1x1 conv runs as subsample + 1x1 conv at stride 1 (the
+ * same sums). Why: libtensorflow 2.21's oneDNN kernels on an AVX2-only CPU (AMD EPYC, measured
+ * over 1920 shapes) return a wrong weight gradient for 1x1 convs at stride 2 with 1-4 input
+ * channels (off by up to 100%; 8 and 16 channels and every 3x3 or stride-1 shape were right).
+ * PreActResNet-18's shortcuts at width >= 8 are never affected and keep the direct conv.
+ */
+export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 8;
+
 /** k x k conv (odd k), stride s, PyTorch padding (k-1)/2 on every side. */
 export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: number): tf.Tensor4D {
   const k = w.shape[0];
   const f = w as unknown as tf.Tensor4D;
+  if (k === 1 && stride > 1 && f.shape[2] < STRIDED_1X1_DIRECT_MIN_CHANNELS) {
+    return tf.conv2d(subsample(x, stride), f, 1, "valid");
+  }
   if (k === 1) return tf.conv2d(x, f, stride, "valid");
   if (stride === 1) return tf.conv2d(x, f, 1, "same"); // symmetric for odd k at stride 1
   return paddedConv(x, f, stride); // = tf.conv2d(tf.pad(x, (k-1)/2 each side), f, stride, "valid")
