@@ -23,6 +23,13 @@ import { readResults, type ResultRow } from "../experiments/results.ts";
 import { loadModelFile } from "../models/model_file.ts";
 import type { Mode, Model } from "../models/model.ts";
 import { createProgress, formatDuration, type ProgressStyle } from "../util/progress.ts";
+import { ExperimentError } from "../experiments/grid.ts";
+import {
+  balancedShares,
+  resolveWorkers,
+  startWorkers,
+  type Workers,
+} from "../experiments/workers.ts";
 import { type Batch, batchesOf, modelObjective } from "./objective.ts";
 import { sharpnessProfile } from "./sharpness.ts";
 import { hutchinsonTrace, lanczos, quotientAtSteps } from "./hessian.ts";
@@ -31,6 +38,7 @@ import { firstLayerEquivalence } from "./first_layer_equivalence.ts";
 import { landscape1d, landscape2d } from "./landscape.ts";
 import {
   appendCacheRows,
+  cachePathFor,
   type CacheRow,
   hasGroup,
   MEASURE_GROUPS,
@@ -434,6 +442,13 @@ export interface CacheOptions {
   backend?: string;
   progress?: ProgressStyle;
   log?: (line: string) => void;
+  /**
+   * 1 (default): compute here. n > 1 or "auto" (one per core): in that many single-threaded
+   * child processes, each given a share of the runs (lib/experiments/workers.ts).
+   */
+  workers?: Workers;
+  /** Only the runs with these run keys (a worker's share). */
+  runKeys?: readonly string[];
 }
 
 export interface CacheResult {
@@ -467,7 +482,8 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
   const landscapeRows = o.landscapeRows ?? LANDSCAPE_ROWS;
   const runs = measurableRuns(o.resultsPath).filter((r) =>
     (!o.rows || o.rows.includes(String(r.row_id))) &&
-    (!o.seeds || o.seeds.includes(Number(r.seed)))
+    (!o.seeds || o.seeds.includes(Number(r.seed))) &&
+    (!o.runKeys || o.runKeys.includes(String(r.run_key)))
   );
   let cache = readCache(o.resultsPath);
   const todo = runs.map((r) => ({
@@ -484,7 +500,40 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
     0,
   );
   const computed: CacheResult["computed"] = [];
-  if (todo.length > 0) {
+  const workers = Math.min(resolveWorkers(o.workers, o.backend), todo.length);
+  if (workers > 1) {
+    const shares = balancedShares(
+      todo,
+      workers,
+      (t) => t.groups.reduce((n, g) => n + units(s, g), 0),
+    );
+    const { log: _log, ...shared } = o;
+    const specs = shares.map((share) => ({
+      ...shared,
+      workers: 1,
+      runKeys: share.map((t) => String(t.run.run_key)),
+      progress: o.progress === "none" ? "none" : "lines",
+    }));
+    const exits = await startWorkers("scripts/measure_worker.ts", specs, log);
+    const failed = exits.find((e) => e.code !== 0);
+    if (failed) {
+      throw new ExperimentError(
+        `Measure worker ${failed.worker} of ${workers} stopped: ${
+          failed.lastError.replace(/\.$/, "") || `exit code ${failed.code}`
+        } (the measures already computed are kept in ${
+          cachePathFor(o.resultsPath)
+        }; rerun to go on).`,
+      );
+    }
+    const had = new Set(cache.map((r) => `${r.run_key} ${r.group} ${r.settings_key}`));
+    cache = readCache(o.resultsPath);
+    const added = new Map<string, { run_id: string; group: MeasureGroup; seconds: number }>();
+    for (const r of cache) {
+      const id = `${r.run_key} ${r.group} ${r.settings_key}`;
+      if (!had.has(id)) added.set(id, { run_id: r.run_id, group: r.group, seconds: r.seconds });
+    }
+    computed.push(...added.values());
+  } else if (todo.length > 0) {
     await initBackend(o.backend);
     const splitsBy = new Map<string, DatasetSplits>();
     for (const [i, t] of todo.entries()) {

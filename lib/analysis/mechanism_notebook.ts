@@ -23,6 +23,7 @@ import {
 } from "./measure_run.ts";
 import type { EquivalenceResult } from "./first_layer_equivalence.ts";
 import type { ProgressStyle } from "../util/progress.ts";
+import type { Workers } from "../experiments/workers.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -140,7 +141,7 @@ export interface MechanismData {
 /** Compute what the caches lack (for every results file with saved models) and join. */
 export async function loadMechanism(
   paths: readonly string[] = DEFAULT_RESULTS,
-  options: { progress?: ProgressStyle; log?: (line: string) => void } = {},
+  options: { progress?: ProgressStyle; log?: (line: string) => void; workers?: Workers } = {},
 ): Promise<MechanismData> {
   const files: MechanismData["files"] = [];
   const records: RunMeasures[] = [];
@@ -151,6 +152,7 @@ export async function loadMechanism(
       resultsPath: path,
       progress: options.progress,
       log: options.log,
+      workers: options.workers,
     });
     const name = basename(path).replace(/\.csv$/i, "");
     files.push({

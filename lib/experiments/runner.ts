@@ -12,6 +12,8 @@
  * is skipped with a line saying so, and a run is re-read from the files once its lock is taken,
  * so nothing finished elsewhere is trained again. Options and the results path are checked
  * before any work (checkGridOptions); temp files of killed writers are removed at the start.
+ * With `workers` (lib/experiments/workers.ts) the grid runs in that many single-threaded child
+ * processes on this same locking, and this process only plans, streams and collects.
  */
 import { basename, dirname, join } from "node:path";
 import { activeBackend, backendFromEnv, initBackend, parseBackend } from "../backend/backend.ts";
@@ -40,6 +42,14 @@ import {
   shownPath,
 } from "./plan.ts";
 import {
+  resolveWorkers,
+  startWorkers,
+  WORKER_SLOWDOWN,
+  type WorkerExit,
+  type Workers,
+  workerSpec,
+} from "./workers.ts";
+import {
   appendEval,
   appendRun,
   auditResults,
@@ -60,6 +70,13 @@ export interface GridOptions extends PlanOptions {
   keepCheckpoints?: boolean;
   /** Passed to train(); tests use it to simulate an interrupted run. */
   onEpochEnd?: TrainOptions["onEpochEnd"];
+  /**
+   * 1 (default): run here, with TensorFlow's default threads. n > 1 or "auto" (one per core):
+   * in that many child processes with one TensorFlow thread each (lib/experiments/workers.ts).
+   */
+  workers?: Workers;
+  /** Set in a worker process: how many workers share the grid (ETA, longest-first order). */
+  workerShare?: number;
 }
 
 export interface GridResult {
@@ -88,6 +105,7 @@ export function checkGridOptions(o: GridOptions = {}): void {
       `--conv-precision bf16 needs the tensorflow backend (the CPU), not ${backend}; drop it or use --backend tensorflow.`,
     );
   }
+  resolveWorkers(o.workers, backend);
   checkResultsTarget(resultsPathOf(o, preset));
 }
 
@@ -189,23 +207,33 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   }
   // Training first, then the evaluations that trained runs still lack: a long grid gets all its
   // seeds trained (what its claims need) before costly new columns are added to finished runs.
+  // Workers take the longest runs first, so that none is left alone with a long run at the end.
+  const inWorker = o.workerShare !== undefined;
+  const share = o.workerShare ?? 1;
+  const ordered = (runs: PlannedRun[]) =>
+    inWorker ? [...runs].sort((p, q) => q.estimatedSeconds - p.estimatedSeconds) : runs;
   const todo = [
-    ...plan.runs.filter((r) => r.status !== "done"),
-    ...plan.runs.filter((r) => r.status === "done" && !runComplete(r)),
+    ...ordered(plan.runs.filter((r) => r.status !== "done")),
+    ...ordered(plan.runs.filter((r) => r.status === "done" && !runComplete(r))),
   ];
-  log(
-    `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
-      plan.runs.length - todo.length
-    } complete in ${shownPath(plan.resultsPath)}; ${todo.length} with work left` +
-      (todo.length
-        ? ` (estimated ${formatEstimate(todo.reduce((s, r) => s + r.estimatedSeconds, 0))}).`
-        : "."),
-  );
+  const workers = inWorker ? 1 : resolveWorkers(o.workers, o.backend ?? backendFromEnv());
+  const estimate = todo.reduce((s, r) => s + r.estimatedSeconds, 0) *
+    (workers > 1 ? WORKER_SLOWDOWN / Math.min(workers, todo.length) : 1);
+  if (!inWorker) {
+    log(
+      `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
+        plan.runs.length - todo.length
+      } complete in ${shownPath(plan.resultsPath)}; ${todo.length} with work left` +
+        (todo.length ? ` (estimated ${formatEstimate(estimate)}).` : "."),
+    );
+  }
+  if (workers > 1 && todo.length > 0) return await runInWorkers(o, plan, todo, workers, log, start);
   const rows = new Map(plan.existing);
   const evals = new Map([...plan.evals].map(([k, m]) => [k, new Map(m)]));
   let trainedCount = 0;
   let evaluatedCount = 0;
   let heldElsewhere = 0;
+  let workedHere = 0;
   if (todo.length > 0) {
     // The data first: a missing dataset should stop the run before the backend loads.
     const splits: DatasetSplits = o.data ?? await loadDataset(preset.dataset);
@@ -218,11 +246,14 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
       let run = todo[i];
       const lock = tryLock(`${run.checkpointDir}.lock`);
       if ("held" in lock) {
-        log(
-          `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} skipped: ${
-            describeHolder(lock)
-          } is working on it (lock ${shownPath(lock.path)}).`,
-        );
+        // In a worker, that is (usually) a sibling worker: nothing to say.
+        if (!inWorker) {
+          log(
+            `run ${i + 1}/${todo.length}: ${run.row.id} seed ${run.seed} skipped: ${
+              describeHolder(lock)
+            } is working on it (lock ${shownPath(lock.path)}).`,
+          );
+        }
         heldElsewhere++;
         continue;
       }
@@ -243,7 +274,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
         }
         // Scale the cost model by how fast this machine has actually been so far.
         const speed = doneEstimate > 0 ? doneActual / doneEstimate : 1;
-        const eta = todo.slice(i).reduce((s, r) => s + r.estimatedSeconds, 0) * speed;
+        const eta = todo.slice(i).reduce((s, r) => s + r.estimatedSeconds, 0) * speed / share;
         const what = run.status === "done"
           ? `evaluate ${run.missingEvals.map((e) => e.eval.key).join(", ")}`
           : run.status === "resume"
@@ -256,6 +287,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
             formatDuration(eta)
           }`,
         );
+        workedHere++;
         const t0 = performance.now();
         let model: Model | undefined;
         let resumed = false;
@@ -382,12 +414,14 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   }
   const out = plan.runs.map((r) => rows.get(r.runKey)).filter((r): r is ResultRow => !!r);
   const seconds = (performance.now() - start) / 1000;
-  if (heldElsewhere) {
+  if (heldElsewhere && !inWorker) {
     log(
       `${heldElsewhere} run(s) skipped: another live process holds them and finishes them; rerun afterwards to have every result here.`,
     );
   }
-  if (todo.length) {
+  if (inWorker) {
+    log(`worker done: ${workedHere} run(s) worked on here in ${formatDuration(seconds)}`);
+  } else if (todo.length) {
     log(
       `grid finished: ${todo.length} run(s) in ${formatDuration(seconds)}; results in ${
         shownPath(plan.resultsPath)
@@ -402,6 +436,70 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
     evaluated: evaluatedCount,
     skipped: plan.runs.length - todo.length,
     heldElsewhere,
+    seconds,
+  };
+}
+
+/** Why a worker stopped, as one sentence (its own error sentence when it wrote one). */
+function workerFailure(e: WorkerExit, count: number, resultsPath: string): string {
+  const why = e.code === 2 || e.code === 1
+    ? e.lastError.replace(/\.$/, "")
+    : `it ended with exit code ${e.code}${
+      e.code === 137 ? " (killed, perhaps out of memory)" : ""
+    }`;
+  return `Worker ${e.worker} of ${count} stopped: ${why} (every finished run is kept in ${
+    shownPath(resultsPath)
+  }; rerun to go on).`;
+}
+
+/**
+ * runGrid's work done by `n` single-threaded child processes (lib/experiments/workers.ts): start
+ * them, wait, then read what they wrote. Counts come from the files (rows added since the plan).
+ */
+async function runInWorkers(
+  o: GridOptions,
+  plan: GridPlan,
+  todo: PlannedRun[],
+  n: number,
+  log: (line: string) => void,
+  start: number,
+): Promise<GridResult> {
+  const count = Math.min(n, todo.length);
+  const spec = workerSpec(o, plan, count);
+  log(
+    `${count} worker process(es) with one TensorFlow thread each (workers: ${o.workers}; lib/experiments/workers.ts).`,
+  );
+  const exits = await startWorkers("scripts/grid_worker.ts", new Array(count).fill(spec), log);
+  const failed = exits.filter((e) => e.code !== 0);
+  if (failed.length) throw new ExperimentError(workerFailure(failed[0], count, plan.resultsPath));
+  const after = planGrid(o);
+  const rows = after.runs.map((r) => after.existing.get(r.runKey)).filter((r): r is ResultRow =>
+    !!r
+  );
+  const evalsAdded = after.runs.reduce(
+    (s, r) => s + (after.evals.get(r.runKey)?.size ?? 0) - (plan.evals.get(r.runKey)?.size ?? 0),
+    0,
+  );
+  const left = after.runs.filter((r) => !runComplete(r)).length;
+  const seconds = (performance.now() - start) / 1000;
+  if (left) {
+    log(
+      `${left} run(s) not finished: another live process holds them and finishes them; rerun afterwards to have every result here.`,
+    );
+  }
+  log(
+    `grid finished: ${todo.length - left} run(s) in ${
+      formatDuration(seconds)
+    } with ${count} workers; results in ${shownPath(plan.resultsPath)}`,
+  );
+  return {
+    plan: after,
+    rows,
+    evals: new Map([...after.evals].map(([k, m]) => [k, new Map(m)])),
+    trained: rows.filter((r) => !plan.existing.has(String(r.run_key))).length,
+    evaluated: evalsAdded,
+    skipped: plan.runs.length - todo.length,
+    heldElsewhere: left,
     seconds,
   };
 }

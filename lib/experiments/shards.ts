@@ -74,6 +74,8 @@ export async function runShard(o: GridOptions): Promise<GridResult & { shardPath
   }
   const result = await runGrid({
     ...o,
+    // One run in the task's own allocation: here, with TensorFlow's threads (--cpus-per-task).
+    workers: 1,
     resultsPath: shardPath,
     runsDir: plan.runsDir,
     modelsDir: plan.modelsDir,

@@ -53,7 +53,7 @@ function stderrIsTerminal(): boolean {
 
 /** Write to the process's real stderr (file descriptor 2), bypassing the kernel's capture. */
 let rawStderr: Deno.FsFile | null | undefined;
-function writeRawStderr(text: string): void {
+export function writeRawStderr(text: string): void {
   if (rawStderr === undefined) {
     try {
       rawStderr = Deno.openSync("/dev/stderr", { write: true });

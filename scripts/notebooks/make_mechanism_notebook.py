@@ -39,7 +39,9 @@ numbers. Our models are Fashion-MNIST small CNNs (the paper's are CIFAR PreActRe
 Computed measures are cached in `results/<name>.sharpness.csv` keyed by run and settings, so
 re-rendering reads them; `bin/deno task sharpness --results results/<name>.csv` fills a cache from
 the command line. Knob: `SAM_AT_SHARPNESS_RESULTS` (comma list of results CSVs; default
-`results/fashion-mnist-full.csv,results/fashion-mnist-default.csv`, those with saved models).
+`results/fashion-mnist-full.csv,results/fashion-mnist-default.csv`, those with saved models);
+`SAM_AT_WORKERS` (processes computing missing measures: `auto`, one per core with one TensorFlow
+thread each, is the default; `1` computes in the kernel).
 """),
         code(r"""
 import { showChart, showMarkdown } from "../lib/report/notebook.ts";
@@ -71,7 +73,7 @@ Lanczos with the same number of Hessian-vector products.
         code(r"""
 const env = (k) => Deno.env.get(k) || undefined;
 const paths = env("SAM_AT_SHARPNESS_RESULTS")?.split(",").map((s) => s.trim()).filter(Boolean) ?? nb.DEFAULT_RESULTS;
-const mech = await nb.loadMechanism(paths);
+const mech = await nb.loadMechanism(paths, { workers: env("SAM_AT_WORKERS") ?? "auto" });
 const records = mech.records;
 await showMarkdown(nb.filesMarkdown(mech));
 """),

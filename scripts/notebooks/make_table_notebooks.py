@@ -95,7 +95,8 @@ images of seed 0's runs (the preset says how many and why).
 KNOBS = r"""
 **Knobs** (environment variables read below; unset = the preset's full grid):
 `SAM_AT_SEEDS` (comma list, e.g. `0`), `SAM_AT_ROWS` (comma list of row ids, e.g. `ST,SAM-0.2,AT-linf-8`),
-`SAM_AT_RESULTS` (another results CSV). Example: `SAM_AT_SEEDS=0 bin/deno task report notebooks/table_fashion_mnist.ipynb`.
+`SAM_AT_RESULTS` (another results CSV), `SAM_AT_WORKERS` (processes sharing the runs: `auto`, one per core with one
+TensorFlow thread each, is the default; `1` runs in the kernel with TensorFlow's own threads). Example: `SAM_AT_SEEDS=0 bin/deno task report notebooks/table_fashion_mnist.ipynb`.
 `runGrid` trains only the runs missing from the results CSV (resuming any interrupted one from its
 checkpoint), evaluates only what the evaluations CSV lacks, and loads the rest.
 """
@@ -103,7 +104,7 @@ checkpoint), evaluates only what the evaluations CSV lacks, and loads the rest.
 
 def fashion_mnist(preset: str):
     run_cell = (r"""
-const grid = await runGrid({ dataset: "fashion-mnist", preset: preset.name, rows, seeds, resultsPath: env("SAM_AT_RESULTS") });
+const grid = await runGrid({ dataset: "fashion-mnist", preset: preset.name, rows, seeds, resultsPath: env("SAM_AT_RESULTS"), workers: env("SAM_AT_WORKERS") ?? "auto" });
 console.log(`${grid.rows.length} of ${grid.plan.runs.length} planned runs have results: ${grid.trained} trained now, ${grid.skipped} loaded from ${shownPath(grid.plan.resultsPath)}.`);
 """ if preset == "default" else r"""
 // Reads only: the full grid takes hours (bin/deno task experiment --preset full runs or resumes it).
