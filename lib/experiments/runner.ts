@@ -265,11 +265,13 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
         if (doneRow) rows.set(run.runKey, doneRow);
         evals.set(run.runKey, new Map(now.evals.get(run.runKey) ?? []));
         if (runComplete(run)) {
-          log(
-            `run ${
-              i + 1
-            }/${todo.length}: ${run.row.id} seed ${run.seed} was finished meanwhile by another process.`,
-          );
+          if (!inWorker) { // in a worker: by a sibling, as planned
+            log(
+              `run ${
+                i + 1
+              }/${todo.length}: ${run.row.id} seed ${run.seed} was finished meanwhile by another process.`,
+            );
+          }
           continue;
         }
         // Scale the cost model by how fast this machine has actually been so far.

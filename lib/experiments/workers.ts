@@ -5,9 +5,8 @@
  * loads no backend: it plans, streams the children's lines, and reads the results at the end.
  *
  * Why: a small CNN's ops are too small for TensorFlow's intra-op threads. Measured on 2 cores
- * (AMD EPYC, small CNN width 8, one default-preset SAM run with its evaluations): one process at
- * 2 threads used 1.6 cores and took 94 s; two single-threaded processes side by side finished two
- * such runs in 115 and 125 s, i.e. 1.5x the throughput of running them one after the other.
+ * (AMD EPYC, small CNN width 8, two default-preset SAM runs with their evaluations): one process
+ * at 2 threads took 143.7 s (145% CPU), two single-threaded workers 94.0 s (188% CPU), 1.53x.
  *
  * Reproducibility: floating-point sums depend on the thread count, so a run trained at 1 thread
  * differs in the last bits from the same run at 2 (measured: clean accuracy 78.1% vs 78.4%,
@@ -33,11 +32,12 @@ export const WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * Wall time of a run in a worker relative to the same run alone in a 2-thread process (measured:
- * 125 s vs 94 s, see above): the dry-run's figures are for one process; with workers the grid's
- * estimate is sum * WORKER_SLOWDOWN / workers.
+ * Wall time of a run in a worker relative to the preset's cost model (which is calibrated on one
+ * 2-thread process): the whole default grid in 2 workers summed 33:48 of per-run time against the
+ * model's 23:11 (scripts/cost_check.ts, 2026-12-03). With workers a grid's estimate is
+ * sum * WORKER_SLOWDOWN / workers (there: 16:56, measured 17:10).
  */
-export const WORKER_SLOWDOWN = 1.33;
+export const WORKER_SLOWDOWN = 1.46;
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
