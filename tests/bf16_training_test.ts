@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/backend.ts";
-import { bf16ConvsSupported, convPrecision } from "../lib/backend/bf16_convs.ts";
+import { bf16ConvsSupported, convPrecision, cpuHasBf16 } from "../lib/backend/bf16_convs.ts";
+import { checkGridOptions } from "../lib/experiments/runner.ts";
 import { rowById } from "../lib/experiments/grid.ts";
 import { planGrid, runKey } from "../lib/experiments/plan.ts";
 import { getPreset } from "../lib/experiments/presets.ts";
@@ -98,4 +99,20 @@ Deno.test({
       b.model.dispose();
     }
   },
+});
+
+Deno.test("bf16 needs bf16 hardware: cpuinfo flags read, and a grid on a CPU without them refused in one sentence", () => {
+  const cpu = (flags: string) => `processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: ${flags}\n`;
+  assert.equal(cpuHasBf16(cpu("fpu sse2 avx avx2 fma")), false);
+  assert.equal(cpuHasBf16(cpu("avx2 avx512f avx512_bf16 avx512_vnni")), true);
+  assert.equal(cpuHasBf16(cpu("avx2 amx_bf16 amx_tile")), true);
+  assert.equal(cpuHasBf16("no flags line here"), null);
+  if (cpuHasBf16() === false) {
+    assert.throws(
+      () => checkGridOptions({ preset: "default", convPrecision: "bf16" }),
+      /^ExperimentError: --conv-precision bf16 needs a CPU with AVX512-BF16 or AMX-BF16; .*; drop --conv-precision bf16\.$/,
+    );
+  } else {
+    checkGridOptions({ preset: "default", convPrecision: "bf16" }); // allowed where the CPU has it
+  }
 });

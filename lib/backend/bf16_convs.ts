@@ -149,6 +149,27 @@ function bf16View(nb: NodeBackend): NodeBackend {
 }
 
 /**
+ * Whether the CPU has bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), from /proc/cpuinfo's flags
+ * (or the given text); null where that cannot be read (not Linux). Why: without it libtensorflow
+ * still runs bf16 convolutions, emulated: PreActResNet-18 width 16 ST took 4858 ms per step
+ * against 425 ms in fp32 on an AVX2-only AMD EPYC (bench/NOTES.md).
+ */
+export function cpuHasBf16(cpuinfo?: string): boolean | null {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = Deno.readTextFileSync("/proc/cpuinfo");
+    } catch {
+      return null;
+    }
+  }
+  const flags = /^flags\s*:(.*)$/m.exec(text);
+  if (!flags) return null;
+  const set = new Set(flags[1].trim().split(/\s+/));
+  return set.has("avx512_bf16") || set.has("amx_bf16");
+}
+
+/**
  * Whether bfloat16 convolutions run here: the tensorflow backend is active on the CPU and a tiny
  * bf16 Conv2D through the raw binding gives the fp32 answer to bf16 precision. Probed once.
  */
