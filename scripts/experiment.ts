@@ -18,7 +18,7 @@ import type { ConvPrecision } from "../lib/backend/bf16_convs.ts";
 import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
 import { ALL_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
 import { describePlan, formatEstimate, planGrid, runComplete } from "../lib/experiments/plan.ts";
-import { resolveWorkers, WORKER_SLOWDOWN, type Workers } from "../lib/experiments/workers.ts";
+import { resolveWorkers, type Workers, workersEstimate } from "../lib/experiments/workers.ts";
 import { backendFromEnv } from "../lib/backend/backend.ts";
 import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
 import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
@@ -136,8 +136,8 @@ await runCli(async () => {
     const n = resolveWorkers(options.workers, args.backend ?? backendFromEnv());
     const left = plan.runs.filter((r) => !runComplete(r));
     if (n > 1 && left.length > 0) {
-      const seconds = left.reduce((s, r) => s + r.estimatedSeconds, 0) * WORKER_SLOWDOWN /
-        Math.min(n, left.length);
+      const total = left.reduce((s, r) => s + r.estimatedSeconds, 0);
+      const seconds = workersEstimate(total, left.length, n);
       console.log(
         `With ${Math.min(n, left.length)} workers (--workers ${args.workers}): estimated ${
           formatEstimate(seconds)

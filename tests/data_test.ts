@@ -24,29 +24,13 @@ import {
 } from "../lib/data/data.ts";
 import { DATASET_NAMES, loadDataset } from "../lib/data/registry.ts";
 import { readTar, TarError } from "../lib/data/tar.ts";
+import { concat, u32be } from "./idx_bytes.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Builders for each format
 
 /** gzip as a plain Uint8Array (node's Buffer is not deep-equal to one). */
 const gzip = (bytes: Uint8Array) => new Uint8Array(gzipSync(bytes));
-
-function u32be(...values: number[]): Uint8Array {
-  const out = new Uint8Array(4 * values.length);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(4 * i, v));
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** Pixel j of image k in the IDX fixtures: distinct per image, covers 0 and 255. */
 const idxPixel = (k: number, j: number) => (j === 0 ? 0 : j === 1 ? 255 : (j * 7 + k * 13) % 256);

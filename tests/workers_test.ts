@@ -14,19 +14,7 @@ import { balancedShares, resolveWorkers, WORKER_ENV } from "../lib/experiments/w
 import { computeMeasureCache } from "../lib/analysis/measure_run.ts";
 import { readCache } from "../lib/analysis/measure_cache.ts";
 import { isUserError } from "../scripts/cli.ts";
-
-const u32be = (...v: number[]) => {
-  const b = new Uint8Array(4 * v.length);
-  const d = new DataView(b.buffer);
-  v.forEach((x, i) => d.setUint32(4 * i, x));
-  return b;
-};
-const concat = (a: Uint8Array, b: Uint8Array) => {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-};
+import { concat, u32be } from "./idx_bytes.ts";
 
 /** A Fashion-MNIST folder (raw IDX files) with n images per split: class = index mod 10. */
 function writeTinyFashion(dir: string, nTrain: number, nTest: number): void {

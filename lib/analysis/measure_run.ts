@@ -28,6 +28,7 @@ import {
   balancedShares,
   resolveWorkers,
   startWorkers,
+  workerFailure,
   type Workers,
 } from "../experiments/workers.ts";
 import { type Batch, batchesOf, modelObjective } from "./objective.ts";
@@ -518,11 +519,12 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
     const failed = exits.find((e) => e.code !== 0);
     if (failed) {
       throw new ExperimentError(
-        `Measure worker ${failed.worker} of ${workers} stopped: ${
-          failed.lastError.replace(/\.$/, "") || `exit code ${failed.code}`
-        } (the measures already computed are kept in ${
-          cachePathFor(o.resultsPath)
-        }; rerun to go on).`,
+        workerFailure(
+          failed,
+          workers,
+          `the measures already computed are kept in ${cachePathFor(o.resultsPath)}`,
+          "Measure worker",
+        ),
       );
     }
     const had = new Set(cache.map((r) => `${r.run_key} ${r.group} ${r.settings_key}`));

@@ -45,9 +45,9 @@ import {
 import {
   resolveWorkers,
   startWorkers,
-  WORKER_SLOWDOWN,
-  type WorkerExit,
+  workerFailure,
   type Workers,
+  workersEstimate,
   workerSpec,
 } from "./workers.ts";
 import {
@@ -223,8 +223,11 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
     ...ordered(plan.runs.filter((r) => r.status === "done" && !runComplete(r))),
   ];
   const workers = inWorker ? 1 : resolveWorkers(o.workers, o.backend ?? backendFromEnv());
-  const estimate = todo.reduce((s, r) => s + r.estimatedSeconds, 0) *
-    (workers > 1 ? WORKER_SLOWDOWN / Math.min(workers, todo.length) : 1);
+  const estimate = workersEstimate(
+    todo.reduce((s, r) => s + r.estimatedSeconds, 0),
+    todo.length,
+    workers,
+  );
   if (!inWorker) {
     log(
       `${preset.dataset} / ${preset.name}: ${plan.runs.length} run(s); ${
@@ -448,18 +451,6 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   };
 }
 
-/** Why a worker stopped, as one sentence (its own error sentence when it wrote one). */
-function workerFailure(e: WorkerExit, count: number, resultsPath: string): string {
-  const why = e.code === 2 || e.code === 1
-    ? e.lastError.replace(/\.$/, "")
-    : `it ended with exit code ${e.code}${
-      e.code === 137 ? " (killed, perhaps out of memory)" : ""
-    }`;
-  return `Worker ${e.worker} of ${count} stopped: ${why} (every finished run is kept in ${
-    shownPath(resultsPath)
-  }; rerun to go on).`;
-}
-
 /**
  * runGrid's work done by `n` single-threaded child processes (lib/experiments/workers.ts): start
  * them, wait, then read what they wrote. Counts come from the files (rows added since the plan).
@@ -479,7 +470,15 @@ async function runInWorkers(
   );
   const exits = await startWorkers("scripts/grid_worker.ts", new Array(count).fill(spec), log);
   const failed = exits.filter((e) => e.code !== 0);
-  if (failed.length) throw new ExperimentError(workerFailure(failed[0], count, plan.resultsPath));
+  if (failed.length) {
+    throw new ExperimentError(
+      workerFailure(
+        failed[0],
+        count,
+        `every finished run is kept in ${shownPath(plan.resultsPath)}`,
+      ),
+    );
+  }
   const after = planGrid(o);
   const rows = after.runs.map((r) => after.existing.get(r.runKey)).filter((r): r is ResultRow =>
     !!r
@@ -503,7 +502,7 @@ async function runInWorkers(
   return {
     plan: after,
     rows,
-    evals: new Map([...after.evals].map(([k, m]) => [k, new Map(m)])),
+    evals: after.evals,
     trained: rows.filter((r) => !plan.existing.has(String(r.run_key))).length,
     evaluated: evalsAdded,
     skipped: plan.runs.length - todo.length,

@@ -39,6 +39,11 @@ export const WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
  */
 export const WORKER_SLOWDOWN = 1.46;
 
+/** Estimated wall seconds of `runs` planned runs summing to `seconds` (one-process model) in `n` workers. */
+export function workersEstimate(seconds: number, runs: number, n: number): number {
+  return n > 1 ? seconds * WORKER_SLOWDOWN / Math.min(n, runs) : seconds;
+}
+
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 function cores(): number {
@@ -50,7 +55,7 @@ function cores(): number {
  * the number of cores, or 1 on a GPU backend (one device) and on a 1-core machine. Throws one
  * sentence on anything else than a positive integer or "auto".
  */
-export function resolveWorkers(w: Workers | string | undefined, backend?: string): number {
+export function resolveWorkers(w: Workers | undefined, backend?: string): number {
   if (w === undefined) return 1;
   if (w === "auto") return backend === "tensorflow-gpu" ? 1 : cores();
   const n = typeof w === "number" ? w : /^\d+$/.test(w) ? Number(w) : NaN;
@@ -140,6 +145,24 @@ export interface WorkerExit {
   code: number;
   /** The last line the worker wrote to stderr (its error sentence when it failed). */
   lastError: string;
+}
+
+/**
+ * Why a worker stopped, as one sentence: its own error sentence when it wrote one (exit 1 or 2),
+ * else its exit code. `kept` says where the finished work is, e.g. "every finished run is kept in X".
+ */
+export function workerFailure(
+  e: WorkerExit,
+  count: number,
+  kept: string,
+  label = "Worker",
+): string {
+  const why = (e.code === 2 || e.code === 1) && e.lastError
+    ? e.lastError.replace(/\.$/, "")
+    : `it ended with exit code ${e.code}${
+      e.code === 137 ? " (killed, perhaps out of memory)" : ""
+    }`;
+  return `${label} ${e.worker} of ${count} stopped: ${why} (${kept}; rerun to go on).`;
 }
 
 /**
