@@ -6,6 +6,8 @@ import {
   bnReluEval,
   bnReluTrain,
   crossEntropy,
+  foldedConvBnReluEval,
+  foldsEvalBn,
   globalAvgPool,
   maxPool2x2,
   paddedConv,
@@ -215,4 +217,61 @@ Deno.test("ops: eval-mode BN-ReLU (one affine map) agrees with libtensorflow's B
       assert.ok(maxDiff(dx, dxRef) < 2e-5, `input gradients differ by ${maxDiff(dx, dxRef)}`);
     }
   });
+});
+
+Deno.test({
+  name:
+    "ops: eval-mode conv-BN-ReLU folded into one conv with bias agrees with conv then BN-ReLU to rounding (values and every gradient)",
+  ignore: !foldsEvalBn(),
+  fn: () => {
+    tf.tidy(() => {
+      for (
+        const [shape, cout, stride] of [[[8, 9, 9, 1], 8, 1], [[4, 10, 10, 16], 32, 2]] as const
+      ) {
+        const x = tf.randomUniform([...shape], 0, 1, "float32", 21) as tf.Tensor4D;
+        const f = tf.randomNormal([3, 3, shape[3], cout], 0, 0.4, "float32", 22) as tf.Tensor4D;
+        const g = tf.randomUniform([cout], 0.5, 1.5, "float32", 23) as tf.Tensor1D;
+        const b = tf.randomNormal([cout], 0, 0.3, "float32", 24) as tf.Tensor1D;
+        const m = tf.randomNormal([cout], 0, 0.3, "float32", 25) as tf.Tensor1D;
+        const v = tf.randomUniform([cout], 0.2, 2, "float32", 26) as tf.Tensor1D;
+        const conv = (a: tf.Tensor4D, w: tf.Tensor4D) =>
+          stride === 1 ? tf.conv2d(a, w, 1, "same") : paddedConv(a, w, stride);
+        const probe = tf.randomNormal(conv(x, f).shape, 0, 1, "float32", 27);
+        type Layer = (
+          a: tf.Tensor4D,
+          w: tf.Tensor4D,
+          gg: tf.Tensor1D,
+          bb: tf.Tensor1D,
+        ) => tf.Tensor;
+        const folded: Layer = (a, w, gg, bb) => foldedConvBnReluEval(a, w, stride, gg, bb, m, v);
+        const unfolded: Layer = (a, w, gg, bb) => bnReluEval(conv(a, w), gg, bb, m, v);
+        const run = (layer: Layer) => {
+          const loss = (a: tf.Tensor, w: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                layer(a as tf.Tensor4D, w as tf.Tensor4D, gg as tf.Tensor1D, bb as tf.Tensor1D),
+                probe,
+              ),
+            );
+          const grads = tf.grads(loss)([x, f, g, b]);
+          const dxOnly = tf.grad((a: tf.Tensor) => loss(a, f, g, b))(x); // as an attack asks
+          return [layer(x, f, g, b), ...grads, dxOnly].map((t) => t.dataSync());
+        };
+        const ours = run(folded), ref = run(unfolded);
+        // Measured here: at most 1e-6 relative (the fold multiplies the weights before the sums).
+        ["output", "dx", "dW", "dgamma", "dbeta", "dx alone"].forEach((what, i) => {
+          const scale = Math.max(...Array.from(ref[i], Math.abs));
+          const err = maxDiff(ours[i], ref[i]) / scale;
+          assert.ok(
+            err < 1e-5,
+            `${what} differs by ${err} (relative) for ${shape} stride ${stride}`,
+          );
+          assert.ok(
+            scale > 0.1,
+            `${what} is degenerate (max ${scale}): the comparison would be empty`,
+          );
+        });
+      }
+    });
+  },
 });

@@ -34,6 +34,8 @@ import {
   type BatchMoments,
   bnReluEval,
   bnReluTrain,
+  foldedConvBnReluEval,
+  foldsEvalBn,
   globalAvgPool,
   maxPool2x2,
   paddedConv,
@@ -219,6 +221,33 @@ function bnRelu(x: tf.Tensor4D, bn: BN, mode: Mode, moments?: BatchMoments[]): t
   );
 }
 
+/**
+ * relu(bn(conv(x, w, stride))). In eval mode on tfjs-node with oneDNN the BatchNorm folds into the
+ * conv's weights and bias (ops.ts foldedConvBnReluEval): attacks on a trained model run two
+ * kernels per layer instead of four.
+ */
+function convBnRelu(
+  x: tf.Tensor4D,
+  w: tf.Variable,
+  stride: number,
+  bn: BN,
+  mode: Mode,
+  moments?: BatchMoments[],
+): tf.Tensor4D {
+  if (mode === "eval" && foldsEvalBn() && (w.shape[0] > 1 || stride === 1)) {
+    return foldedConvBnReluEval(
+      x,
+      w as unknown as tf.Tensor4D,
+      stride,
+      bn.gamma as unknown as tf.Tensor1D,
+      bn.beta as unknown as tf.Tensor1D,
+      bn.mean as unknown as tf.Tensor1D,
+      bn.variance as unknown as tf.Tensor1D,
+    );
+  }
+  return bnRelu(conv(x, w, stride), bn, mode, moments);
+}
+
 function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
   return tf.add(tf.matMul(x, l.w as unknown as tf.Tensor2D), l.b) as tf.Tensor2D;
 }
@@ -274,8 +303,8 @@ function buildPreActResNet18(b: Builder, spec: ModelSpec): { body: Body; bns: BN
     for (const blk of blocks) {
       const a = bnRelu(out, blk.bn1, mode, moments);
       const shortcut = blk.shortcut ? conv(a, blk.shortcut, blk.stride) : out;
-      const h = conv(a, blk.conv1, blk.stride);
-      out = tf.add(conv(bnRelu(h, blk.bn2, mode, moments), blk.conv2, 1), shortcut);
+      const h = convBnRelu(a, blk.conv1, blk.stride, blk.bn2, mode, moments);
+      out = tf.add(conv(h, blk.conv2, 1), shortcut);
     }
     const pooled = globalAvgPool(bnRelu(out, bnFinal, mode, moments));
     return linear(pooled, fc);
@@ -298,7 +327,7 @@ function buildSmallCnn(b: Builder, spec: ModelSpec): { body: Body; bns: BN[] } {
   const body: Body = (x, mode, moments) => {
     let h = x;
     convs.forEach((c, i) => {
-      h = bnRelu(conv(h, c, 1), bns[i], mode, moments);
+      h = convBnRelu(h, c, 1, bns[i], mode, moments);
       if (i < convs.length - 1) h = maxPool2x2(h);
     });
     return linear(globalAvgPool(h), fc);
