@@ -5,8 +5,9 @@
  *
  *   bin/deno run -A bench/micro.ts kernels            # max pooling, BN-ReLU, average pooling gradient
  *   bin/deno run -A bench/micro.ts step [arch] [width] [method] [rounds] [steps] [feature]
- *                  # whole training step, oneDNN kernels on vs off (feature: all (default),
- *                  # bnRelu, maxPool or paddedConv)
+ *                  # whole training step (method ST, SAM or AT) or an attack step (EVAL: eval-mode
+ *                  # forward + input gradient), oneDNN kernels on vs off (feature: all (default),
+ *                  # bnRelu, maxPool, paddedConv or foldEvalBn)
  *   bin/deno run -A bench/micro.ts sgd                # SGD update: per parameter vs one flat vector
  *   bin/deno run -A bench/micro.ts stride2 [width]    # stride-2 convs: tf.pad + VALID vs EXPLICIT padding
  */
@@ -15,6 +16,7 @@ import { initBackend } from "../lib/backend/backend.ts";
 import { type Arch, createModel } from "../lib/models/model.ts";
 import {
   bnReluTrain,
+  crossEntropy,
   globalAvgPool,
   maxPool2x2,
   type MklFeature,
@@ -167,7 +169,8 @@ function buildModel(arch: Arch, width: number) {
 
 /**
  * Whole training steps with the oneDNN replacements on vs off: all of them ("all"), or one of
- * them ("bnRelu", "maxPool", "paddedConv") with the others left on.
+ * them ("bnRelu", "maxPool", "paddedConv", "foldEvalBn") with the others left on. Method "EVAL"
+ * times what one attack step asks of the model: an eval-mode forward pass and the input gradient.
  */
 async function step(
   arch: Arch,
@@ -184,7 +187,14 @@ async function step(
     : method === "AT"
     ? at("linf", 8 / 255, 2 / 255, 10)
     : ST;
-  const train = makeTrainStep(model, opt, settings, "loss-pass", rng);
+  const trainStep = makeTrainStep(model, opt, settings, "loss-pass", rng);
+  const attackStep: typeof trainStep = () =>
+    Promise.resolve(tf.tidy(() =>
+      tf.sum(
+        tf.grad((xx: tf.Tensor) => crossEntropy(model.forward(xx as tf.Tensor4D, "eval"), y))(x),
+      ) as tf.Scalar
+    ));
+  const train = method === "EVAL" ? attackStep : trainStep;
   const set = (on: boolean) => feature === "all" ? setMklOps(on) : setMklFeature(feature, on);
   const run = (on: boolean) => async () => {
     const old = set(on);

@@ -89,9 +89,9 @@ const SMALLCNN_W8_CPU: CostModel = {
  * AutoAttack on 2 CPU cores: measured on the default preset's ST model (L-inf 8/255, load ~8),
  * a Square query costs ~0.4 of a PGD step per image and APGD-T nine 100-step runs, so the
  * standard budget (5000 queries, every test point, 3 seeds) would take hours for the 12 rows.
- * The report's budget (20 minutes from scratch; measured 28.5 with this budget) gets the first
- * 200 test points of seed 0 with Square at 1000 queries; APGD-CE and APGD-T keep AutoAttack's
- * standard budgets.
+ * The report's budget (20 minutes from scratch; measured 19:00 with this budget, README) gets
+ * the first 200 test points of seed 0 with Square at 1000 queries; APGD-CE and APGD-T keep
+ * AutoAttack's standard budgets.
  */
 const DEFAULT_AA_BUDGET: EvalBudget = {
   limit: 200,
@@ -115,7 +115,7 @@ const FASHION_DEFAULT_NOTES = [
   "No data augmentation (the paper uses random crop + flip): with 10 short epochs it lowered clean accuracy by ~5 points in our trials.",
   "3 seeds (the paper: 3 runs).",
   "Evaluation: PGD-10 (random start, step eps/4, eval mode) at the paper's four radii, plus our extension at L∞ 4/255, 8/255 and L2 64/255, 128/255 (at the paper's radii ST and SAM differ by only a point or two here, within sampling noise); 1000 test images instead of 10000.",
-  `${AA_NOTE}: on the first 200 test images of seed 0's runs only, Square with 1000 queries instead of AutoAttack's 5000 (to keep the report from scratch near its 20-minute budget: it measured 28.5 minutes on 2 quiet cores; costs in lib/experiments/presets.ts).`,
+  `${AA_NOTE}: on the first 200 test images of seed 0's runs only, Square with 1000 queries instead of AutoAttack's 5000 (to keep the report from scratch within its 20-minute budget: it measured 19 minutes on 2 quiet cores; costs in lib/experiments/presets.ts).`,
   "SAM rho {0.05, 0.1, 0.2} assumed (lost from the paper's text). AT rows exactly the paper's settings.",
 ].join(" ");
 

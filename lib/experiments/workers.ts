@@ -33,11 +33,13 @@ export const WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
 
 /**
  * Wall time of a run in a worker relative to the preset's cost model (which is calibrated on one
- * 2-thread process): the whole default grid in 2 workers summed 33:48 of per-run time against the
- * model's 23:11 (scripts/cost_check.ts, 2026-12-03). With workers a grid's estimate is
- * sum * WORKER_SLOWDOWN / workers (there: 16:56, measured 17:10).
+ * 2-thread process): the whole default grid in 2 workers summed 30:18 of per-run time against the
+ * model's 23:11 (scripts/cost_check.ts, 2026-12-03, after the eval-mode conv-BN fold; 33:48 and
+ * 1.46 before it). With workers a grid's estimate is sum * WORKER_SLOWDOWN / workers (there:
+ * 15:11, measured 15:17). The fold also made one 2-thread process's evaluations faster, so the
+ * model now overestimates those (not re-measured).
  */
-export const WORKER_SLOWDOWN = 1.46;
+export const WORKER_SLOWDOWN = 1.31;
 
 /** Estimated wall seconds of `runs` planned runs summing to `seconds` (one-process model) in `n` workers. */
 export function workersEstimate(seconds: number, runs: number, n: number): number {
