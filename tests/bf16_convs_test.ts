@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import { bf16ConvsSupported, convPrecision, setConvPrecision } from "../lib/backend/bf16_convs.ts";
-import { paddedConv, usingNativeOps } from "../lib/models/ops.ts";
+import { foldsEvalBn, paddedConv, usingNativeOps } from "../lib/models/ops.ts";
 
 await initBackend();
 const supported = usingNativeOps() && bf16ConvsSupported();
@@ -59,13 +59,17 @@ Deno.test({
     // deno-lint-ignore no-explicit-any
     const native = () => (tf.backend() as any).binding.getNumOfTensors() as number;
     const handles = native();
+    const folds = foldsEvalBn();
     assert.equal(setConvPrecision("bf16"), "fp32");
     let half: Float32Array[];
     try {
       half = compute();
+      // The eval-mode conv-BN fold has its own kernel without a bf16 variant: off under bf16.
+      assert.equal(foldsEvalBn(), false, "eval-mode fold still on under bf16");
     } finally {
       assert.equal(setConvPrecision("fp32"), "bf16");
     }
+    assert.equal(foldsEvalBn(), folds, "eval-mode fold not restored with fp32");
     assert.equal(tf.memory().numTensors, tensors, "no tfjs tensor leaked");
     assert.equal(native(), handles, "no native (bf16) handle leaked");
     // bf16 rounds each input and each output to 8 mantissa bits (relative 2^-9 each); sums of

@@ -33,7 +33,7 @@
  * stay fp32 (PreActResNet-18's first conv, 3 input channels; the small CNN's first, 1 channel).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { paddedConv } from "../models/ops.ts";
+import { paddedConv, setMklFeature } from "../models/ops.ts";
 
 export type ConvPrecision = "fp32" | "bf16";
 export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];
@@ -85,6 +85,8 @@ interface NodeBackend {
 }
 
 let current: ConvPrecision = "fp32";
+/** Whether eval mode folded conv-BN before bf16 was switched on (restored by fp32). */
+let foldedBeforeBf16 = true;
 const originals = new Map<string, tf.KernelConfig>();
 let probed: boolean | undefined;
 
@@ -228,6 +230,9 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
         "bfloat16 convolutions need the tensorflow (tfjs-node) backend on the CPU; use fp32.",
       );
     }
+    // The eval-mode conv-BN fold (ops.ts foldedConvBnReluEval) runs its own kernel, which has no
+    // bf16 variant: switch it off so eval passes take the wrapped conv kernels too.
+    foldedBeforeBf16 = setMklFeature("foldEvalBn", false);
     // paddedConv registers its kernel on first use: make it exist now, so it can be wrapped.
     tf.tidy(() => {
       paddedConv(tf.zeros([1, 3, 3, 1]), tf.zeros([3, 3, 1, 1]), 2);
@@ -256,6 +261,7 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
       tf.registerKernel(k);
     }
     originals.clear();
+    setMklFeature("foldEvalBn", foldedBeforeBf16);
   }
   current = p;
   return old;
