@@ -409,6 +409,20 @@ interface PaddedConvAttrs {
   pad: number;
 }
 
+/** Conv2D attributes for stride `stride` and `pad` pixels of zero padding on every side (NHWC). */
+function explicitConvAttrs(nb: NativeBackend, { stride, pad }: PaddedConvAttrs): unknown[] {
+  const b = nb.binding;
+  return [
+    { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: "strides", type: b.TF_ATTR_INT, value: [1, stride, stride, 1] },
+    { name: "padding", type: b.TF_ATTR_STRING, value: "EXPLICIT" },
+    { name: "explicit_paddings", type: b.TF_ATTR_INT, value: [0, 0, pad, pad, pad, pad, 0, 0] },
+    { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
+    { name: "use_cudnn_on_gpu", type: b.TF_ATTR_BOOL, value: true },
+    { name: "dilations", type: b.TF_ATTR_INT, value: [1, 1, 1, 1] },
+  ];
+}
+
 /** A tfjs kernel (tfjs-node only) for a strided conv with explicit symmetric padding, and its gradient. */
 function registerPaddedConv(): void {
   if (paddedConvRegistered) return;
@@ -418,24 +432,10 @@ function registerPaddedConv(): void {
     backendName: "tensorflow",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const nb = backend as unknown as NativeBackend;
-      const b = nb.binding;
-      const { stride, pad } = attrs as unknown as PaddedConvAttrs;
       const x = inputs.x as tf.Tensor;
       return nb.executeMultipleOutputs(
         "Conv2D",
-        [
-          { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-          { name: "strides", type: b.TF_ATTR_INT, value: [1, stride, stride, 1] },
-          { name: "padding", type: b.TF_ATTR_STRING, value: "EXPLICIT" },
-          {
-            name: "explicit_paddings",
-            type: b.TF_ATTR_INT,
-            value: [0, 0, pad, pad, pad, pad, 0, 0],
-          },
-          { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
-          { name: "use_cudnn_on_gpu", type: b.TF_ATTR_BOOL, value: true },
-          { name: "dilations", type: b.TF_ATTR_INT, value: [1, 1, 1, 1] },
-        ],
+        explicitConvAttrs(nb, attrs as unknown as PaddedConvAttrs),
         [x, inputs.filter as tf.Tensor],
         1,
       )[0];
@@ -516,21 +516,10 @@ function registerConvBias(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const nb = backend as unknown as NativeBackend;
       const b = nb.binding;
-      const { stride, pad } = attrs as unknown as PaddedConvAttrs;
       return nb.executeMultipleOutputs(
         "_MklNativeConv2DWithBias",
         [
-          { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-          { name: "strides", type: b.TF_ATTR_INT, value: [1, stride, stride, 1] },
-          { name: "padding", type: b.TF_ATTR_STRING, value: "EXPLICIT" },
-          {
-            name: "explicit_paddings",
-            type: b.TF_ATTR_INT,
-            value: [0, 0, pad, pad, pad, pad, 0, 0],
-          },
-          { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
-          { name: "use_cudnn_on_gpu", type: b.TF_ATTR_BOOL, value: true },
-          { name: "dilations", type: b.TF_ATTR_INT, value: [1, 1, 1, 1] },
+          ...explicitConvAttrs(nb, attrs as unknown as PaddedConvAttrs),
           { name: "is_filter_const", type: b.TF_ATTR_BOOL, value: false },
           { name: "_kernel", type: b.TF_ATTR_STRING, value: MKL_LABEL },
         ],
