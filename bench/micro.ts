@@ -180,6 +180,9 @@ async function step(
   steps: number,
   feature: MklFeature | "all",
 ) {
+  if (!["ST", "SAM", "AT", "EVAL"].includes(method)) {
+    throw new Error(`Unknown step method "${method}": use ST, SAM, AT or EVAL.`);
+  }
   const { model, x, y, rng } = buildModel(arch, width);
   const opt = createSgd(model.params);
   const settings: Method = method === "SAM"
