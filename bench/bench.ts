@@ -59,6 +59,17 @@ const SCALING_BATCHES = parseBatches(args.batches);
 const OURS_PRECISION = args["ours-precision"] as ConvPrecision;
 const METHODS = args.methods.split(",").map((m) => m.trim()).filter(Boolean) as Method[];
 const MAX_ROUNDS = args.rounds === undefined ? Infinity : Number(args.rounds);
+const THREADS = Number(args.threads);
+// libtensorflow reads its intra-op thread count when the tensorflow backend first loads (below).
+const envThreads = Deno.env.get("TF_NUM_INTRAOP_THREADS");
+if (envThreads !== undefined && envThreads !== args.threads) {
+  console.error(
+    `TF_NUM_INTRAOP_THREADS=${envThreads} in the environment contradicts --threads ${args.threads}: ` +
+      `unset it or pass --threads ${envThreads}.`,
+  );
+  Deno.exit(2);
+}
+Deno.env.set("TF_NUM_INTRAOP_THREADS", args.threads);
 const ROOT = new URL("..", import.meta.url).pathname;
 const t0Bench = performance.now();
 
@@ -155,9 +166,9 @@ class Peer {
   private buf = "";
   info: Record<string, unknown> = {};
 
-  constructor(python: string) {
+  constructor(python: string, threads: number) {
     this.proc = new Deno.Command(python, {
-      args: [`${ROOT}bench/peer_torch.py`, "--serve", "--threads", "2"],
+      args: [`${ROOT}bench/peer_torch.py`, "--serve", "--threads", String(threads)],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -557,11 +568,13 @@ console.log(
   }: ${cpuModel()}, ${navigator.hardwareConcurrency} cores, ` +
     `load average (1/5/15 min) at start ${loadStart}`,
 );
-console.log(`small CNN width ${CNN_WIDTH} (${CNN_WIDTH_SOURCE}); batch ${BATCH}`);
+console.log(
+  `small CNN width ${CNN_WIDTH} (${CNN_WIDTH_SOURCE}); batch ${BATCH}; ${THREADS} thread(s) a side`,
+);
 
 let peer: Peer | undefined;
 if (!args["no-peer"]) {
-  peer = new Peer(args.python);
+  peer = new Peer(args.python, THREADS);
   await peer.start();
   console.log(
     `peer: PyTorch ${peer.info.torch} (Python ${peer.info.python}), ${peer.info.threads} threads, ` +
@@ -1047,6 +1060,7 @@ const machine = {
   tfjs: versions["tfjs-core"] ?? tf.version_core,
   libtensorflow: versions.libtensorflow ?? "",
   torch: String(peer?.info.torch ?? ""),
+  ours_threads: String(THREADS),
   torch_threads: String(peer?.info.threads ?? ""),
   torch_variants: PEER_VARIANTS.map((v) => v.label).join(" "),
   ours_precision: OURS_PRECISION,

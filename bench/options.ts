@@ -24,6 +24,7 @@ export const BENCH_OPTIONS = {
   "ours-precision": { type: "string", default: "fp32" },
   methods: { type: "string", default: "ST,SAM,AT,EVAL" },
   rounds: { type: "string" },
+  threads: { type: "string", default: "2" },
 } as const;
 
 export const BENCH_HELP =
@@ -40,6 +41,9 @@ Usage: bin/deno task bench [options]
   --only TEXT           only the cases whose label contains TEXT (e.g. prn18-w16)
   --methods LIST        only these of ST,SAM,AT,EVAL (default all four)
   --rounds N            at most N rounds per case (smoke checks; the medians need the defaults)
+  --threads N           compute threads of both sides, from 1 to the core count (default 2): ours
+                        TF_NUM_INTRAOP_THREADS, the peer torch.set_num_threads. 1 is how the
+                        experiment grid runs each of its workers (lib/experiments/workers.ts)
   --peer-variants LIST  the PyTorch variants run for every case, MODE/LAYOUT with MODE eager,
                         compile (torch.compile, inductor), eager-bf16 or compile-bf16 (bf16
                         autocast: reported beside, never the fp32 peer) and LAYOUT nchw or
@@ -135,6 +139,13 @@ function checkValues(values: ReturnType<typeof parse>): void {
     if (!Number.isInteger(n) || n < 1) {
       fail(`--rounds: "${values.rounds}" is not a positive integer.`);
     }
+  }
+  const threads = Number(values.threads);
+  const cores = navigator.hardwareConcurrency;
+  if (!Number.isInteger(threads) || threads < 1 || threads > cores) {
+    fail(
+      `--threads: "${values.threads}" is not a thread count from 1 to ${cores} (this machine's cores).`,
+    );
   }
   if (!["fp32", "bf16"].includes(values["ours-precision"])) {
     fail(`--ours-precision: "${values["ours-precision"]}" is not fp32 or bf16. See --help.`);

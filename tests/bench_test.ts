@@ -73,3 +73,23 @@ Deno.test("bench: the peer is the fastest fp32 variant; eager, compiled and bf16
   assert.equal(pick.bf16?.variant.label, "compile-bf16/channels_last");
   assert.equal(bestOf([r("eager/nchw", NaN)]).best, undefined);
 });
+
+Deno.test("bench: --threads outside 1..cores is refused in one sentence before anything runs", async () => {
+  const options = new URL("../bench/options.ts", import.meta.url).pathname;
+  for (const bad of ["0", "1.5", String(navigator.hardwareConcurrency + 1)]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", options, "--threads", bad],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /--threads: ".*" is not a thread count from 1 to \d+/,
+    );
+  }
+  const ok = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", options, "--threads", "1"],
+  }).output();
+  assert.equal(ok.code, 0);
+});
