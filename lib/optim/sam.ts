@@ -10,7 +10,7 @@
  * invariant to rescaling a layer's weights, and ASAM's rho is ~10x SAM's for the same effect.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type Sgd, valueAndGrads } from "./sgd.ts";
+import { type LearningRate, type Sgd, valueAndGrads } from "./sgd.ts";
 import { checkNumber, fail } from "../util/validate.ts";
 
 export function checkRho(rho: number): number {
@@ -43,7 +43,7 @@ export function stepAtShifted(
   vars: readonly tf.Variable[],
   shifts: readonly tf.Tensor[],
   loss: () => tf.Scalar,
-  lr: number,
+  lr: LearningRate,
 ): void {
   // clone() shares the buffer: restoring from it is exact, not w + e - e.
   const saved = vars.map((p) => tf.clone(p));
@@ -71,7 +71,7 @@ export function samStep(
   opt: Sgd,
   loss: (pass: 1 | 2) => tf.Scalar,
   rho: number,
-  lr: number,
+  lr: LearningRate,
   perturbed: readonly tf.Variable[] = opt.params,
   adaptive = false,
 ): tf.Scalar {

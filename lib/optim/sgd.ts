@@ -16,11 +16,17 @@ export interface SgdOptions {
 
 export const SGD_DEFAULTS: SgdOptions = { momentum: 0.9, weightDecay: 5e-4 };
 
+/**
+ * A learning rate: a number, or a float32 scalar tensor holding it (what a step replayed as one
+ * graph takes, lib/training/graph_step.ts, so that the rate is an input and not a constant).
+ */
+export type LearningRate = number | tf.Scalar;
+
 export interface Sgd {
   readonly options: SgdOptions;
   readonly params: readonly tf.Variable[];
   /** Apply one update with these gradients (same order as params) at learning rate lr. */
-  step(grads: readonly tf.Tensor[], lr: number): void;
+  step(grads: readonly tf.Tensor[], lr: LearningRate): void;
   /** Momentum buffers as plain arrays, keyed "momentum:<name>". */
   exportState(names: readonly string[]): Record<string, NamedArray>;
   importState(names: readonly string[], state: Record<string, NamedArray>): void;
@@ -49,7 +55,7 @@ export function createSgd(params: readonly tf.Variable[], options: Partial<SgdOp
         );
       }
       tf.tidy(() => {
-        const lrT = tf.scalar(lr);
+        const lrT = typeof lr === "number" ? tf.scalar(lr) : lr;
         params.forEach((w, i) => {
           const g = grads[i];
           const d = opts.weightDecay === 0 ? g : tf.add(g, tf.mul(w, wd));
@@ -94,7 +100,7 @@ export function valueAndGrads(
 }
 
 /** One plain SGD update on loss f; returns the loss (the caller disposes it). */
-export function sgdStep(opt: Sgd, f: () => tf.Scalar, lr: number): tf.Scalar {
+export function sgdStep(opt: Sgd, f: () => tf.Scalar, lr: LearningRate): tf.Scalar {
   const { value, grads } = valueAndGrads(opt.params, f);
   opt.step(grads, lr);
   tf.dispose(grads);

@@ -48,7 +48,7 @@ import { resolveAttack, runAttack } from "../attacks/registry.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import { samStep } from "../optim/sam.ts";
-import { createSgd, type Sgd, sgdStep } from "../optim/sgd.ts";
+import { createSgd, type LearningRate, type Sgd, sgdStep } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
@@ -137,8 +137,11 @@ export function piecewiseLr(epoch: number, epochs: number, base: number): number
   return base * 0.01;
 }
 
-/** x [N,H,W,C] in [0, 1], y int32 [N], learning rate -> training loss (caller disposes). */
-export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: number) => Promise<tf.Scalar>;
+/**
+ * x [N,H,W,C] in [0, 1], y int32 [N], learning rate -> training loss (caller disposes). The rate
+ * may be a scalar tensor (lib/training/graph_step.ts passes one).
+ */
+export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: LearningRate) => Promise<tf.Scalar>;
 
 /**
  * One training step of the method: the perturbation (if any) makes the training inputs with the
@@ -157,7 +160,7 @@ export function makeTrainStep(
   const inputs = m.perturb ? resolveAttack(m.perturb) : null;
   const o = m.optimizer;
   return async (x, y, lr) => {
-    checkNumber("lr", lr, { above: 0 });
+    if (typeof lr === "number") checkNumber("lr", lr, { above: 0 });
     const moments: BatchMoments[] = [];
     try {
       const xTrain = inputs

@@ -1,0 +1,119 @@
+/**
+ * lib/training/graph_step.ts: a training step replayed as one libtensorflow graph gives the eager
+ * step's results (PreActResNet-18 bit for bit; the small CNN within rounding). It keeps taking new
+ * batches and learning rates as inputs, and it stays eager where replay is not safe: AT's random
+ * start, or a graph that fails its check against eager.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../lib/backend/backend.ts";
+import { type Arch, createModel, type Model } from "../lib/models/model.ts";
+import { createSgd } from "../lib/optim/sgd.ts";
+import { at, type Method, sam, ST } from "../lib/training/method.ts";
+import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
+import { graphTrainStep } from "../lib/training/graph_step.ts";
+import { Rng } from "../lib/util/rng.ts";
+
+await initBackend("tensorflow");
+
+function build(
+  arch: Arch,
+  method: Method,
+): { model: Model; state: () => tf.Tensor[]; step: TrainStep } {
+  const [size, channels] = arch === "prn18" ? [32, 3] : [28, 1];
+  const model = createModel({
+    arch,
+    width: 8,
+    inputShape: [size, size, channels],
+    numClasses: 10,
+    mean: new Array(channels).fill(0.5),
+    std: new Array(channels).fill(0.25),
+  }, Rng.fromSeed(0));
+  const opt = createSgd(model.params);
+  const step = makeTrainStep(model, opt, method, "loss-pass", Rng.fromSeed(3));
+  // Everything a step changes: weights, BN running statistics, momentum buffers.
+  const state = () => [
+    ...model.params,
+    ...Object.values(opt.exportState(model.params.map((_, i) => String(i)))).map((a) =>
+      tf.tensor(a.data, a.shape)
+    ),
+    ...model.buffers,
+  ];
+  return { model, state, step };
+}
+
+/** Run both steps on the same fresh batches and rates; returns both losses and final states. */
+async function race(arch: Arch, method: Method, batches: number[], tolerance?: number) {
+  const eager = build(arch, method);
+  const other = build(arch, method);
+  const graph = graphTrainStep(other.step, tolerance);
+  const rng = Rng.fromSeed(7);
+  const [size, channels] = arch === "prn18" ? [32, 3] : [28, 1];
+  const losses: [number, number][] = [];
+  for (const [i, n] of batches.entries()) {
+    const x = tf.tensor4d(rng.fillUniform(new Float32Array(n * size * size * channels), 0, 1), [
+      n,
+      size,
+      size,
+      channels,
+    ]);
+    const y = tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(10)), "int32");
+    const lr = 0.1 / (1 + i);
+    const a = await eager.step(x, y, lr);
+    const b = await graph(x, y, lr);
+    losses.push([a.dataSync()[0], b.dataSync()[0]]);
+    tf.dispose([a, b, x, y]);
+  }
+  const sa = eager.state(), sb = other.state();
+  const diffs = sa.map((t, i) => {
+    const u = t.dataSync(), v = sb[i].dataSync();
+    let d = 0, scale = 0;
+    for (let j = 0; j < u.length; j++) {
+      d = Math.max(d, Math.abs(u[j] - v[j]));
+      scale = Math.max(scale, Math.abs(u[j]));
+    }
+    return d === 0 ? 0 : d / scale;
+  });
+  const status = graph.status();
+  graph.dispose();
+  return { losses, worst: Math.max(...diffs), status };
+}
+
+Deno.test("graph step: PreActResNet-18 ST replays bit for bit, with new batches, rates and a ragged batch", async () => {
+  const r = await race("prn18", ST, [8, 8, 8, 8, 8, 8, 5]);
+  assert.equal(r.worst, 0);
+  for (const [a, b] of r.losses) assert.equal(b, a);
+  assert.deepEqual(r.status.graphs, ["8x32x32x3/8"]);
+  assert.equal(r.status.graphSteps, 3); // calls 4-6; the batch of 5 is its first call: eager
+  assert.equal(r.status.worstDifference, 0);
+});
+
+Deno.test("graph step: PreActResNet-18 SAM replays bit for bit", async () => {
+  const r = await race("prn18", sam(0.05), [8, 8, 8, 8, 8]);
+  assert.equal(r.worst, 0);
+  assert.equal(r.status.graphSteps, 2);
+});
+
+Deno.test("graph step: the small CNN replays within rounding, and a graph that fails its check stays eager", async () => {
+  const r = await race("smallcnn", ST, [16, 16, 16, 16, 16, 16]);
+  assert.equal(r.status.graphSteps, 3);
+  assert.ok(r.status.worstDifference <= 1e-5, `one-step difference ${r.status.worstDifference}`);
+  assert.ok(r.worst < 1e-3, `state after 3 graph steps differs by ${r.worst}`);
+  for (const [a, b] of r.losses) assert.ok(Math.abs(a - b) <= 1e-5 * Math.abs(a));
+  // Tolerance 0: the graph's few-ulp difference fails the check, so every step is eager (exact).
+  const strict = await race("smallcnn", ST, [16, 16, 16, 16, 16], 0);
+  if (strict.status.worstDifference > 0) {
+    assert.deepEqual(strict.status.graphs, []);
+    assert.match(strict.status.eager["16x28x28x1/16"], /differs from the eager step by/);
+    assert.equal(strict.worst, 0);
+  } else {
+    assert.deepEqual(strict.status.graphs, ["16x28x28x1/16"]); // bit-identical here: accepted at 0
+  }
+});
+
+Deno.test("graph step: AT stays eager (its random start changes every step) and gives eager's results", async () => {
+  const r = await race("smallcnn", at("linf", 8 / 255, 2 / 255, 2), [8, 8, 8, 8]);
+  assert.deepEqual(r.status.graphs, []);
+  assert.match(r.status.eager["8x28x28x1/8"], /differ between calls/);
+  assert.equal(r.worst, 0);
+});
