@@ -45,6 +45,7 @@ import { usingNativeOps } from "../lib/models/ops.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { createSgd, type Sgd } from "../lib/optim/sgd.ts";
 import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
+import { type GraphTrainStep, graphTrainStep } from "../lib/training/graph_step.ts";
 import { at, type Method as TrainMethod, sam, ST } from "../lib/training/method.ts";
 import { type Method, type ModelCase, stepFlops } from "./flops.ts";
 import { parseBatches, parseBenchArgs, parsePeerVariants, type PeerVariant } from "./options.ts";
@@ -57,6 +58,9 @@ const BATCH = 128;
 const PEER_VARIANTS = parsePeerVariants(args["peer-variants"]);
 const SCALING_BATCHES = parseBatches(args.batches);
 const OURS_PRECISION = args["ours-precision"] as ConvPrecision;
+const OURS_ENGINE = args["ours-engine"] as "eager" | "graph";
+/** Eager calls a graph step makes before it runs as a graph (lib/training/graph_step.ts). */
+const GRAPH_WARMUP = 3;
 const METHODS = args.methods.split(",").map((m) => m.trim()).filter(Boolean) as Method[];
 const MAX_ROUNDS = args.rounds === undefined ? Infinity : Number(args.rounds);
 const THREADS = Number(args.threads);
@@ -393,6 +397,17 @@ function disposeOurs(o: Ours): void {
   tf.dispose([o.x, o.y]);
 }
 
+/** The step timed: makeTrainStep, replayed as a graph with --ours-engine graph (ST and SAM). */
+function oursStep(o: Ours, method: Exclude<Method, "EVAL">): TrainStep {
+  const eager = makeTrainStep(o.model, o.opt, SETTINGS[method], "loss-pass", Rng.fromSeed(1));
+  return usesGraph(method) ? graphTrainStep(eager) : eager;
+}
+
+function usesGraph(method: Method): boolean {
+  return OURS_ENGINE === "graph" && tf.getBackend() === "tensorflow" &&
+    (method === "ST" || method === "SAM");
+}
+
 /** Time n steps of ours; returns ms per step (per batch for EVAL). */
 async function runOurs(o: Ours, method: Method, n: number): Promise<number[]> {
   const times: number[] = [];
@@ -409,13 +424,7 @@ async function runOurs(o: Ours, method: Method, n: number): Promise<number[]> {
     }
     return times;
   }
-  const step = o.steps[method] ??= makeTrainStep(
-    o.model,
-    o.opt,
-    SETTINGS[method],
-    "loss-pass",
-    Rng.fromSeed(1),
-  );
+  const step = o.steps[method] ??= oursStep(o, method);
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const loss = await step(o.x, o.y, 0.01);
@@ -688,7 +697,11 @@ async function measureCase(
   let note = "";
   resetPeakRss();
   const oursRssStart = rssNowMb();
-  await runOurs(ours, method, plan.warmup);
+  await runOurs(
+    ours,
+    method,
+    usesGraph(method) ? Math.max(plan.warmup, GRAPH_WARMUP) : plan.warmup,
+  );
   const peerRound = async (round: number) => {
     for (const v of variants) {
       if (peerErrors.some((e) => e.startsWith(v.label))) continue; // failed once: not again
@@ -762,6 +775,8 @@ async function measureCase(
   const frac = (ms: number) => flops / (ms / 1000) / 1e9 / machinePeakGflops;
   const msOf = (label: string) => pc?.results.find((x) => x.variant.label === label)?.ms ?? NaN;
   const best = pc?.best, eager = pc?.eager, compiled = pc?.compiled;
+  const graphNote = graphStatusNote(ours.steps[method]);
+  if (graphNote) note = note ? `${graphNote}; ${note}` : graphNote;
   const r: Row = {
     ...base,
     oursMs,
@@ -794,6 +809,17 @@ async function measureCase(
   };
   rows.push(r);
   printRow(r);
+}
+
+/** What --ours-engine graph did for a step: ran as a graph (and how close to eager), or not. */
+function graphStatusNote(step: TrainStep | undefined): string {
+  const status = (step as Partial<GraphTrainStep> | undefined)?.status?.();
+  if (!status) return "";
+  if (status.graphs.length === 0) return `ours eager: ${Object.values(status.eager).join("; ")}`;
+  const diff = status.worstDifference;
+  return `ours as one graph, ${status.graphSteps} graph steps, checked against eager: ${
+    diff === 0 ? "bit-identical" : `within ${diff.toExponential(1)}`
+  }`;
 }
 
 /** Live tensors over n steps of a method: flat = no leak. */
@@ -1064,6 +1090,7 @@ const machine = {
   torch_threads: String(peer?.info.threads ?? ""),
   torch_variants: PEER_VARIANTS.map((v) => v.label).join(" "),
   ours_precision: OURS_PRECISION,
+  ours_engine: OURS_ENGINE,
   peak_gflops: machinePeakGflops,
 };
 const header = [

@@ -25,6 +25,7 @@ export const BENCH_OPTIONS = {
   methods: { type: "string", default: "ST,SAM,AT,EVAL" },
   rounds: { type: "string" },
   threads: { type: "string", default: "2" },
+  "ours-engine": { type: "string", default: "eager" },
 } as const;
 
 export const BENCH_HELP =
@@ -53,6 +54,9 @@ Usage: bin/deno task bench [options]
                         peak memory of each process), default ${DEFAULT_SCALING_BATCHES}; none to skip
   --ours-precision P    fp32 (default) or bf16: our convolutions in bfloat16 (lib/backend/bf16_convs.ts,
                         tensorflow backend only; not bit-identical to fp32)
+  --ours-engine E       eager (default) or graph: our ST and SAM steps replayed as one libtensorflow
+                        graph after three eager calls (lib/training/graph_step.ts, tensorflow
+                        backend; AT stays eager: its random start changes every step)
   --out FILE            where the rows go (default results/bench.csv)
   --python PATH         the Python that runs bench/peer_torch.py (default .venv/bin/python)
   -h, --help            this text
@@ -146,6 +150,9 @@ function checkValues(values: ReturnType<typeof parse>): void {
     fail(
       `--threads: "${values.threads}" is not a thread count from 1 to ${cores} (this machine's cores).`,
     );
+  }
+  if (!["eager", "graph"].includes(values["ours-engine"])) {
+    fail(`--ours-engine: "${values["ours-engine"]}" is not eager or graph. See --help.`);
   }
   if (!["fp32", "bf16"].includes(values["ours-precision"])) {
     fail(`--ours-precision: "${values["ours-precision"]}" is not fp32 or bf16. See --help.`);
