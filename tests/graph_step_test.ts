@@ -50,6 +50,7 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
   const rng = Rng.fromSeed(7);
   const [size, channels] = arch === "prn18" ? [32, 3] : [28, 1];
   const losses: [number, number][] = [];
+  const live: number[] = [];
   for (const [i, n] of batches.entries()) {
     const x = tf.tensor4d(rng.fillUniform(new Float32Array(n * size * size * channels), 0, 1), [
       n,
@@ -63,6 +64,7 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
     const b = await graph(x, y, lr);
     losses.push([a.dataSync()[0], b.dataSync()[0]]);
     tf.dispose([a, b, x, y]);
+    live.push(tf.memory().numTensors);
   }
   const sa = eager.state(), sb = other.state();
   const diffs = sa.map((t, i) => {
@@ -76,7 +78,7 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
   });
   const status = graph.status();
   graph.dispose();
-  return { losses, worst: Math.max(...diffs), status };
+  return { losses, worst: Math.max(...diffs), status, live };
 }
 
 Deno.test("graph step: PreActResNet-18 ST replays bit for bit, with new batches, rates and a ragged batch", async () => {
@@ -86,6 +88,7 @@ Deno.test("graph step: PreActResNet-18 ST replays bit for bit, with new batches,
   assert.deepEqual(r.status.graphs, ["8x32x32x3/8"]);
   assert.equal(r.status.graphSteps, 3); // calls 4-6; the batch of 5 is its first call: eager
   assert.equal(r.status.worstDifference, 0);
+  assert.equal(r.live[5], r.live[4], "graph steps leak tensors"); // steps 5 and 6 are graph steps
 });
 
 Deno.test("graph step: PreActResNet-18 SAM replays bit for bit", async () => {
