@@ -16,11 +16,14 @@ import { Rng } from "../lib/util/rng.ts";
 
 await initBackend("tensorflow");
 
+/** Input side and channels of each architecture's test data (CIFAR-like, Fashion-MNIST-like). */
+const inputOf = (arch: Arch): [number, number] => arch === "prn18" ? [32, 3] : [28, 1];
+
 function build(
   arch: Arch,
   method: Method,
 ): { model: Model; state: () => tf.Tensor[]; step: TrainStep } {
-  const [size, channels] = arch === "prn18" ? [32, 3] : [28, 1];
+  const [size, channels] = inputOf(arch);
   const model = createModel({
     arch,
     width: 8,
@@ -48,7 +51,7 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
   const other = build(arch, method);
   const graph = graphTrainStep(other.step, tolerance);
   const rng = Rng.fromSeed(7);
-  const [size, channels] = arch === "prn18" ? [32, 3] : [28, 1];
+  const [size, channels] = inputOf(arch);
   const losses: [number, number][] = [];
   const live: number[] = [];
   for (const [i, n] of batches.entries()) {

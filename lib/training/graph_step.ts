@@ -189,13 +189,11 @@ export function graphTrainStep(
       }
       const used = new Set(t.record.ops.flatMap((op) => op.inputs));
       const preIds = t.before.map((b) => tensorId(backend, b));
-      const reads = t.vars.filter((_, i) => used.has(preIds[i]));
+      const readAt = t.vars.flatMap((_, i) => used.has(preIds[i]) ? [i] : []);
+      const reads = readAt.map((i) => t.vars[i]);
       const writes = t.vars.filter((v, i) => tensorId(backend, v) !== preIds[i]);
       const feeds: GraphFeed[] = [
-        ...reads.map((v) => ({
-          id: preIds[t.vars.indexOf(v)],
-          dtype: v.dtype as GraphFeed["dtype"],
-        })),
+        ...readAt.map((i) => ({ id: preIds[i], dtype: t.vars[i].dtype as GraphFeed["dtype"] })),
         { id: tensorId(backend, x), dtype: "float32" },
         { id: tensorId(backend, y), dtype: "int32" },
         { id: tensorId(backend, lr), dtype: "float32" },
@@ -213,8 +211,7 @@ export function graphTrainStep(
         ...writes.map((v) => v.dataSync() as Float32Array),
         t.loss.dataSync() as Float32Array,
       ];
-      const startOf = (v: tf.Variable) => t.before[t.vars.indexOf(v)];
-      const outs = graph.run([...reads.map(startOf), x, y, lr]);
+      const outs = graph.run([...readAt.map((i) => t.before[i]), x, y, lr]);
       const diff = relativeDifference(outs, expected);
       tf.dispose(outs);
       status.worstDifference = Math.max(status.worstDifference, diff);
