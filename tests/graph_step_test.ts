@@ -123,3 +123,10 @@ Deno.test("graph step: AT stays eager (its random start changes every step) and 
   assert.match(r.status.eager["8x28x28x1/8"], /differ between calls/);
   assert.equal(r.worst, 0);
 });
+
+Deno.test("graph step: a negative or non-finite tolerance is refused in one sentence", () => {
+  const step = build("smallcnn", ST).step;
+  for (const bad of [-1e-5, NaN, Infinity]) {
+    assert.throws(() => graphTrainStep(step, bad), /tolerance/);
+  }
+});

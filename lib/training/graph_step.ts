@@ -39,6 +39,7 @@ import {
 import { buildSessionGraph, type GraphFeed, type SessionGraph } from "../backend/session_graph.ts";
 import type { LearningRate } from "../optim/sgd.ts";
 import type { TrainStep } from "./train.ts";
+import { checkNumber } from "../util/validate.ts";
 
 /** Default agreement asked of the graph against the eager step it was built from. */
 export const GRAPH_STEP_TOLERANCE = 1e-5;
@@ -144,6 +145,7 @@ export function graphTrainStep(
   eager: TrainStep,
   tolerance = GRAPH_STEP_TOLERANCE,
 ): GraphTrainStep {
+  checkNumber("tolerance", tolerance, { min: 0 });
   const nb = nodeBackend();
   const shapes = new Map<string, Shape>();
   const status: GraphStepStatus = { graphs: [], eager: {}, worstDifference: 0, graphSteps: 0 };
