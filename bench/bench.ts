@@ -397,15 +397,14 @@ function disposeOurs(o: Ours): void {
   tf.dispose([o.x, o.y]);
 }
 
-/** The step timed: makeTrainStep, replayed as a graph with --ours-engine graph (ST and SAM). */
+/** The step timed: makeTrainStep, replayed as a graph with --ours-engine graph. */
 function oursStep(o: Ours, method: Exclude<Method, "EVAL">): TrainStep {
   const eager = makeTrainStep(o.model, o.opt, SETTINGS[method], "loss-pass", Rng.fromSeed(1));
   return usesGraph(method) ? graphTrainStep(eager) : eager;
 }
 
 function usesGraph(method: Method): boolean {
-  return OURS_ENGINE === "graph" && tf.getBackend() === "tensorflow" &&
-    (method === "ST" || method === "SAM");
+  return OURS_ENGINE === "graph" && tf.getBackend() === "tensorflow" && method !== "EVAL";
 }
 
 /** Time n steps of ours; returns ms per step (per batch for EVAL). */

@@ -54,9 +54,9 @@ Usage: bin/deno task bench [options]
                         peak memory of each process), default ${DEFAULT_SCALING_BATCHES}; none to skip
   --ours-precision P    fp32 (default) or bf16: our convolutions in bfloat16 (lib/backend/bf16_convs.ts,
                         tensorflow backend only; not bit-identical to fp32)
-  --ours-engine E       eager (default) or graph: our ST and SAM steps replayed as one libtensorflow
-                        graph after three eager calls (lib/training/graph_step.ts, tensorflow
-                        backend; AT stays eager: its random start changes every step)
+  --ours-engine E       eager (default) or graph: our ST, SAM and AT steps replayed as one
+                        libtensorflow graph after three eager calls (lib/training/graph_step.ts,
+                        tensorflow backend; AT's random starts are fed to it from the step's Rng)
   --out FILE            where the rows go (default results/bench.csv)
   --python PATH         the Python that runs bench/peer_torch.py (default .venv/bin/python)
   -h, --help            this text

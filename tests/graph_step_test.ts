@@ -1,14 +1,15 @@
 /**
  * lib/training/graph_step.ts: a training step replayed as one libtensorflow graph gives the eager
  * step's results (PreActResNet-18 bit for bit; the small CNN within rounding). It keeps taking new
- * batches and learning rates as inputs, and it stays eager where replay is not safe: AT's random
- * start, or a graph that fails its check against eager.
+ * batches and learning rates as inputs. AT's random starts become graph inputs drawn from the
+ * step's own Rng. It stays eager where replay is not safe: a step that draws from its Rng in a way
+ * the graph cannot repeat, or a graph that fails its check against eager.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import { type Arch, createModel, type Model } from "../lib/models/model.ts";
-import { createSgd } from "../lib/optim/sgd.ts";
+import { createSgd, type LearningRate } from "../lib/optim/sgd.ts";
 import { at, type Method, sam, ST } from "../lib/training/method.ts";
 import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
 import { graphTrainStep } from "../lib/training/graph_step.ts";
@@ -45,11 +46,21 @@ function build(
   return { model, state, step };
 }
 
-/** Run both steps on the same fresh batches and rates; returns both losses and final states. */
-async function race(arch: Arch, method: Method, batches: number[], tolerance?: number) {
+/**
+ * Run the eager and the graph step (each `wrap`ped) on the same fresh batches and rates; returns
+ * both losses, the largest difference of the final states, and the graph's status.
+ */
+async function race(
+  arch: Arch,
+  method: Method,
+  batches: number[],
+  tolerance?: number,
+  wrap: (s: TrainStep) => TrainStep = (s) => s,
+) {
   const eager = build(arch, method);
   const other = build(arch, method);
-  const graph = graphTrainStep(other.step, tolerance);
+  const graph = graphTrainStep(wrap(other.step), tolerance);
+  const eagerStep = wrap(eager.step);
   const rng = Rng.fromSeed(7);
   const [size, channels] = inputOf(arch);
   const losses: [number, number][] = [];
@@ -63,7 +74,7 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
     ]);
     const y = tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(10)), "int32");
     const lr = 0.1 / (1 + i);
-    const a = await eager.step(x, y, lr);
+    const a = await eagerStep(x, y, lr);
     const b = await graph(x, y, lr);
     losses.push([a.dataSync()[0], b.dataSync()[0]]);
     tf.dispose([a, b, x, y]);
@@ -81,7 +92,9 @@ async function race(arch: Arch, method: Method, batches: number[], tolerance?: n
   });
   const status = graph.status();
   graph.dispose();
-  return { losses, worst: Math.max(...diffs), status, live };
+  // The random starts the graph drew must have left the Rng where eager's draws left it.
+  const sameRng = eager.step.rng?.getState().join() === other.step.rng?.getState().join();
+  return { losses, worst: Math.max(...diffs), status, live, sameRng };
 }
 
 Deno.test("graph step: PreActResNet-18 ST replays bit for bit, with new batches, rates and a ragged batch", async () => {
@@ -117,11 +130,49 @@ Deno.test("graph step: the small CNN replays within rounding, and a graph that f
   }
 });
 
-Deno.test("graph step: AT stays eager (its random start changes every step) and gives eager's results", async () => {
-  const r = await race("smallcnn", at("linf", 8 / 255, 2 / 255, 2), [8, 8, 8, 8]);
-  assert.deepEqual(r.status.graphs, []);
-  assert.match(r.status.eager["8x28x28x1/8"], /differ between calls/);
+Deno.test("graph step: PreActResNet-18 L-inf AT replays bit for bit, its random starts fed from the step's Rng", async () => {
+  const r = await race("prn18", at("linf", 8 / 255, 2 / 255, 2), [8, 8, 8, 8, 8]);
+  assert.deepEqual(r.status.graphs, ["8x32x32x3/8"]);
+  assert.equal(r.status.graphSteps, 2);
   assert.equal(r.worst, 0);
+  for (const [a, b] of r.losses) assert.equal(b, a);
+  assert.ok(r.sameRng, "the graph steps left the Rng in another state than eager");
+});
+
+Deno.test("graph step: L2 AT on the small CNN (normal directions and radii fed) replays within rounding", async () => {
+  const r = await race("smallcnn", at("l2", 0.5, 0.125, 2), [8, 8, 8, 8, 8]);
+  assert.equal(r.status.graphSteps, 2);
+  assert.ok(r.status.worstDifference <= 1e-5, `one-step difference ${r.status.worstDifference}`);
+  assert.ok(r.worst < 1e-3, `state after 2 graph steps differs by ${r.worst}`);
+  assert.ok(r.sameRng);
+});
+
+Deno.test("graph step: a step that draws from its Rng other than by fill calls stays eager, with eager's results", async () => {
+  const drawsAnInt = (s: TrainStep): TrainStep =>
+    Object.assign((x: tf.Tensor4D, y: tf.Tensor1D, lr: LearningRate) => {
+      s.rng!.int(10); // a draw the graph could not repeat
+      return s(x, y, lr);
+    }, { rng: s.rng });
+  const r = await race("smallcnn", ST, [8, 8, 8, 8], undefined, drawsAnInt);
+  assert.deepEqual(r.status.graphs, []);
+  assert.match(r.status.eager["8x28x28x1/8"], /other than by fillUniform or fillNormal/);
+  assert.equal(r.worst, 0);
+  assert.ok(r.sameRng);
+  // AT whose Rng the graph step is not told of: its random starts are uploads that differ.
+  const hidden = (s: TrainStep): TrainStep =>
+    Object.assign((x: tf.Tensor4D, y: tf.Tensor1D, lr: LearningRate) => s(x, y, lr), {
+      rng: undefined,
+    });
+  const at2 = await race(
+    "smallcnn",
+    at("linf", 8 / 255, 2 / 255, 2),
+    [8, 8, 8, 8],
+    undefined,
+    hidden,
+  );
+  assert.deepEqual(at2.status.graphs, []);
+  assert.match(at2.status.eager["8x28x28x1/8"], /differ between calls/);
+  assert.equal(at2.worst, 0);
 });
 
 Deno.test("graph step: a negative or non-finite tolerance is refused in one sentence", () => {

@@ -11,16 +11,22 @@
  *    the eager step while recording its native ops (lib/backend/op_trace.ts). All three are real
  *    training steps.
  * 2. The two records must match op for op: names, attributes, wiring, and the content of every
- *    upload. Otherwise the step depends on something that changes between calls (an attack's
- *    random start, say), and that shape stays eager for good.
+ *    upload except the step's random draws (below). Otherwise the step depends on something that
+ *    changes between calls, and that shape stays eager for good.
  * 3. The second record becomes a graph (lib/backend/session_graph.ts):
- *    - the variables it reads, the batch and the learning rate become its inputs;
+ *    - the variables it reads, the batch, the learning rate and the random draws become its inputs;
  *    - the variables it changes and the loss become its outputs.
  * 4. The graph runs once from the second call's starting state. Its result must match that
  *    call's eager result within `tolerance` (relative to each tensor's largest value), else that
  *    shape stays eager.
  * 5. From the fourth call on, the step is one session run plus a variable assignment per updated
  *    tensor.
+ *
+ * Random draws (PGD's random start in AT): the step's Rng (TrainStep.rng) logs its fillUniform and
+ * fillNormal calls while a call is recorded. A draw uploaded unchanged is a graph input: each graph
+ * step first draws the same kinds and lengths from the same Rng, so the Rng advances and the graph
+ * sees exactly the numbers the eager step would have drawn. The Rng's state after a recorded call
+ * must be what those draws alone give, else the step draws in some other way and stays eager.
  *
  * What may differ from eager, as measured:
  * - PreActResNet-18 widths 8 and 16 (ST, SAM) and 64 (ST) replay bit for bit.
@@ -40,6 +46,7 @@ import { buildSessionGraph, type GraphFeed, type SessionGraph } from "../backend
 import type { LearningRate } from "../optim/sgd.ts";
 import type { TrainStep } from "./train.ts";
 import { checkNumber } from "../util/validate.ts";
+import { redraw, Rng, type RngDraw } from "../util/rng.ts";
 
 /** Default agreement asked of the graph against the eager step it was built from. */
 export const GRAPH_STEP_TOLERANCE = 1e-5;
@@ -63,6 +70,8 @@ interface Compiled {
   reads: tf.Variable[];
   /** Variables assigned from the outputs, in output order (the loss is last). */
   writes: tf.Variable[];
+  /** The step's draws in order; `shape` set for those fed to the graph (after lr, in order). */
+  draws: { draw: RngDraw; shape: number[] | null }[];
 }
 
 type Shape =
@@ -75,6 +84,32 @@ interface Trace {
   record: OpRecord;
   /** Canonical form of the record: equal for two calls iff their op sequences match. */
   signature: string;
+}
+
+/** A call's draws from its Rng, each with the upload that carried it unchanged (or null). */
+interface Draws {
+  draws: RngDraw[];
+  uploads: (number | null)[];
+  /** Whether the Rng's state after the call is what these draws alone give. */
+  complete: boolean;
+}
+
+/** Pair each draw with an upload of the same bytes (each upload used once). */
+function matchUploads(draws: RngDraw[], uploads: Map<number, ArrayBufferView>): (number | null)[] {
+  const byHash = new Map<string, number[]>();
+  for (const [id, data] of uploads) {
+    const h = hashBytes(data);
+    byHash.set(h, [...byHash.get(h) ?? [], id]);
+  }
+  return draws.map((d) => byHash.get(hashBytes(d.values))?.shift() ?? null);
+}
+
+/** Canonical form of the draws' kinds and parameters (their values are inputs, not structure). */
+function drawSignature(draws: RngDraw[], uploads: (number | null)[]): string {
+  return draws.map((d, k) =>
+    `${d.kind}${d.kind === "uniform" ? `(${d.lo},${d.hi})` : ""}x${d.values.length}` +
+    (uploads[k] === null ? "" : "->fed")
+  ).join(" ");
 }
 
 /** The variables tfjs knows of (models, BN statistics, optimizer buffers). */
@@ -171,8 +206,39 @@ export function graphTrainStep(
     roles.set(tensorId(backend, x), "x");
     roles.set(tensorId(backend, y), "y");
     roles.set(tensorId(backend, lr), "lr");
-    const { result: loss, record } = await recordOps(backend, () => eager(x, y, lr));
-    return { vars, before, roles, loss, record, signature: signatureOf(record, roles) };
+    const { result: loss, record, draws } = await recordWithDraws(backend, () => eager(x, y, lr));
+    draws.uploads.forEach((id, k) => id !== null && roles.set(id, `draw${k}`));
+    const signature = `${signatureOf(record, roles)}\ndraws ${
+      drawSignature(draws.draws, draws.uploads)
+    }`;
+    return { vars, before, roles, loss, record, draws, signature };
+  }
+
+  /** recordOps, with the draws the step made from its Rng meanwhile. */
+  async function recordWithDraws<T>(backend: NodeBackendHandle, f: () => Promise<T>) {
+    const rng = eager.rng;
+    if (!rng) {
+      const r = await recordOps(backend, f);
+      return { ...r, draws: { draws: [], uploads: [], complete: true } as Draws };
+    }
+    const start = rng.getState();
+    const outer = rng.draws;
+    rng.draws = [];
+    let list: RngDraw[];
+    let r: Awaited<ReturnType<typeof recordOps<T>>>;
+    try {
+      r = await recordOps(backend, f);
+    } finally {
+      list = rng.draws;
+      rng.draws = outer;
+    }
+    const replay = Rng.fromState(start);
+    for (const d of list) redraw(replay, d);
+    const complete = replay.getState().every((w, i) => w === rng.getState()[i]);
+    return {
+      ...r,
+      draws: { draws: list, uploads: matchUploads(list, r.record.uploads), complete },
+    };
   }
 
   async function compile(
@@ -189,6 +255,11 @@ export function graphTrainStep(
         stayEager(key, "the step's ops or uploaded values differ between calls");
         return t.loss;
       }
+      if (!t.draws.complete) {
+        stayEager(key, "the step draws from its Rng other than by fillUniform or fillNormal");
+        return t.loss;
+      }
+      const fedDraws = t.draws.uploads.flatMap((id) => id === null ? [] : [id]);
       const used = new Set(t.record.ops.flatMap((op) => op.inputs));
       const preIds = t.before.map((b) => tensorId(backend, b));
       const readAt = t.vars.flatMap((_, i) => used.has(preIds[i]) ? [i] : []);
@@ -199,6 +270,7 @@ export function graphTrainStep(
         { id: tensorId(backend, x), dtype: "float32" },
         { id: tensorId(backend, y), dtype: "int32" },
         { id: tensorId(backend, lr), dtype: "float32" },
+        ...fedDraws.map((id) => ({ id, dtype: "float32" as const })),
       ];
       const fetches = [...writes.map((v) => tensorId(backend, v)), tensorId(backend, t.loss)];
       let graph: SessionGraph;
@@ -213,9 +285,12 @@ export function graphTrainStep(
         ...writes.map((v) => v.dataSync() as Float32Array),
         t.loss.dataSync() as Float32Array,
       ];
-      const outs = graph.run([...readAt.map((i) => t.before[i]), x, y, lr]);
+      const drawn = fedDraws.map((id) =>
+        tf.tensor(t.record.uploads.get(id) as Float32Array, t.record.meta.get(id)!.shape)
+      );
+      const outs = graph.run([...readAt.map((i) => t.before[i]), x, y, lr, ...drawn]);
       const diff = relativeDifference(outs, expected);
-      tf.dispose(outs);
+      tf.dispose([...outs, ...drawn]);
       status.worstDifference = Math.max(status.worstDifference, diff);
       if (!(diff <= tolerance)) {
         graph.dispose();
@@ -226,7 +301,11 @@ export function graphTrainStep(
           } (tolerance ${tolerance})`,
         );
       } else {
-        shapes.set(key, { phase: "graph", compiled: { graph, reads, writes } });
+        const draws = t.draws.draws.map((draw, k) => {
+          const id = t.draws.uploads[k];
+          return { draw, shape: id === null ? null : t.record.meta.get(id)!.shape };
+        });
+        shapes.set(key, { phase: "graph", compiled: { graph, reads, writes, draws } });
         status.graphs.push(key);
       }
       return t.loss;
@@ -253,8 +332,14 @@ export function graphTrainStep(
         return t.loss;
       }
       if (state.phase === "trace1") return await compile(nb, key, state.first, x, y, lrT);
-      const { graph, reads, writes } = state.compiled;
-      const outs = graph.run([...reads, x, y, lrT]);
+      const { graph, reads, writes, draws } = state.compiled;
+      // The eager step's draws, in its order, from its Rng (only those it uploaded are fed).
+      const drawn = draws.flatMap(({ draw, shape }) => {
+        const values = redraw(eager.rng!, draw);
+        return shape ? [tf.tensor(values, shape)] : [];
+      });
+      const outs = graph.run([...reads, x, y, lrT, ...drawn]);
+      tf.dispose(drawn);
       writes.forEach((v, i) => v.assign(outs[i]));
       tf.dispose(outs.slice(0, -1));
       status.graphSteps++;

@@ -139,9 +139,13 @@ export function piecewiseLr(epoch: number, epochs: number, base: number): number
 
 /**
  * x [N,H,W,C] in [0, 1], y int32 [N], learning rate -> training loss (caller disposes). The rate
- * may be a scalar tensor (lib/training/graph_step.ts passes one).
+ * may be a scalar tensor (lib/training/graph_step.ts passes one). `rng`, when set, is the
+ * generator the step draws its noise from (an attack's random start), so that the graph step can
+ * draw the same numbers itself.
  */
-export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D, lr: LearningRate) => Promise<tf.Scalar>;
+export type TrainStep =
+  & ((x: tf.Tensor4D, y: tf.Tensor1D, lr: LearningRate) => Promise<tf.Scalar>)
+  & { rng?: Rng };
 
 /**
  * One training step of the method: the perturbation (if any) makes the training inputs with the
@@ -159,7 +163,7 @@ export function makeTrainStep(
   const allPasses = checkChoice("runningStats", runningStats, RUNNING_STATS) === "all-passes";
   const inputs = m.perturb ? resolveAttack(m.perturb) : null;
   const o = m.optimizer;
-  return async (x, y, lr) => {
+  const step: TrainStep = async (x, y, lr) => {
     if (typeof lr === "number") checkNumber("lr", lr, { above: 0 });
     const moments: BatchMoments[] = [];
     try {
@@ -191,6 +195,7 @@ export function makeTrainStep(
       tf.dispose(moments.flatMap((mo) => [mo.mean, mo.variance]));
     }
   };
+  return Object.assign(step, { rng });
 }
 
 export interface EpochMetrics {
@@ -275,7 +280,7 @@ function validateData(data: Dataset): void {
 /** The step with its convolutions in `p`, the previous precision restored after each call. */
 function inConvPrecision(p: ConvPrecision, step: TrainStep): TrainStep {
   if (p === "fp32") return step;
-  return async (x, y, lr) => {
+  const inP: TrainStep = async (x, y, lr) => {
     const old = setConvPrecision(p);
     try {
       return await step(x, y, lr);
@@ -283,6 +288,7 @@ function inConvPrecision(p: ConvPrecision, step: TrainStep): TrainStep {
       setConvPrecision(old);
     }
   };
+  return Object.assign(inP, { rng: step.rng });
 }
 
 /**

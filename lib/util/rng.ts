@@ -9,6 +9,11 @@
 
 export type RngState = [number, number, number, number];
 
+/** One fillUniform or fillNormal call: its parameters and what it drew. */
+export type RngDraw =
+  | { kind: "uniform"; lo: number; hi: number; values: Float32Array }
+  | { kind: "normal"; values: Float32Array };
+
 const TWO_POW_32 = 4294967296;
 
 function splitmix32(seed: number): () => number {
@@ -24,6 +29,12 @@ function splitmix32(seed: number): () => number {
 
 export class Rng {
   #s: Uint32Array;
+  /**
+   * While not null, fillUniform and fillNormal append their draws here. lib/training/graph_step.ts
+   * uses this to feed a step's random starts to its graph; it checks by the state that nothing else
+   * was drawn meanwhile.
+   */
+  draws: RngDraw[] | null = null;
 
   private constructor(state: ArrayLike<number>) {
     this.#s = Uint32Array.from(state);
@@ -110,6 +121,7 @@ export class Rng {
   fillUniform(out: Float32Array, lo: number, hi: number): Float32Array {
     const span = hi - lo;
     for (let i = 0; i < out.length; i++) out[i] = lo + span * this.float();
+    this.draws?.push({ kind: "uniform", lo, hi, values: out });
     return out;
   }
 
@@ -122,8 +134,15 @@ export class Rng {
       out[i] = r * Math.cos(2 * Math.PI * u2);
       if (i + 1 < out.length) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
     }
+    this.draws?.push({ kind: "normal", values: out });
     return out;
   }
+}
+
+/** Draw again what `d` drew, of the same kind, parameters and length, from `rng` (advancing it). */
+export function redraw(rng: Rng, d: RngDraw): Float32Array {
+  const out = new Float32Array(d.values.length);
+  return d.kind === "uniform" ? rng.fillUniform(out, d.lo, d.hi) : rng.fillNormal(out);
 }
 
 function rotl(x: number, k: number): number {
