@@ -28,7 +28,10 @@ export function samPerturbation(
 ): tf.Tensor[] {
   return tf.tidy(() => {
     const scaled = weights ? grads.map((g, i) => tf.mul(tf.abs(weights[i]), g)) : grads;
-    const norm = tf.sqrt(tf.addN(scaled.map((g) => tf.sum(tf.square(g)))));
+    // A Sum over the stacked squares, not AddN: libtensorflow's graph executor adds an AddN's terms
+    // (one per parameter tensor) in another order than its eager kernel, and not the same order on
+    // every run, so lib/training/graph_step.ts could not replay SAM at width 64 (bench/NOTES.md).
+    const norm = tf.sqrt(tf.sum(tf.stack(scaled.map((g) => tf.sum(tf.square(g))))));
     const scale = tf.div(tf.scalar(rho), tf.add(norm, 1e-12));
     return grads.map((g, i) => tf.mul(weights ? tf.mul(tf.square(weights[i]), g) : g, scale));
   });
