@@ -22,6 +22,7 @@ import { resolveWorkers, type Workers, workersEstimate } from "../lib/experiment
 import { backendFromEnv } from "../lib/backend/backend.ts";
 import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
 import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
+import type { StepEngine } from "../lib/training/train.ts";
 import { runShard } from "../lib/experiments/shards.ts";
 import {
   mergeResults,
@@ -52,6 +53,9 @@ ${
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
   --conv-precision P  fp32 (default) | bf16: train with bfloat16 convolutions (tensorflow backend;
                       evaluations stay fp32; results default to results/<dataset>-<preset>-bf16.csv)
+  --step-engine E     eager (default) | graph: run each training step as one libtensorflow graph
+                      once it is checked against the eager step (tensorflow backend; the project's
+                      steps replay bit for bit; speed in bench/NOTES.md; rows say "+graph-steps")
   --results PATH      runs CSV (default results/<dataset>-<preset>.csv; evaluations go to
                       <name>.evals.csv beside it, models to models/<name>/)
   --workers N|auto    processes that share the runs (default auto: one per core, each with one
@@ -89,6 +93,7 @@ const args = parseCli({
   seeds: { type: "string" },
   backend: { type: "string" },
   "conv-precision": { type: "string" },
+  "step-engine": { type: "string" },
   results: { type: "string" },
   workers: { type: "string", default: "auto" },
   "keep-checkpoints": { type: "boolean", default: false },
@@ -111,6 +116,7 @@ await runCli(async () => {
     seeds: args.seeds,
     backend: args.backend,
     convPrecision: args["conv-precision"] as ConvPrecision | undefined,
+    stepEngine: args["step-engine"] as StepEngine | undefined,
     resultsPath: args.results,
     keepCheckpoints: args["keep-checkpoints"],
     workers: args.workers as Workers,

@@ -36,7 +36,7 @@ import {
   readResults,
   type ResultRow,
 } from "../lib/experiments/results.ts";
-import { runGrid } from "../lib/experiments/runner.ts";
+import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
 import { exportModel } from "../lib/models/model.ts";
 import { loadModelFile } from "../lib/models/model_file.ts";
 import { familyOf, methodColumns } from "../lib/training/method.ts";
@@ -504,4 +504,41 @@ Deno.test("runGrid: finished runs are skipped, an interrupted run resumes from i
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("runGrid --step-engine graph: the rows are an eager grid's bit for bit, say +graph-steps, and bad engines are refused in one sentence", async () => {
+  await initBackend("tensorflow");
+  const dir = Deno.makeTempDirSync({ prefix: "sam-at-graph-grid-" });
+  const lines: string[] = [];
+  const base = { preset: TINY, data: toy(), progress: "none" as const, rows: "ST,SAM-0.1" };
+  try {
+    const eager = await runGrid({ ...base, resultsPath: `${dir}/eager.csv`, log: () => {} });
+    const graph = await runGrid({
+      ...base,
+      resultsPath: `${dir}/graph.csv`,
+      stepEngine: "graph",
+      log: (l) => lines.push(l),
+    });
+    // 96 examples in batches of 32 for 2 epochs: 6 steps, the last 3 as a graph.
+    assert.equal(
+      lines.filter((l) => /graph step: 3 steps as a graph \(32x8x8x1\/32\)/.test(l)).length,
+      2,
+    );
+    graph.rows.forEach((r, i) => {
+      assert.equal(r.backend, "tensorflow+graph-steps");
+      assert.equal(r.run_key, eager.rows[i].run_key, "the engine is not part of a run's settings");
+      assert.equal(r.final_train_loss, eager.rows[i].final_train_loss, r.row_id as string);
+    });
+    assert.ok(eager.rows.every((r) => r.backend === "tensorflow"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  assert.throws(
+    () => checkGridOptions({ stepEngine: "jit" as "graph" }),
+    /--step-engine.*"eager", "graph"/,
+  );
+  assert.throws(
+    () => checkGridOptions({ stepEngine: "graph", backend: "wasm" }),
+    /--step-engine graph needs the tensorflow backend.*not wasm/,
+  );
 });

@@ -116,6 +116,29 @@ function typeAttr(dtype: number): Proto {
   return v;
 }
 
+/**
+ * Tensors whose producer the session's graph optimiser (Grappler) would rewrite in a way that
+ * changes the last bit, unless they are fetched too (fetched nodes are kept as they are); run()
+ * fetches them and drops them:
+ * - a Sqrt that something divides by: x / sqrt(y) would become x * rsqrt(y);
+ * - a FusedBatchNormV3 output that a Relu takes: the two would become one fused kernel, which
+ *   differs in the last bit for channel counts that are not multiples of 8 (lib/models/ops.ts).
+ * (Float constants are the other such case: lib/training/graph_step.ts feeds them, not Consts.)
+ */
+function rewriteGuards(record: OpRecord): number[] {
+  const made = (name: string) =>
+    new Set(record.ops.filter((op) => op.name === name).map((op) => op.outputs[0]));
+  const [sqrts, bns] = [made("Sqrt"), made("FusedBatchNormV3")];
+  const guards = record.ops.flatMap((op) =>
+    op.name === "RealDiv" || op.name === "Div"
+      ? op.inputs.slice(1).filter((id) => sqrts.has(id))
+      : op.name === "Relu"
+      ? op.inputs.filter((id) => bns.has(id))
+      : []
+  );
+  return [...new Set(guards)];
+}
+
 /** Build the graph of `spec` and load it as a session of tfjs-node's backend `nb`. */
 export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec): SessionGraph {
   const pb = proto();
@@ -165,6 +188,7 @@ export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec)
     }
     return name;
   });
+  const guards = rewriteGuards(spec.record).map((id) => names.get(id)!);
 
   const info = new pb.MetaGraphDef.MetaInfoDef();
   info.addTags("serve");
@@ -193,7 +217,9 @@ export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec)
           `SessionGraph.run got ${feeds.length} feeds for ${spec.feeds.length} placeholders.`,
         );
       }
-      return nb.runSavedModel(session, [...feeds], feedInfo, fetchNames);
+      const outs = nb.runSavedModel(session, [...feeds], feedInfo, [...fetchNames, ...guards]);
+      tf.dispose(outs.slice(fetchNames.length));
+      return outs.slice(0, fetchNames.length);
     },
     nodes: spec.feeds.length + consts + spec.record.ops.length,
     consts,

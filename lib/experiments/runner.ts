@@ -25,8 +25,15 @@ import { loadModelFile, saveModelFile } from "../models/model_file.ts";
 import type { Model } from "../models/model.ts";
 import { evaluate } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
-import { train, type TrainOptions, type TrainResult } from "../training/train.ts";
+import {
+  STEP_ENGINES,
+  type StepEngine,
+  train,
+  type TrainOptions,
+  type TrainResult,
+} from "../training/train.ts";
 import { removeStaleTemps } from "../util/atomic_write.ts";
+import { checkChoice } from "../util/validate.ts";
 import { describeHolder, tryLock } from "../util/lock.ts";
 import { formatDuration, type ProgressStyle } from "../util/progress.ts";
 import { ExperimentError } from "./grid.ts";
@@ -78,6 +85,11 @@ export interface GridOptions extends PlanOptions {
   workers?: Workers;
   /** Set in a worker process: how many workers share the grid (ETA, longest-first order). */
   workerShare?: number;
+  /**
+   * "graph": each run's training steps run as one checked libtensorflow graph (train()'s
+   * stepEngine; tensorflow backend). Its rows' backend column says "+graph-steps". Default eager.
+   */
+  stepEngine?: StepEngine;
 }
 
 export interface GridResult {
@@ -109,6 +121,12 @@ export function checkGridOptions(o: GridOptions = {}): void {
   if (preset.train.convPrecision === "bf16" && cpuHasBf16() === false) {
     throw new ExperimentError(
       "--conv-precision bf16 needs a CPU with AVX512-BF16 or AMX-BF16; this one has neither, so libtensorflow would emulate bfloat16 (measured ~11x slower than fp32 on PreActResNet-18); drop --conv-precision bf16.",
+    );
+  }
+  const engine = checkChoice("--step-engine", o.stepEngine ?? "eager", STEP_ENGINES);
+  if (engine === "graph" && backend !== "tensorflow") {
+    throw new ExperimentError(
+      `--step-engine graph needs the tensorflow backend (libtensorflow's graph executor), not ${backend}; drop it or use --backend tensorflow.`,
     );
   }
   resolveWorkers(o.workers, backend);
@@ -315,7 +333,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
               progress: o.progress,
               label: `${run.row.id} seed ${run.seed}`,
               onEpochEnd: o.onEpochEnd,
+              stepEngine: o.stepEngine,
             });
+            if (trained.graph) log(`  ${run.row.id} seed ${run.seed}: ${graphSummary(trained)}`);
             model = trained.model;
             resumed = trained.resumedFromEpoch > 0;
             const loss = trained.metrics[trained.metrics.length - 1]?.trainLoss;
@@ -356,9 +376,10 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
                 trained,
                 ev.clean,
                 { train: trainSet.n, test: testSet.n },
-                // The runs file has no precision column; the backend names bf16 training.
+                // The runs file has no precision or engine column; the backend names them.
                 (activeBackend() ?? backend) +
-                  (trained.config.convPrecision === "bf16" ? "+bf16-convs" : ""),
+                  (trained.config.convPrecision === "bf16" ? "+bf16-convs" : "") +
+                  (trained.graph && trained.graph.graphSteps > 0 ? "+graph-steps" : ""),
               );
               if (appendRun(plan.resultsPath, row)) trainedCount++;
               else {log(
@@ -509,4 +530,13 @@ async function runInWorkers(
     heldElsewhere: left,
     seconds,
   };
+}
+
+/** "graph step: 1170 steps as a graph (128x32x32x3/128); eager: 80x32x32x3/80 (reason)". */
+function graphSummary(trained: TrainResult): string {
+  const g = trained.graph!;
+  const eager = Object.entries(g.eager).map(([k, why]) => `${k} (${why})`);
+  return `graph step: ${g.graphSteps} steps as a graph${
+    g.graphs.length ? ` (${g.graphs.join(", ")})` : ""
+  }${eager.length ? `; eager: ${eager.join("; ")}` : ""}`;
 }

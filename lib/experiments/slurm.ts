@@ -31,6 +31,8 @@ export interface SlurmOptions {
   time?: string;
   /** Passed to every task (default: SAM_AT_BACKEND, which sbatch exports, or tensorflow). */
   backend?: string;
+  /** Passed to every task: "graph" trains with train()'s graph step engine (default eager). */
+  stepEngine?: string;
   keepCheckpoints?: boolean;
   /** The sbatch and squeue commands (tests point them elsewhere). */
   sbatch?: string;
@@ -136,6 +138,7 @@ export function slurmOptionsFrom(
     cpusPerTask: int("cpus-per-task"),
     time: a.time as string | undefined,
     backend,
+    stepEngine: a["step-engine"] as string | undefined,
     keepCheckpoints: a["keep-checkpoints"] === true,
   });
 }
@@ -159,6 +162,7 @@ function commonArgs(plan: GridPlan, s: SlurmOptions): string[] {
     plan.resultsPath,
     ...(s.backend ? ["--backend", s.backend] : []),
     ...(plan.preset.train.convPrecision === "bf16" ? ["--conv-precision", "bf16"] : []),
+    ...(s.stepEngine === "graph" ? ["--step-engine", "graph"] : []),
   ];
 }
 

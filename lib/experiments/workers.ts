@@ -97,6 +97,7 @@ export interface WorkerSpec {
   modelsDir: string;
   backend?: string;
   convPrecision?: GridOptions["convPrecision"];
+  stepEngine?: GridOptions["stepEngine"];
   keepCheckpoints?: boolean;
   progress?: GridOptions["progress"];
   /** How many workers share the grid (for each worker's ETA and its longest-first order). */
@@ -124,6 +125,7 @@ export function workerSpec(o: GridOptions, plan: GridPlan, n: number): WorkerSpe
     modelsDir: plan.modelsDir,
     backend: o.backend,
     convPrecision: o.convPrecision,
+    stepEngine: o.stepEngine,
     keepCheckpoints: o.keepCheckpoints,
     // A child's stderr is a pipe: plain lines (a bar redrawn with "\r" would arrive as a flood).
     progress: o.progress === "none" ? "none" : "lines",

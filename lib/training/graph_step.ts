@@ -14,7 +14,8 @@
  *    upload except the step's random draws (below). Otherwise the step depends on something that
  *    changes between calls, and that shape stays eager for good.
  * 3. The second record becomes a graph (lib/backend/session_graph.ts):
- *    - the variables it reads, the batch, the learning rate and the random draws become its inputs;
+ *    - the variables it reads, the batch, the learning rate, the random draws and the float
+ *      constants (see floatConstants) become its inputs;
  *    - the variables it changes and the loss become its outputs.
  * 4. The graph runs twice from the second call's starting state. Both results must match that
  *    call's eager result within `tolerance` (relative to each tensor's largest value), else that
@@ -28,18 +29,23 @@
  * sees exactly the numbers the eager step would have drawn. The Rng's state after a recorded call
  * must be what those draws alone give, else the step draws in some other way and stays eager.
  *
- * What may differ from eager, as measured:
- * - PreActResNet-18 widths 8, 16 and 64 (ST, SAM, AT) replay bit for bit.
- * - On the small CNN some gradients differ by a few float32 ulps (1.4e-6 relative), with the
- *   loss identical.
- * - A graph with an AddN of many terms does not: the graph executor adds them in another order
- *   than eager, and not the same order on every run (why lib/optim/sam.ts sums a stack instead).
+ * What may differ from eager, as measured: nothing, for this project's steps. PreActResNet-18
+ * (widths 8, 16, 64) and the small CNN replay ST, SAM and AT (L-inf and L2) bit for bit. That
+ * took three measures against the session's graph optimiser and kernels, each found by comparing
+ * a graph's ops with an eager replay of the same record (bench/NOTES.md):
+ * - float constants are fed, not written as Consts (x / c would become x * (1/c));
+ * - divisors made by Sqrt are fetched too (x / sqrt(y) would become x * rsqrt(y));
+ * - lib/optim/sam.ts sums a stack, not an AddN (the graph adds an AddN's terms in another order
+ *   than eager, and not the same order on every run).
+ * The check in step 4 stays: a step with other such ops stays eager rather than drift.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import {
   nodeBackend,
   type NodeBackendHandle,
   type OpRecord,
+  probeMeta,
+  realBinding,
   recordOps,
   tensorId,
 } from "../backend/op_trace.ts";
@@ -73,6 +79,8 @@ interface Compiled {
   writes: tf.Variable[];
   /** The step's draws in order; `shape` set for those fed to the graph (after lr, in order). */
   draws: { draw: RngDraw; shape: number[] | null }[];
+  /** The step's float constants, fed last (see floatConstants). */
+  constants: tf.Tensor[];
 }
 
 type Shape =
@@ -153,6 +161,31 @@ function hashBytes(d: ArrayBufferView): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
   return `${bytes.length}:${(h >>> 0).toString(16)}`;
+}
+
+/**
+ * The float tensors from outside the record that no feed covers (uploaded scalars such as the
+ * weight decay, 1/(H*W) of a global average pool), as tensors of their own, to be fed.
+ * Why not Consts: libtensorflow's graph optimiser rewrites arithmetic with constants (x / c becomes
+ * x * (1/c)), which changes the last bit. Integer constants (shapes, axes) stay Consts, so that
+ * shapes are still known when the graph is built.
+ */
+function floatConstants(
+  backend: NodeBackendHandle,
+  record: OpRecord,
+  fed: Set<number>,
+): { ids: number[]; tensors: tf.Tensor[] } {
+  const b = realBinding(backend);
+  const produced = new Set(record.ops.flatMap((op) => op.outputs));
+  const ids = [...new Set(record.ops.flatMap((op) => op.inputs))].filter((id) =>
+    !produced.has(id) && !fed.has(id) &&
+    (record.meta.get(id) ?? probeMeta(backend, id)).dtype === b.TF_FLOAT
+  );
+  const tensors = ids.map((id) => {
+    const data = (record.uploads.get(id) ?? b.tensorDataSync(id)) as Float32Array;
+    return tf.keep(tf.tensor(data, (record.meta.get(id) ?? probeMeta(backend, id)).shape));
+  });
+  return { ids, tensors };
 }
 
 /** Largest |a - b| / max|b| over the tensors (0 = bit-identical). */
@@ -273,11 +306,14 @@ export function graphTrainStep(
         { id: tensorId(backend, lr), dtype: "float32" },
         ...fedDraws.map((id) => ({ id, dtype: "float32" as const })),
       ];
+      const constants = floatConstants(backend, t.record, new Set(feeds.map((f) => f.id)));
+      feeds.push(...constants.ids.map((id) => ({ id, dtype: "float32" as const })));
       const fetches = [...writes.map((v) => tensorId(backend, v)), tensorId(backend, t.loss)];
       let graph: SessionGraph;
       try {
         graph = buildSessionGraph(backend, { record: t.record, feeds, fetches });
       } catch (err) {
+        tf.dispose(constants.tensors);
         stayEager(key, `its graph did not build: ${(err as Error).message}`);
         return t.loss;
       }
@@ -292,7 +328,14 @@ export function graphTrainStep(
       // Twice: a graph whose kernels do not give the same result on every run must not pass.
       let diff = 0;
       for (let run = 0; run < 2; run++) {
-        const outs = graph.run([...readAt.map((i) => t.before[i]), x, y, lr, ...drawn]);
+        const outs = graph.run([
+          ...readAt.map((i) => t.before[i]),
+          x,
+          y,
+          lr,
+          ...drawn,
+          ...constants.tensors,
+        ]);
         diff = Math.max(diff, relativeDifference(outs, expected));
         tf.dispose(outs);
       }
@@ -300,6 +343,7 @@ export function graphTrainStep(
       status.worstDifference = Math.max(status.worstDifference, diff);
       if (!(diff <= tolerance)) {
         graph.dispose();
+        tf.dispose(constants.tensors);
         stayEager(
           key,
           `its graph differs from the eager step by ${
@@ -311,7 +355,10 @@ export function graphTrainStep(
           const id = t.draws.uploads[k];
           return { draw, shape: id === null ? null : t.record.meta.get(id)!.shape };
         });
-        shapes.set(key, { phase: "graph", compiled: { graph, reads, writes, draws } });
+        shapes.set(key, {
+          phase: "graph",
+          compiled: { graph, reads, writes, draws, constants: constants.tensors },
+        });
         status.graphs.push(key);
       }
       return t.loss;
@@ -338,13 +385,13 @@ export function graphTrainStep(
         return t.loss;
       }
       if (state.phase === "trace1") return await compile(nb, key, state.first, x, y, lrT);
-      const { graph, reads, writes, draws } = state.compiled;
+      const { graph, reads, writes, draws, constants } = state.compiled;
       // The eager step's draws, in its order, from its Rng (only those it uploaded are fed).
       const drawn = draws.flatMap(({ draw, shape }) => {
         const values = redraw(eager.rng!, draw);
         return shape ? [tf.tensor(values, shape)] : [];
       });
-      const outs = graph.run([...reads, x, y, lrT, ...drawn]);
+      const outs = graph.run([...reads, x, y, lrT, ...drawn, ...constants]);
       tf.dispose(drawn);
       writes.forEach((v, i) => v.assign(outs[i]));
       tf.dispose(outs.slice(0, -1));
@@ -357,7 +404,12 @@ export function graphTrainStep(
   return Object.assign(step, {
     status: () => structuredClone(status),
     dispose: () => {
-      for (const s of shapes.values()) if (s.phase === "graph") s.compiled.graph.dispose();
+      for (const s of shapes.values()) {
+        if (s.phase === "graph") {
+          s.compiled.graph.dispose();
+          tf.dispose(s.compiled.constants);
+        }
+      }
       shapes.clear();
     },
   });

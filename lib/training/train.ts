@@ -44,6 +44,7 @@ import {
   type Model,
 } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
+import { type GraphStepStatus, type GraphTrainStep, graphTrainStep } from "./graph_step.ts";
 import { resolveAttack, runAttack } from "../attacks/registry.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
@@ -52,6 +53,10 @@ import { createSgd, type LearningRate, type Sgd, sgdStep } from "../optim/sgd.ts
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
+
+/** How a training step runs: op by op (eager), or as one checked libtensorflow graph. */
+export const STEP_ENGINES = ["eager", "graph"] as const;
+export type StepEngine = typeof STEP_ENGINES[number];
 export type RunningStats = typeof RUNNING_STATS[number];
 
 export interface TrainConfig {
@@ -231,6 +236,14 @@ export interface TrainOptions {
   evalSpecs?: readonly EvalSpec[];
   /** Examples of evalData to use per epoch (default all). */
   evalLimit?: number;
+  /**
+   * "graph" runs each training step as one libtensorflow graph once it has been checked against
+   * the eager step (lib/training/graph_step.ts; tensorflow backend only; speed in bench/NOTES.md).
+   * This project's steps (PreActResNet-18 and the small CNN; ST, SAM, AT) replay bit for bit;
+   * a step that does not stays eager. Default "eager". An execution choice, not part of the run's
+   * settings.
+   */
+  stepEngine?: StepEngine;
 }
 
 export interface TrainResult {
@@ -243,6 +256,8 @@ export interface TrainResult {
   trainSeconds: number;
   /** Epochs that were already done in the checkpoint this call resumed from (0 = fresh). */
   resumedFromEpoch: number;
+  /** With stepEngine "graph": which batch shapes ran as a graph, and how many steps did. */
+  graph?: GraphStepStatus;
 }
 
 /** The training loss became NaN or infinite. */
@@ -306,6 +321,12 @@ export async function train(
   if (options.evalLimit !== undefined) {
     checkNumber("evalLimit", options.evalLimit, { integer: true, min: 1 });
   }
+  const engine = checkChoice("stepEngine", options.stepEngine ?? "eager", STEP_ENGINES);
+  if (engine === "graph" && tf.getBackend() !== "tensorflow") {
+    throw new OptionError(
+      `stepEngine graph needs the tensorflow (tfjs-node) backend, not ${tf.getBackend()}; use eager (the default) here.`,
+    );
+  }
   if (cfg.convPrecision === "bf16" && !bf16ConvsSupported()) {
     throw new OptionError(
       "convPrecision bf16 needs the tensorflow (tfjs-node) backend on the CPU; use fp32 (the default) here.",
@@ -336,6 +357,7 @@ export async function train(
     std: norm.std,
   }, rng);
   const opt = createSgd(model.params, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  let graph: GraphTrainStep | null = null;
   try {
     let metrics: EpochMetrics[] = [];
     let trainSeconds = 0;
@@ -356,10 +378,12 @@ export async function train(
       }
     }
 
-    const step = inConvPrecision(
+    const eagerStep = inConvPrecision(
       cfg.convPrecision ?? "fp32",
       makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng),
     );
+    if (engine === "graph") graph = graphTrainStep(eagerStep);
+    const step = graph ?? eagerStep;
     const label = options.label ?? describeMethod(cfg.method);
     const progress = createProgress({
       label,
@@ -437,11 +461,20 @@ export async function train(
     await progress.finish(
       metrics.length ? `loss ${metrics[metrics.length - 1].trainLoss.toFixed(4)}` : undefined,
     );
-    return { model, config: cfg, augment, metrics, trainSeconds, resumedFromEpoch: startEpoch };
+    return {
+      model,
+      config: cfg,
+      augment,
+      metrics,
+      trainSeconds,
+      resumedFromEpoch: startEpoch,
+      ...(graph ? { graph: graph.status() } : {}),
+    };
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
+    graph?.dispose();
     opt.dispose();
   }
 }
