@@ -31,10 +31,10 @@
  *
  * What may differ from eager, as measured: nothing, for this project's steps. PreActResNet-18
  * (widths 8, 16, 64) and the small CNN replay ST, SAM and AT (L-inf and L2) bit for bit. That
- * took three measures against the session's graph optimiser and kernels, each found by comparing
- * a graph's ops with an eager replay of the same record (bench/NOTES.md):
+ * took four measures against the session's graph optimiser and kernels (bench/NOTES.md):
  * - float constants are fed, not written as Consts (x / c would become x * (1/c));
- * - divisors made by Sqrt are fetched too (x / sqrt(y) would become x * rsqrt(y));
+ * - Sqrt outputs that are divided by, and BatchNorm outputs that a Relu takes, are fetched too
+ *   (lib/backend/session_graph.ts: else they would be rewritten or fused);
  * - lib/optim/sam.ts sums a stack, not an AddN (the graph adds an AddN's terms in another order
  *   than eager, and not the same order on every run).
  * The check in step 4 stays: a step with other such ops stays eager rather than drift.

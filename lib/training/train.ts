@@ -53,11 +53,11 @@ import { createSgd, type LearningRate, type Sgd, sgdStep } from "../optim/sgd.ts
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
+export type RunningStats = typeof RUNNING_STATS[number];
 
 /** How a training step runs: op by op (eager), or as one checked libtensorflow graph. */
 export const STEP_ENGINES = ["eager", "graph"] as const;
 export type StepEngine = typeof STEP_ENGINES[number];
-export type RunningStats = typeof RUNNING_STATS[number];
 
 export interface TrainConfig {
   /** Optimizer (SGD, SAM, ASAM) x training inputs (clean, or an attack's). */
