@@ -214,6 +214,10 @@ Deno.test("--slurm: the job array has one task per run with work left and the op
     ) assert.ok(job.arrayScript.includes(line), `${line}\n${job.arrayScript}`);
     assert.match(job.mergeScript, /--results \S+\/r\.csv --backend tensorflow-gpu --merge/);
     assert.doesNotMatch(job.mergeScript, /gpus/, "the merge needs no GPU");
+    // The graph step engine reaches every task (it is not part of the run keys, so not planned).
+    const graphJob = prepareSlurm(o, slurmOptionsFrom({ slurm: true, "step-engine": "graph" }));
+    assert.match(graphJob.arrayScript, /--step-engine graph --rows "\$1" --seeds "\$2" --shard/);
+    assert.doesNotMatch(job.arrayScript, /--step-engine/);
     for (
       const [a, msg] of [
         [{ partition: "gpu" }, /--partition applies only with --slurm/],
