@@ -132,6 +132,19 @@ export function tensorId(nb: NodeBackendHandle, t: tf.Tensor): number {
 }
 
 /**
+ * Shape, dtype and bytes of a tensor a record reads without making it: its upload if the record
+ * uploaded it, else the native tensor's current value (made before the recording).
+ */
+export function outsideValue(
+  nb: NodeBackendHandle,
+  record: OpRecord,
+  id: number,
+): { meta: TensorMeta; data: ArrayBufferView } {
+  const meta = record.meta.get(id) ?? probeMeta(nb, id);
+  return { meta, data: record.uploads.get(id) ?? realBinding(nb).tensorDataSync(id) };
+}
+
+/**
  * Shape and dtype of a native tensor made before a recording: an Identity op reports them (its
  * type attribute is inferred from the input), and its output is deleted again.
  */

@@ -17,7 +17,7 @@ import {
   type NodeBackendHandle,
   type OpAttr,
   type OpRecord,
-  probeMeta,
+  outsideValue,
   realBinding,
 } from "./op_trace.ts";
 
@@ -154,9 +154,7 @@ export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec)
   });
   /** The graph name of an input that no recorded op produced: a Const with its value. */
   const constant = (id: number): string => {
-    const uploaded = spec.record.uploads.get(id);
-    const meta = spec.record.meta.get(id) ?? probeMeta(nb, id);
-    const data: ArrayBufferView = uploaded ?? b.tensorDataSync(id);
+    const { meta, data } = outsideValue(nb, spec.record, id);
     const t = new pb.Tensor();
     t.setDtype(meta.dtype);
     t.setTensorShape(shapeProto(meta.shape));

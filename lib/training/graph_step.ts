@@ -44,7 +44,7 @@ import {
   nodeBackend,
   type NodeBackendHandle,
   type OpRecord,
-  probeMeta,
+  outsideValue,
   realBinding,
   recordOps,
   tensorId,
@@ -173,19 +173,17 @@ function hashBytes(d: ArrayBufferView): string {
 function floatConstants(
   backend: NodeBackendHandle,
   record: OpRecord,
+  used: Set<number>,
   fed: Set<number>,
 ): { ids: number[]; tensors: tf.Tensor[] } {
-  const b = realBinding(backend);
   const produced = new Set(record.ops.flatMap((op) => op.outputs));
-  const ids = [...new Set(record.ops.flatMap((op) => op.inputs))].filter((id) =>
-    !produced.has(id) && !fed.has(id) &&
-    (record.meta.get(id) ?? probeMeta(backend, id)).dtype === b.TF_FLOAT
-  );
-  const tensors = ids.map((id) => {
-    const data = (record.uploads.get(id) ?? b.tensorDataSync(id)) as Float32Array;
-    return tf.keep(tf.tensor(data, (record.meta.get(id) ?? probeMeta(backend, id)).shape));
-  });
-  return { ids, tensors };
+  const floats = [...used].filter((id) => !produced.has(id) && !fed.has(id))
+    .map((id) => ({ id, ...outsideValue(backend, record, id) }))
+    .filter((c) => c.meta.dtype === realBinding(backend).TF_FLOAT);
+  return {
+    ids: floats.map((c) => c.id),
+    tensors: floats.map((c) => tf.keep(tf.tensor(c.data as Float32Array, c.meta.shape))),
+  };
 }
 
 /** Largest |a - b| / max|b| over the tensors (0 = bit-identical). */
@@ -268,7 +266,8 @@ export function graphTrainStep(
     }
     const replay = Rng.fromState(start);
     for (const d of list) redraw(replay, d);
-    const complete = replay.getState().every((w, i) => w === rng.getState()[i]);
+    const end = rng.getState();
+    const complete = replay.getState().every((w, i) => w === end[i]);
     return {
       ...r,
       draws: { draws: list, uploads: matchUploads(list, r.record.uploads), complete },
@@ -306,7 +305,7 @@ export function graphTrainStep(
         { id: tensorId(backend, lr), dtype: "float32" },
         ...fedDraws.map((id) => ({ id, dtype: "float32" as const })),
       ];
-      const constants = floatConstants(backend, t.record, new Set(feeds.map((f) => f.id)));
+      const constants = floatConstants(backend, t.record, used, new Set(feeds.map((f) => f.id)));
       feeds.push(...constants.ids.map((id) => ({ id, dtype: "float32" as const })));
       const fetches = [...writes.map((v) => tensorId(backend, v)), tensorId(backend, t.loss)];
       let graph: SessionGraph;
