@@ -34,6 +34,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { paddedConv, setMklFeature } from "../models/ops.ts";
+import type { NodeBackendHandle } from "./node_backend.ts";
 
 export type ConvPrecision = "fp32" | "bf16";
 export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];
@@ -57,40 +58,13 @@ export function bf16Safe(kernel: string, inputs: tf.NamedTensorInfoMap): boolean
   return channels % 2 === 0;
 }
 
-interface Meta {
-  id: number;
-  shape: number[];
-  dtype: number;
-}
-
-interface NodeBackend {
-  binding: {
-    executeOp(name: string, attrs: unknown[], ids: number[], n: number): Meta[];
-    deleteTensor(id: number): void;
-    TF_FLOAT: number;
-    TF_ATTR_TYPE: number;
-    TF_ATTR_BOOL: number;
-    [k: string]: unknown;
-  };
-  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
-  createOutputTensor(meta: Meta): tf.Tensor;
-  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.TensorInfo[]): tf.Tensor;
-  executeMultipleOutputs(
-    name: string,
-    attrs: unknown[],
-    inputs: tf.TensorInfo[],
-    n: number,
-  ): tf.Tensor[];
-  isUsingGpuDevice?: boolean;
-}
-
 let current: ConvPrecision = "fp32";
 /** Whether eval mode folded conv-BN before bf16 was switched on (restored by fp32). */
 let foldedBeforeBf16 = true;
 const originals = new Map<string, tf.KernelConfig>();
 let probed: boolean | undefined;
 
-function castId(b: NodeBackend["binding"], id: number, from: number, to: number): number {
+function castId(b: NodeBackendHandle["binding"], id: number, from: number, to: number): number {
   return b.executeOp(
     "Cast",
     [
@@ -108,7 +82,7 @@ function castId(b: NodeBackend["binding"], id: number, from: number, to: number)
  * outputs cast back to float32 (non-float outputs handed over as they are).
  */
 function executeBf16(
-  nb: NodeBackend,
+  nb: NodeBackendHandle,
   name: string,
   attrs: unknown[],
   inputs: tf.TensorInfo[],
@@ -143,8 +117,8 @@ function executeBf16(
 }
 
 /** A view of the backend whose op runners compute in bfloat16 (everything else inherited). */
-function bf16View(nb: NodeBackend): NodeBackend {
-  const view = Object.create(nb) as NodeBackend;
+function bf16View(nb: NodeBackendHandle): NodeBackendHandle {
+  const view = Object.create(nb) as NodeBackendHandle;
   view.executeSingleOutput = (name, attrs, inputs) => executeBf16(nb, name, attrs, inputs, 1)[0];
   view.executeMultipleOutputs = (name, attrs, inputs, n) => executeBf16(nb, name, attrs, inputs, n);
   return view;
@@ -179,7 +153,7 @@ export function bf16ConvsSupported(): boolean {
   if (probed !== undefined) return probed;
   probed = false;
   if (tf.getBackend() !== BACKEND) return false;
-  const nb = tf.backend() as unknown as NodeBackend;
+  const nb = tf.backend() as unknown as NodeBackendHandle;
   if (typeof nb.getInputTensorIds !== "function" || nb.isUsingGpuDevice) return false;
   try {
     probed = tf.tidy(() => {
@@ -249,7 +223,7 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
             ? k.kernelFunc({
               ...args,
               backend: bf16View(
-                args.backend as unknown as NodeBackend,
+                args.backend as unknown as NodeBackendHandle,
               ) as unknown as tf.KernelBackend,
             })
             : k.kernelFunc(args),

@@ -9,6 +9,7 @@
  * outside a recording it only forwards.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { NodeBackendHandle } from "./node_backend.ts";
 
 /** tfjs-node's attribute format: { name, type: binding.TF_ATTR_*, value }. */
 export interface OpAttr {
@@ -39,24 +40,7 @@ export interface OpRecord {
   meta: Map<number, TensorMeta>;
 }
 
-// deno-lint-ignore no-explicit-any
-type Binding = Record<string, any>;
-
-/** The tfjs-node backend object, as far as recording and replay use it. */
-export interface NodeBackendHandle {
-  binding: Binding;
-  tensorMap: { get(dataId: object): { id: number } };
-  /** Native ids of these tensors, uploading any whose host data is still pending. */
-  getInputTensorIds(tensors: tf.Tensor[]): number[];
-  loadSavedModelMetaGraph(path: string, tags: string): number;
-  deleteSavedModel(id: number): void;
-  runSavedModel(
-    id: number,
-    inputs: tf.Tensor[],
-    inputInfos: { name: string; tfDtype: string }[],
-    outputNames: string[],
-  ): tf.Tensor[];
-}
+type Binding = NodeBackendHandle["binding"];
 
 let current: OpRecord | null = null;
 let installedOn: NodeBackendHandle | null = null;

@@ -13,13 +13,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
-import {
-  type NodeBackendHandle,
-  type OpAttr,
-  type OpRecord,
-  outsideValue,
-  realBinding,
-} from "./op_trace.ts";
+import type { NodeBackendHandle } from "./node_backend.ts";
+import { type OpAttr, type OpRecord, outsideValue, realBinding } from "./op_trace.ts";
 
 // deno-lint-ignore no-explicit-any
 type Proto = any;

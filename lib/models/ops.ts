@@ -36,6 +36,7 @@
  * and report the batch variance unbiased (n/(n-1)), PyTorch's convention for running_var.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { NodeBackendHandle } from "../backend/node_backend.ts";
 
 export const BN_EPSILON = 1e-5;
 
@@ -43,16 +44,6 @@ export const BN_EPSILON = 1e-5;
 export interface BatchMoments {
   mean: tf.Tensor1D;
   variance: tf.Tensor1D;
-}
-
-interface NativeBackend {
-  binding: Record<string, any>;
-  executeMultipleOutputs(
-    name: string,
-    attrs: unknown[],
-    inputs: tf.Tensor[],
-    numOutputs: number,
-  ): tf.Tensor[];
 }
 
 let portableOnly = false;
@@ -68,9 +59,9 @@ export function setPortableOps(on: boolean): boolean {
 }
 
 /** libtensorflow's op runner when the active backend is tfjs-node (CPU or GPU), else null. */
-function nativeBackend(): NativeBackend | null {
+function nativeBackend(): NodeBackendHandle | null {
   if (portableOnly || tf.getBackend() !== "tensorflow") return null;
-  const b = tf.backend() as unknown as NativeBackend;
+  const b = tf.backend() as unknown as NodeBackendHandle;
   return typeof b.executeMultipleOutputs === "function" && b.binding ? b : null;
 }
 
@@ -103,7 +94,7 @@ export function setMklFeature(name: MklFeature, on: boolean): boolean {
 const MKL_LABEL = "MklNameChangeOp";
 
 /** Whether libtensorflow's oneDNN kernels (_MklNative*) run here: probed once on a tiny input. */
-function mklOps(nb: NativeBackend): boolean {
+function mklOps(nb: NodeBackendHandle): boolean {
   if (!mklAllowed) return false;
   if (mklProbed === undefined) {
     mklProbed = false;
@@ -135,7 +126,7 @@ export function usingNativeOps(): boolean {
 }
 
 // Training mode only: eval mode is bnReluEval's affine map, not a FusedBatchNorm kernel.
-function bnAttrs(nb: NativeBackend): unknown[] {
+function bnAttrs(nb: NodeBackendHandle): unknown[] {
   const b = nb.binding;
   return [
     { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
@@ -147,7 +138,7 @@ function bnAttrs(nb: NativeBackend): unknown[] {
 }
 
 /** FusedBatchNormEx attributes: BatchNorm with ReLU fused (oneDNN kernel). */
-function bnReluExAttrs(nb: NativeBackend): unknown[] {
+function bnReluExAttrs(nb: NodeBackendHandle): unknown[] {
   const b = nb.binding;
   return [
     ...bnAttrs(nb),
@@ -162,7 +153,7 @@ function bnReluExAttrs(nb: NativeBackend): unknown[] {
  * relu(FusedBatchNorm(x)) and its five side outputs (batch mean, batch variance (unbiased),
  * reserve spaces 1-3): one oneDNN kernel where available, else FusedBatchNormV3 then Relu.
  */
-function nativeBnRelu(nb: NativeBackend, inputs: tf.Tensor[]): tf.Tensor[] {
+function nativeBnRelu(nb: NodeBackendHandle, inputs: tf.Tensor[]): tf.Tensor[] {
   // Channel counts that are not a multiple of 8 take oneDNN's vector-tail code in the fused kernel,
   // whose results differ from FusedBatchNormV3 + Relu in the last bit (measured for C = 4, 12, 20);
   // every multiple of 8 measured (8 to 512) gives identical bits. Those use the fused kernel.
@@ -183,7 +174,7 @@ function nativeBnRelu(nb: NativeBackend, inputs: tf.Tensor[]): tf.Tensor[] {
   return [tf.relu(z), ...rest];
 }
 
-function reluGrad(nb: NativeBackend, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+function reluGrad(nb: NodeBackendHandle, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   const b = nb.binding;
   const attrs = [{ name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }];
   return nb.executeMultipleOutputs("ReluGrad", attrs, [dy, y], 1)[0];
@@ -193,7 +184,7 @@ function reluGrad(nb: NativeBackend, dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
  * The gradient of the fused BN-ReLU from what its forward pass saved ([x, gamma, y, reserve 1..3]):
  * ReluGrad, then FusedBatchNormGradV3 (no fused CPU kernel does both).
  */
-function bnReluGrad(nb: NativeBackend) {
+function bnReluGrad(nb: NodeBackendHandle) {
   return (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
     const [x, gamma, y, r1, r2, r3] = saved;
     const dz = reluGrad(nb, dy, y);
@@ -339,7 +330,7 @@ function relu(z: tf.Tensor4D): tf.Tensor4D {
   return f(z) as tf.Tensor4D;
 }
 
-function poolAttrs(nb: NativeBackend): unknown[] {
+function poolAttrs(nb: NodeBackendHandle): unknown[] {
   const b = nb.binding;
   return [
     { name: "ksize", type: b.TF_ATTR_INT, value: [1, 2, 2, 1] },
@@ -410,7 +401,7 @@ interface PaddedConvAttrs {
 }
 
 /** Conv2D attributes for stride `stride` and `pad` pixels of zero padding on every side (NHWC). */
-function explicitConvAttrs(nb: NativeBackend, { stride, pad }: PaddedConvAttrs): unknown[] {
+function explicitConvAttrs(nb: NodeBackendHandle, { stride, pad }: PaddedConvAttrs): unknown[] {
   const b = nb.binding;
   return [
     { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
@@ -431,7 +422,7 @@ function registerPaddedConv(): void {
     kernelName: PADDED_CONV,
     backendName: "tensorflow",
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const nb = backend as unknown as NativeBackend;
+      const nb = backend as unknown as NodeBackendHandle;
       const x = inputs.x as tf.Tensor;
       return nb.executeMultipleOutputs(
         "Conv2D",
@@ -514,7 +505,7 @@ function registerConvBias(): void {
     kernelName: CONV_BIAS,
     backendName: "tensorflow",
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const nb = backend as unknown as NativeBackend;
+      const nb = backend as unknown as NodeBackendHandle;
       const b = nb.binding;
       return nb.executeMultipleOutputs(
         "_MklNativeConv2DWithBias",

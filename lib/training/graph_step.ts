@@ -40,9 +40,9 @@
  * The check in step 4 stays: a step with other such ops stays eager rather than drift.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { NodeBackendHandle } from "../backend/node_backend.ts";
 import {
   nodeBackend,
-  type NodeBackendHandle,
   type OpRecord,
   outsideValue,
   realBinding,
