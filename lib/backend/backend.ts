@@ -105,6 +105,19 @@ async function loadTensorflow(name: "tensorflow" | "tensorflow-gpu"): Promise<vo
   }
 }
 
+/**
+ * tfjs-node's module (its image decoders, for lib/data/image_folder.ts), loaded the way the
+ * tensorflow backend loads, without making it the active backend.
+ */
+export async function tfjsNodeModule(): Promise<any> {
+  const name = loadedTensorflow === "tensorflow-gpu" ? "tensorflow-gpu" : "tensorflow";
+  await loadTensorflow(name);
+  loadedTensorflow = name;
+  return loadedTensorflow === "tensorflow"
+    ? await import("@tensorflow/tfjs-node")
+    : await import("@tensorflow/tfjs-node-gpu");
+}
+
 async function loadWasm(): Promise<void> {
   if (tf.findBackend("wasm")) return;
   const { registerWasmTraining } = await import("./wasm_kernels.ts");

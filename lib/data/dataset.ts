@@ -30,8 +30,8 @@ export interface DatasetSplits {
   classNames: string[];
 }
 
-export type DatasetName = "fashion-mnist" | "cifar10" | "cifar100";
-export const DATASETS: readonly DatasetName[] = ["fashion-mnist", "cifar10", "cifar100"];
+export type DatasetName = "fashion-mnist" | "cifar10" | "cifar10-jpeg" | "cifar100";
+export const DATASETS: readonly DatasetName[] = ["fashion-mnist", "cifar10", "cifar10-jpeg", "cifar100"];
 
 /** A missing, truncated or corrupt dataset file, or a bad request; the message names the file and the fix. */
 export class DatasetError extends Error {

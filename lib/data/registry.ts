@@ -16,6 +16,7 @@ import {
   loadCifar100,
   loadFashionMnist,
 } from "./data.ts";
+import { cifar10JpegAbsence, loadCifar10Jpeg } from "./cifar10_jpeg.ts";
 
 export interface Normalization {
   mean: number[];
@@ -64,6 +65,23 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     augment: "cifar",
     load: loadCifar10,
     absence: (dir?: string) => cifarAbsence("cifar10", dir),
+  },
+  "cifar10-jpeg": {
+    name: "cifar10-jpeg",
+    title: "CIFAR-10 (JPEG q75 copy)",
+    trainSize: 50000,
+    testSize: 10000,
+    numClasses: 10,
+    shape: [32, 32, 3],
+    // Measured on this copy's own 50000 training images (tests/cifar10_jpeg_test.ts recomputes
+    // them); JPEG's colour loss moves them from CIFAR-10's (e.g. red mean 0.4868 vs 0.4914).
+    normalization: {
+      mean: [0.486814, 0.482181, 0.441432],
+      std: [0.245082, 0.242545, 0.260488],
+    },
+    augment: "cifar",
+    load: loadCifar10Jpeg,
+    absence: cifar10JpegAbsence,
   },
   cifar100: {
     name: "cifar100",

@@ -153,7 +153,7 @@ const FASHION_BASE: Omit<Preset, "name" | "notes" | "cost"> = {
   evalBatchSize: 256,
 };
 
-function cifarPaper(dataset: "cifar10" | "cifar100"): Preset {
+function cifarPaper(dataset: "cifar10" | "cifar10-jpeg" | "cifar100"): Preset {
   return {
     ...FASHION_BASE,
     dataset,
@@ -240,6 +240,7 @@ export const PRESETS: Readonly<Record<DatasetName, Readonly<Record<string, Prese
     },
   },
   cifar10: { cpu: cifarCpu("cifar10"), paper: cifarPaper("cifar10") },
+  "cifar10-jpeg": { paper: cifarPaper("cifar10-jpeg") },
   cifar100: { cpu: cifarCpu("cifar100"), paper: cifarPaper("cifar100") },
 };
 
@@ -247,6 +248,7 @@ export const PRESETS: Readonly<Record<DatasetName, Readonly<Record<string, Prese
 export const DEFAULT_PRESET: Record<DatasetName, string> = {
   "fashion-mnist": "default",
   cifar10: "cpu",
+  "cifar10-jpeg": "paper",
   cifar100: "cpu",
 };
 
