@@ -58,3 +58,23 @@ Deno.test("strided 1x1 conv: input and weight gradients match the matmul referen
     }
   }
 });
+
+Deno.test("strided 1x1 conv: weight gradients at odd batch sizes for 8-15 input channels (libtensorflow's oneDNN kernel crashed the process there on an AVX-512 CPU)", () => {
+  for (const cin of [8, 9, 12, 15]) {
+    for (const n of [1, 3, 5, 7, 13]) {
+      tf.tidy(() => {
+        const x = tf.randomUniform([n, 32, 32, cin], 0, 1, "float32", n) as tf.Tensor4D;
+        const w = tf.randomUniform([1, 1, cin, 2 * cin], -0.5, 0.5, "float32", cin) as tf.Tensor4D;
+        const dw = tf.grad((ww) => tf.sum(conv(x, ww as tf.Tensor4D, 2)))(w);
+        // Reference: d sum(conv)/dw[c, o] = sum of x[:, ::2, ::2, c] over batch and positions.
+        const want = tf.sum(subsample(x, 2), [0, 1, 2]).dataSync();
+        const got = dw.dataSync();
+        for (let c = 0; c < cin; c++) {
+          for (let o = 0; o < 2 * cin; o++) {
+            assert.ok(Math.abs(got[c * 2 * cin + o] - want[c]) <= 1e-4 * Math.abs(want[c]));
+          }
+        }
+      });
+    }
+  }
+});

@@ -189,12 +189,15 @@ export function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
 
 /**
  * Below this many input channels a strided 1x1 conv runs as subsample + 1x1 conv at stride 1 (the
- * same sums). Why: libtensorflow 2.21's oneDNN kernels on an AVX2-only CPU (AMD EPYC, measured
- * over 1920 shapes) return a wrong weight gradient for 1x1 convs at stride 2 with 1-4 input
- * channels (off by up to 100%; 8 and 16 channels and every 3x3 or stride-1 shape were right).
- * PreActResNet-18's shortcuts at width >= 8 are never affected and keep the direct conv.
+ * same sums). Why: libtensorflow 2.21's oneDNN kernels get its weight gradient wrong or crash for
+ * small channel counts. On an AVX2-only AMD EPYC (measured over 1920 shapes) the gradient was off
+ * by up to 100% with 1-4 input channels at stride 2. On an AVX-512 (BF16) AMD EPYC the process
+ * dies ("double free or corruption", "malloc assertion failure") for 1-15 input channels at
+ * stride 2 with odd batch sizes (measured: 8 channels, batches 1, 3, 5, 7, 9, ..., 63 at 32x32;
+ * 9-15 channels at 16-32 pixels; 16, 24, 32 and 64 channels never). PreActResNet-18's shortcuts
+ * at width >= 16 keep the direct conv; at width 8 they take the subsample route.
  */
-export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 8;
+export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 16;
 
 /** k x k conv (odd k), stride s, PyTorch padding (k-1)/2 on every side. */
 export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: number): tf.Tensor4D {
