@@ -226,8 +226,14 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
       }`,
     );
   }
-  for (const note of auditResults(plan.resultsPath, new Set(plan.runs.map((r) => r.runKey)))) {
-    log(shownPath(note.split(":")[0]) + note.slice(note.indexOf(":")));
+  for (
+    const note of auditResults(
+      plan.resultsPath,
+      new Set(plan.runs.map((r) => r.runKey)),
+      shownPath,
+    )
+  ) {
+    log(note);
   }
   // Training first, then the evaluations that trained runs still lack: a long grid gets all its
   // seeds trained (what its claims need) before costly new columns are added to finished runs.
