@@ -372,25 +372,59 @@ const kindOf = (columns: readonly string[]) =>
   columns === EVAL_COLUMNS ? "evals" : columns === RUN_COLUMNS ? "runs" : "other";
 
 /**
- * Refuse a header that is not this project's: it must start with the kind's columns in order
+ * Why a header is not this project's, or null: it must start with the kind's columns in order
  * (later versions may append columns; committed files have exactly these) and hold its key columns.
  */
-function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+function headerProblem(header: string[], columns: readonly string[]): string | null {
   const kind = kindOf(columns);
   const n = Math.min(header.length, columns.length);
   const prefixOk = header.slice(0, n).every((h, i) => h === columns[i]);
   const missing = (REQUIRED[kind] ?? []).filter((c) => !header.includes(c));
-  if (prefixOk && missing.length === 0) return;
+  if (prefixOk && missing.length === 0) return null;
   const first = header.join(",");
+  return `is not ${
+    kind === "evals" ? "an evaluations" : "a results"
+  } CSV of this project (its header ${
+    prefixOk ? `lacks ${missing.join(", ")}` : `starts ${JSON.stringify(first.slice(0, 40))}`
+  }, expected ${columns.slice(0, 3).join(",")},...)`;
+}
+
+/** Refuse a header that is not this project's (headerProblem), leaving the file unchanged. */
+function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+  const problem = headerProblem(header, columns);
+  if (problem === null) return;
   throw new ResultsFileError(
-    `${path} is not ${
-      kind === "evals" ? "an evaluations" : "a results"
-    } CSV of this project (its header ${
-      prefixOk ? `lacks ${missing.join(", ")}` : `starts ${JSON.stringify(first.slice(0, 40))}`
-    }, expected ${
-      columns.slice(0, 3).join(",")
-    },...); it was left unchanged: name a new file with --results or move this one away.`,
+    `${path} ${problem}; it was left unchanged: name a new file with --results or move this one away.`,
   );
+}
+
+/**
+ * A file this project wrote, read strictly for merging or caching: null when it does not exist,
+ * else its rows and lines set aside, or `damage` (a phrase) when the file as a whole is unusable
+ * (empty, its header cut or not the kind's). Never throws for a damaged file.
+ */
+export function readOwnTable(
+  path: string,
+  columns: readonly string[],
+): { rows: ResultRow[]; problems: LineProblem[]; damage?: string } | null {
+  const text = readText(path);
+  if (text === null) return null;
+  if (text.trim() === "") return { rows: [], problems: [], damage: "is empty (no header)" };
+  if (!text.includes("\n")) {
+    return {
+      rows: [],
+      problems: [],
+      damage: "is damaged: its header is cut (the file does not end with a newline)",
+    };
+  }
+  try {
+    const problem = headerProblem(headerOf(path, text), columns);
+    if (problem) return { rows: [], problems: [], damage: `is damaged: it ${problem}` };
+    return parseTable(path, text, columns);
+  } catch (err) {
+    if (!(err instanceof ResultsFileError)) throw err;
+    return { rows: [], problems: [], damage: `is unreadable (${err.message})` };
+  }
 }
 
 /** A runs row is finished when its clean accuracy is a finite number (a NaN row is not). */
