@@ -446,37 +446,51 @@ function rowIdentity(kind: string, r: ResultRow): string {
 const finishedOf = (kind: string) => (kind === "evals" ? isFinishedEval : isFinishedRun);
 
 /**
- * Append one row to the CSV at path (created with `columns` as its header if absent), atomically;
- * the existing text is kept byte for byte. A row with a column the header lacks extends the
- * header (older rows then read empty there). Returns false, writing nothing, when the file holds
- * a finished row of the same run (evaluation) already: a duplicate is never added.
+ * Append rows to the CSV at path (created with `columns` as its header if absent) in one atomic
+ * write, so they land together or not at all; the existing text is kept byte for byte. A row with
+ * a column the header lacks extends the header (older rows then read empty there). A row of a
+ * run (evaluation) that already has a finished row in the file is left out: a duplicate is never
+ * added. Returns how many rows were added (nothing is written when none).
  */
-export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
+export function appendRows(
+  path: string,
+  columns: readonly string[],
+  rows: readonly ResultRow[],
+): number {
   const kind = kindOf(columns);
   return withLock(`${path}.lock`, `Results file ${path}`, () => {
     const text = readText(path) ?? "";
     let header = [...columns];
     let body = "";
+    let fresh = [...rows];
     if (text.trim() !== "") {
       checkHeader(path, headerOf(path, text), columns);
       const table = parseTable(path, text, columns);
       header = table.header;
-      const id = rowIdentity(kind, row);
-      const done = finishedOf(kind);
-      for (const r of kind === "other" ? [] : table.rows) {
-        if (done(r) && rowIdentity(kind, r) === id) return false;
+      if (kind !== "other") {
+        const done = finishedOf(kind);
+        const have = new Set(table.rows.filter(done).map((r) => rowIdentity(kind, r)));
+        fresh = rows.filter((r) => !have.has(rowIdentity(kind, r)));
       }
       const nl = text.indexOf("\n");
       body = nl < 0 ? "" : text.slice(nl + 1);
       if (body !== "" && !body.endsWith("\n")) body += "\n";
     }
+    if (fresh.length === 0) return 0;
     const wider = [...header];
-    for (const k of [...columns, ...Object.keys(row)]) if (!wider.includes(k)) wider.push(k);
+    for (const k of [...columns, ...fresh.flatMap(Object.keys)]) {
+      if (!wider.includes(k)) wider.push(k);
+    }
     const line = (cells: readonly (Cell | undefined)[]) => cells.map(formatCell).join(",");
-    const out = `${line(wider)}\n${body}${line(wider.map((h) => row[h]))}\n`;
-    writeFileAtomic(path, new TextEncoder().encode(out));
-    return true;
+    const added = fresh.map((row) => `${line(wider.map((h) => row[h]))}\n`).join("");
+    writeFileAtomic(path, new TextEncoder().encode(`${line(wider)}\n${body}${added}`));
+    return fresh.length;
   });
+}
+
+/** Append one row (appendRows); false, writing nothing, when it would be a duplicate. */
+export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
+  return appendRows(path, columns, [row]) === 1;
 }
 
 /** Append a runs row; false when the file already holds a finished row of that run. */
