@@ -21,7 +21,8 @@ import { loadDataset } from "../data/registry.ts";
 import { hashKey } from "../experiments/plan.ts";
 import { readResults, type ResultRow } from "../experiments/results.ts";
 import { loadModelFile } from "../models/model_file.ts";
-import type { Mode, Model } from "../models/model.ts";
+import type { Arch, Mode, Model } from "../models/model.ts";
+import { modelSpecFor } from "../training/train.ts";
 import { createProgress, formatDuration, type ProgressStyle } from "../util/progress.ts";
 import { ExperimentError } from "../experiments/grid.ts";
 import {
@@ -621,7 +622,10 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
       const dataset = String(row.dataset);
       if (!splitsBy.has(dataset)) splitsBy.set(dataset, await loadDataset(dataset));
       const data = runData(splitsBy.get(dataset)!, row, s);
-      const { model } = loadModelFile(resolveModelPath(String(row.model_file)));
+      const { model } = loadModelFile(resolveModelPath(String(row.model_file)), {
+        runKey: String(row.run_key),
+        spec: modelSpecFor({ arch: row.arch as Arch, width: Number(row.width) }, data.train),
+      });
       const total = t.groups.reduce((n, g) => n + units(s, g), 0);
       const progress = createProgress({
         label: `measures ${row.row_id} seed ${row.seed} (${i + 1}/${todo.length})`,

@@ -26,6 +26,7 @@ import type { Model } from "../models/model.ts";
 import { evaluate } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import {
+  modelSpecFor,
   STEP_ENGINES,
   type StepEngine,
   train,
@@ -329,7 +330,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
         try {
           const recorded = rows.get(run.runKey);
           if (recorded && fileExists(run.modelPath)) {
-            model = loadModelFile(run.modelPath).model;
+            // Verified whole: this run's key, the model this run trains (an old file's header).
+            const spec = modelSpecFor(runConfig(preset, run.row, run.seed), trainSet);
+            model = loadModelFile(run.modelPath, { runKey: run.runKey, spec }).model;
           } else {
             if (recorded) {
               log(`  ${shownPath(run.modelPath)} is missing: retraining the model to evaluate it.`);
