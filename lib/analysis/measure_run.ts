@@ -51,7 +51,7 @@ import {
 } from "./measure_cache.ts";
 import { describeLineProblem } from "../experiments/results.ts";
 import { shownPath } from "../experiments/plan.ts";
-import { removeStaleTemps } from "../util/atomic_write.ts";
+import { realPathOf, removeStaleTemps } from "../util/atomic_write.ts";
 import { clearStaleLock } from "../util/lock.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -551,7 +551,9 @@ function cacheNotes(resultsPath: string, runs: readonly ResultRow[], s: MeasureS
 }
 
 /** Compute what the cache lacks for the selected runs; return the cache rows. */
-export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult> {
+export async function computeMeasureCache(options: CacheOptions): Promise<CacheResult> {
+  // Resolved once: the cache and its lock beside the real results file (a symlink followed).
+  const o = { ...options, resultsPath: realPathOf(options.resultsPath) };
   const start = performance.now();
   const s = resolveSettings(o.settings);
   const log = o.log ?? ((line: string) => console.log(line));

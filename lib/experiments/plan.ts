@@ -13,6 +13,7 @@ import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
 import { familyOf } from "../training/method.ts";
 import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
+import { realPathOf } from "../util/atomic_write.ts";
 import { formatDuration } from "../util/progress.ts";
 import { checkChoice } from "../util/validate.ts";
 import type { PresetEval } from "./columns.ts";
@@ -60,7 +61,7 @@ export interface GridPlan {
   datasetAbsent?: string | null;
 }
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const REPO_ROOT = realPathOf(fileURLToPath(new URL("../..", import.meta.url)));
 
 /** A path as messages show it: relative to the repository when inside it (reports stay portable). */
 export function shownPath(path: string): string {
@@ -73,10 +74,14 @@ export function defaultResultsPath(dataset: string, preset: string): string {
   return join(REPO_ROOT, "results", `${dataset}-${preset}.csv`);
 }
 
-/** The results file of a plan: the one given, else the preset's (a bf16 grid gets its own). */
+/**
+ * The results file of a plan: the one given, else the preset's (a bf16 grid gets its own), as
+ * its real path (symlinks followed), so that the evaluations, models, checkpoints and locks of
+ * its runs all go beside the real file, whichever path named it.
+ */
 export function resultsPathOf(o: PlanOptions, preset: Preset): string {
   const suffix = preset.train.convPrecision === "bf16" ? "-bf16" : "";
-  return o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name + suffix);
+  return realPathOf(o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name + suffix));
 }
 
 /** Checkpoints of a results file live under <its folder>/runs/<its name>/checkpoints/ (git-ignored). */

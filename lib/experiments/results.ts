@@ -19,7 +19,7 @@ import { dirname } from "node:path";
 import type { EvalResult } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import type { TrainResult } from "../training/train.ts";
-import { writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
+import { realPathOf, replaceProblem, writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
 import { withLock } from "../util/lock.ts";
 import { type LineProblem, readCsvLines, splitCsvLine } from "./csv_rows.ts";
 
@@ -458,7 +458,8 @@ export function appendRows(
   rows: readonly ResultRow[],
 ): number {
   const kind = kindOf(columns);
-  return withLock(`${path}.lock`, `Results file ${path}`, () => {
+  // The real path keys the lock: writers through a symlink and to its target exclude each other.
+  return withLock(`${realPathOf(path)}.lock`, `Results file ${path}`, () => {
     const text = readText(path) ?? "";
     let header = [...columns];
     let body = "";
@@ -537,7 +538,8 @@ function checkWritable(path: string): void {
 
 /**
  * Check a results path before any work: both files (runs and evaluations) are absent, empty, or
- * this project's CSVs with intact headers, and their folder can be written. Reads; writes nothing.
+ * this project's CSVs with intact headers that this user owns and may write, and their folder
+ * can be written. Reads; writes nothing.
  */
 export function checkResultsTarget(path: string): void {
   for (const [p, columns] of [[path, RUN_COLUMNS], [evalsPathFor(path), EVAL_COLUMNS]] as const) {
@@ -545,6 +547,12 @@ export function checkResultsTarget(path: string): void {
     if (text !== null && text.trim() !== "") {
       checkHeader(p, headerOf(p, text), columns);
       parseTable(p, text, columns);
+    }
+    const refused = replaceProblem(writeTarget(p));
+    if (refused) {
+      throw new ResultsFileError(
+        `Results file ${p} ${refused.why}; ${refused.fix} file with --results.`,
+      );
     }
     checkWritable(p);
   }

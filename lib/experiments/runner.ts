@@ -33,7 +33,7 @@ import {
   type TrainOptions,
   type TrainResult,
 } from "../training/train.ts";
-import { removeStaleTemps } from "../util/atomic_write.ts";
+import { removeStaleTemps, replaceProblem } from "../util/atomic_write.ts";
 import { checkChoice } from "../util/validate.ts";
 import { describeHolder, tryLock } from "../util/lock.ts";
 import { formatDuration, type ProgressStyle } from "../util/progress.ts";
@@ -134,6 +134,18 @@ export function checkGridOptions(o: GridOptions = {}): void {
   checkResultsTarget(resultsPathOf(o, preset));
 }
 
+/** Before any work: the model file a run will write must not be read-only or another user's. */
+function checkModelTargets(plan: GridPlan): void {
+  for (const r of plan.runs.filter((r) => r.status !== "done")) {
+    const refused = replaceProblem(r.modelPath);
+    if (refused) {
+      throw new ExperimentError(
+        `Model file ${shownPath(r.modelPath)} ${refused.why}; ${refused.fix} results path.`,
+      );
+    }
+  }
+}
+
 /** Remove temp files that killed writers left beside the results, models and checkpoints. */
 function removeLeftovers(plan: GridPlan): string[] {
   const stem = basename(plan.resultsPath).replace(/\.csv$/i, "");
@@ -219,6 +231,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   checkGridOptions(o);
   const plan = planGrid(o);
   const { preset } = plan;
+  checkModelTargets(plan);
   const leftovers = removeLeftovers(plan);
   if (leftovers.length) {
     log(
