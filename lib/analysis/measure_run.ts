@@ -49,9 +49,9 @@ import {
   readCache,
   readCacheTable,
 } from "./measure_cache.ts";
-import { describeLineProblem } from "../experiments/results.ts";
+import { describeLineProblem, ResultsFileError } from "../experiments/results.ts";
 import { shownPath } from "../experiments/plan.ts";
-import { realPathOf, removeStaleTemps } from "../util/atomic_write.ts";
+import { realPathOf, removeStaleTemps, replaceProblem } from "../util/atomic_write.ts";
 import { clearStaleLock } from "../util/lock.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -517,12 +517,20 @@ function checkOutputs(outs: readonly GroupOutput[], s: MeasureSettings, g: Measu
 }
 
 /**
- * Before any work: remove the temp files and the lock a killed writer left beside the cache, and
- * name the cache lines set aside and the measures of the selected runs that are not finite (their
+ * Before any work: refuse a cache this user may not replace (read-only, another user's), remove
+ * the temp files and the lock a killed writer left beside it, and name the cache lines set aside and the measures of the selected runs that are not finite (their
  * groups are computed again). One sentence each.
  */
 function cacheNotes(resultsPath: string, runs: readonly ResultRow[], s: MeasureSettings): string[] {
   const path = cachePathFor(resultsPath);
+  const refused = replaceProblem(path);
+  if (refused) {
+    throw new ResultsFileError(
+      `Measure cache ${
+        shownPath(path)
+      } ${refused.why}; ${refused.fix} results file with --results.`,
+    );
+  }
   const removed = removeStaleTemps(dirname(path), `${basename(path)}.`);
   if (clearStaleLock(`${path}.lock`)) removed.push(`${path}.lock`);
   const notes = removed.length

@@ -17,8 +17,15 @@ import { realPathOf } from "../util/atomic_write.ts";
 import { formatDuration } from "../util/progress.ts";
 import { checkChoice } from "../util/validate.ts";
 import type { PresetEval } from "./columns.ts";
-import { ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
-import { type CostModel, getPreset, type Preset, seedsOf, validatePreset } from "./presets.ts";
+import { ALL_ROWS, ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
+import {
+  type CostModel,
+  getPreset,
+  type Preset,
+  PRESETS,
+  seedsOf,
+  validatePreset,
+} from "./presets.ts";
 import { readEvals, readResults, type ResultRow } from "./results.ts";
 
 export interface PlannedEval {
@@ -228,10 +235,38 @@ function finite(r: ResultRow, cols: readonly string[]): boolean {
   return cols.every((c) => typeof r[c] === "number" && Number.isFinite(r[c] as number));
 }
 
+/** The presets of a dataset that list a row (by id). */
+export function presetsWithRow(dataset: string, rowId: string): string[] {
+  const all = (PRESETS as Record<string, Record<string, Preset>>)[dataset] ?? {};
+  return Object.keys(all).filter((name) => all[name].rows.includes(rowId));
+}
+
+/** A row of the grid that the preset does not train: said so, with the presets that do. */
+function refuseRowsOutside(spec: PlanOptions["rows"], preset: Preset): void {
+  if (spec === undefined) return;
+  const names = (typeof spec === "string" ? spec.split(",") : [...spec]).map((s) => s.trim());
+  for (const name of names) {
+    const key = name.replace(/\/255$/, "").toLowerCase();
+    const row = ALL_ROWS.find((r) => r.id.toLowerCase() === key);
+    if (!row || preset.rows.includes(row.id)) continue;
+    const others = presetsWithRow(preset.dataset, row.id);
+    throw new ExperimentError(
+      `Row "${name}" is not in preset ${preset.dataset}/${preset.name} (its rows: ${
+        preset.rows.join(", ")
+      }); ${
+        others.length
+          ? `it is in preset ${others.join(", ")}: add --preset ${others[0]}`
+          : `no preset of ${preset.dataset} has it`
+      }.`,
+    );
+  }
+}
+
 /** Which runs the options ask for, and what of each is done. Reads; never trains. */
 export function planGrid(o: PlanOptions = {}): GridPlan {
   const preset = resolvePreset(o);
   const presetRows = preset.rows.map((id) => rowById(id)!);
+  refuseRowsOutside(o.rows, preset);
   const rows = parseRows(o.rows, presetRows);
   const seedsGiven = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
   const resultsPath = resultsPathOf(o, preset);

@@ -558,6 +558,19 @@ export function checkResultsTarget(path: string): void {
   }
 }
 
+/** Refuse a runs file a script only reads (before any work): missing, or not a runs CSV. */
+export function checkRunsFile(path: string, example: string): void {
+  const text = readText(path);
+  if (text === null) {
+    throw new ResultsFileError(
+      `Results file ${path} does not exist; name a runs CSV with --results, e.g. ${example}.`,
+    );
+  }
+  if (text.trim() === "") return;
+  checkHeader(path, headerOf(path, text), RUN_COLUMNS);
+  parseTable(path, text, RUN_COLUMNS);
+}
+
 /**
  * One sentence per questionable row of a results file: a malformed line (set aside), a row
  * holding NaN where a number belongs (counted as unfinished, so its work runs again) and repeated
