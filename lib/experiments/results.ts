@@ -12,6 +12,10 @@
  * directory which is then renamed over the CSV (atomic), under a lock file (lib/util/lock.ts) so
  * concurrent runs cannot lose each other's rows. A file whose header is not this project's is
  * refused, never rewritten. A row is finished when its numbers are finite (a NaN row is not).
+ * Reading is strict (csv_rows.ts): one row per line, and a malformed line (an unbalanced quote, a
+ * row cut short, a number that is not one, flags without n bits) is set aside and named by
+ * auditResults. The lock is keyed on the file's real path (symlinks followed), and a file this
+ * user may not replace (read-only, another user's) is refused before any work.
  * Accuracies are fractions in [0, 1].
  */
 import { accessSync, constants } from "node:fs";
