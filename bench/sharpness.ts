@@ -79,7 +79,7 @@ await runCli(async () => {
   let t = performance.now();
   const splits = await loadDataset(String(run.dataset));
   const data = runData(splits, run, s);
-  const { model } = loadModelFile(String(run.model_file));
+  const { model } = loadModelFile(String(run.model_file), { runKey: String(run.run_key) });
   const dataSeconds = (performance.now() - t) / 1000;
   if (args["h-scan"]) {
     const obj = modelObjective(model, batchesOf(data.train, s.hessianImages, s.batchSize), s.mode);

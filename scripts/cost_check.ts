@@ -7,7 +7,13 @@
  *   bin/deno run -A scripts/cost_check.ts [--preset default|full] [--results FILE]
  */
 import { resolveEval } from "../lib/attacks/protocols.ts";
-import { estimateEvalSeconds, estimateTrainSeconds, planGrid } from "../lib/experiments/plan.ts";
+import {
+  estimateEvalSeconds,
+  estimateTrainSeconds,
+  planGrid,
+  shownPath,
+} from "../lib/experiments/plan.ts";
+import { checkRunsFile } from "../lib/experiments/results.ts";
 import { formatDuration } from "../lib/util/progress.ts";
 import { parseCli, runCli } from "./cli.ts";
 
@@ -23,6 +29,7 @@ await runCli(() =>
       preset: args.preset,
       resultsPath: args.results,
     });
+    checkRunsFile(args.results ?? shownPath(plan.resultsPath), "results/fashion-mnist-default.csv");
     const p = plan.preset;
     const groups = new Map<string, { measured: number; estimated: number; count: number }>();
     const add = (group: string, measured: number, estimated: number) => {

@@ -16,8 +16,14 @@
  */
 import type { ConvPrecision } from "../lib/backend/bf16_convs.ts";
 import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
-import { ALL_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
-import { describePlan, formatEstimate, planGrid, runComplete } from "../lib/experiments/plan.ts";
+import { ALL_ROWS, EXTRA_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
+import {
+  describePlan,
+  formatEstimate,
+  planGrid,
+  presetsWithRow,
+  runComplete,
+} from "../lib/experiments/plan.ts";
 import { resolveWorkers, type Workers, workersEstimate } from "../lib/experiments/workers.ts";
 import { backendFromEnv } from "../lib/backend/backend.ts";
 import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
@@ -46,9 +52,15 @@ ${
         .join(", ")
     }`
   ).join("\n")}
-  --rows LIST         all (default: the preset's rows) or a comma list of row ids:
+  --rows LIST         all (default: the preset's rows) or a comma list of the preset's row ids:
                         ${ALL_ROWS.map((r) => r.id).join(", ")}
-                      (AT eps in 1/255 units; "AT-linf-1/255" is accepted too)
+                      (AT eps in 1/255 units; "AT-linf-1/255" is accepted too);
+                      ${EXTRA_ROWS.map((r) => r.id).join(", ")} only in presets that list them (${
+  DATASETS.map((d) =>
+    [d, [...new Set(EXTRA_ROWS.flatMap((r) => presetsWithRow(d, r.id)))]] as const
+  )
+    .filter(([, names]) => names.length).map(([d, names]) => `${d}: ${names.join(", ")}`).join("; ")
+})
   --seeds LIST        comma list of seeds (default: the preset's)
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
   --conv-precision P  fp32 (default) | bf16: train with bfloat16 convolutions (tensorflow backend;

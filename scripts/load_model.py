@@ -10,7 +10,8 @@ The module computes what lib/models/model.ts computes in eval mode: normalisatio
 unpadded, BatchNorm with the running statistics and eps 1e-5, ReLU, 2x2 max pools (floor),
 global average pooling, linear with bias. Parameter names equal the file's tensor names;
 conv weights are converted from tfjs HWIO to OIHW, linear weights from [in, out] to [out, in].
-The file's SHA-256 of the tensor data is checked. The `safetensors` package reads the file where
+The file is verified first (scripts/model_file_check.py: the SHA-256 over header and data of a
+version-2 file, of the data of a version-1 file; the run key its name carries). The `safetensors` package reads the file where
 it is installed (it also checks the format); otherwise the standard library and numpy do.
 
     python3 scripts/load_model.py FILE.safetensors             # metadata + logits of a zero image
@@ -18,9 +19,7 @@ it is installed (it also checks the format); otherwise the standard library and 
         X.f32: raw little-endian float32 images, NHWC in [0, 1] (as the Deno model takes them);
         prints {"meta": ..., "logits": [[...], ...]} as JSON.
 """
-import hashlib
 import json
-import struct
 import sys
 
 import numpy as np
@@ -28,37 +27,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-FORMAT, VERSION, BN_EPS = "sam-at-model", 1, 1e-5
+from model_file_check import ModelFileError, read_checked
 
-
-class ModelFileError(Exception):
-    pass
+BN_EPS = 1e-5
 
 
 def read_file(path, use_package=None):
     """(tensors: {name: np.ndarray float32 in the file's tfjs layout}, sam_at metadata dict)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ModelFileError(f"Model file {path} cannot be read ({e.strerror}); check the path.") from None
+    header, sam_at, data, raw = read_checked(path)  # checksum and run key (model_file_check.py)
     bad = lambda why: ModelFileError(f"Model file {path} is damaged ({why}); copy it again or re-run the training that wrote it.")  # noqa: E731
-    if len(raw) < 8:
-        raise bad("truncated: no header")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if 8 + n > len(raw):
-        raise bad("truncated inside the header")
-    try:
-        header = json.loads(raw[8:8 + n].decode("utf-8"))
-        sam_at = json.loads(header["__metadata__"]["sam_at"])
-    except (ValueError, KeyError, TypeError):
-        raise bad("no readable header with sam_at metadata") from None
-    if sam_at.get("format") != FORMAT or sam_at.get("version") != VERSION:
-        raise ModelFileError(f"Model file {path} is not a version-{VERSION} {FORMAT} file; "
-                             "read it with the sam-at version that wrote it.")
-    data = raw[8 + n:]
-    if hashlib.sha256(data).hexdigest() != sam_at.get("sha256"):
-        raise bad("the tensor data does not match its SHA-256 checksum")
     for name, t in header.items():
         if name != "__metadata__" and t.get("dtype") != "F32":
             raise bad(f"tensor {name} has dtype {t.get('dtype')}, expected F32")
@@ -201,7 +178,7 @@ def main(argv):
         model = load(path)
     except ModelFileError as e:
         print(f"ModelFileError: {e}", file=sys.stderr)
-        return 1
+        return 2
     h, w, c = model.sam_at["spec"]["inputShape"]
     if "--inputs" in argv:
         x = np.fromfile(argv[argv.index("--inputs") + 1], dtype="<f4").reshape(-1, h, w, c)

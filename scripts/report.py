@@ -3,6 +3,8 @@
 Usage: report.py [--no-execute] [--out DIR] [notebook.ipynb ...]
 (default: every notebooks/*.ipynb not starting with '_', rendered into results/report/)
 
+Paths are checked first (scripts/report_inputs.py): a file that is not a notebook, or one whose
+page would replace another notebook's (or the index), is refused in one sentence (exit 2).
 Each executed notebook is checked: a cell that raised, or a code cell left without any output
 (the project's notebooks give every code cell an output, so an empty one means the kernel lost
 it), fails the notebook. Lost outputs are retried once. Other notebooks still render.
@@ -22,6 +24,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from traitlets.config import Config
+
+from report_inputs import refusal, source_of
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -130,9 +134,11 @@ def main() -> int:
 
     paths = args.notebooks or sorted(
         (p for p in NOTEBOOKS.glob("*.ipynb") if not p.name.startswith("_")), key=order_key)
+    seen: set[str] = set()
     for p in paths:
-        if not p.is_file():
-            log(f"error: no notebook at {p}; notebooks live in {NOTEBOOKS.relative_to(ROOT)}/.")
+        why = refusal(p, out, ROOT, NOTEBOOKS, seen)
+        if why:
+            log(f"error: {why}")
             return 2
     out.mkdir(parents=True, exist_ok=True)
     # The page's scripts are copied beside it, so the report reads offline.
@@ -157,6 +163,7 @@ def main() -> int:
             log(f"({i}/{len(paths)}) executing {path.name}")
             nb, found, wall = execute(path)
             nb.metadata.setdefault("sam_at", {})["wall_seconds"] = round(wall, 1)
+            nb.metadata["sam_at"]["source"] = source_of(path, ROOT)  # the page is this file's
             nbformat.write(nb, executed)
         render(nb, name, out)
         wall = wall if wall is not None else nb.metadata.get("sam_at", {}).get("wall_seconds")

@@ -16,6 +16,8 @@ import {
 } from "../lib/analysis/measure_run.ts";
 import { cachePathFor, MEASURE_GROUPS, type MeasureGroup } from "../lib/analysis/measure_cache.ts";
 import { parseBackend } from "../lib/backend/backend.ts";
+import { ALL_ROWS, rowById } from "../lib/experiments/grid.ts";
+import { checkRunsFile } from "../lib/experiments/results.ts";
 import { fail, parseCli, runCli } from "./cli.ts";
 
 const HELP =
@@ -45,6 +47,16 @@ await runCli(async () => {
     "landscape-rows": { type: "string" },
     backend: { type: "string" },
   }, HELP);
+  const rows = list(a.rows);
+  const unknown = rows?.find((r) => !rowById(r));
+  if (unknown !== undefined) {
+    fail(
+      `Unknown row ${JSON.stringify(unknown)}: use a comma list of ${
+        ALL_ROWS.map((r) => r.id).join(", ")
+      }.`,
+    );
+  }
+  checkRunsFile(a.results, "results/fashion-mnist-full.csv");
   const groups = list(a.groups);
   const bad = groups?.find((g) => !(MEASURE_GROUPS as readonly string[]).includes(g));
   if (bad) fail(`Unknown group ${JSON.stringify(bad)}: use ${MEASURE_GROUPS.join(", ")}.`);
@@ -54,7 +66,7 @@ await runCli(async () => {
   }
   const r = await computeMeasureCache({
     resultsPath: a.results,
-    rows: list(a.rows),
+    rows,
     seeds,
     groups: groups as MeasureGroup[] | undefined,
     landscapeRows: list(a["landscape-rows"]),

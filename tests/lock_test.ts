@@ -178,10 +178,10 @@ Deno.test("results: an append keeps every finished row byte for byte; a duplicat
   const dir = tempDir("append");
   try {
     const csv = `${dir}/r.csv`;
-    // Hand-written rows (unusual number spellings a rewrite would not keep).
+    // Hand-written rows (unusual number spellings a rewrite would not keep), every cell there.
     const before = `${
       RUN_COLUMNS.join(",")
-    }\nr1,k00000001,,,,,,,,,,,,,,,,,,,,,,,,,,,,,1.50E-1,0.80\n`;
+    }\nr1,k00000001,,,,,,,,,,,,,,,,,,,,,,,,,,,,,1.50E-1,0.80,,,,\n`;
     Deno.writeTextFileSync(csv, before);
     assert.equal(appendRun(csv, { run_key: "k00000002", clean: 0.7 }), true);
     const after = Deno.readTextFileSync(csv);

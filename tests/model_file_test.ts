@@ -97,7 +97,7 @@ Deno.test("model file: smallcnn and prn18 round-trip bit-identically with their 
       const info = readModelFileMeta(path);
       assert.deepEqual(info.spec, spec);
       assert.deepEqual(info.meta, META);
-      assert.equal(info.version, 1);
+      assert.equal(info.version, 2);
       assert.deepEqual(
         info.tensors.map((t) => t.name),
         [...m.paramNames, ...m.bufferNames],
@@ -147,11 +147,15 @@ function split(bytes: Uint8Array): Parts {
   };
 }
 
-/** Reassemble a file; with `rehash` the sam_at checksum is recomputed (to test only other damage). */
+/**
+ * Reassemble a file; with `rehash` the sam_at checksum is recomputed (to test only other damage):
+ * version 2's, over the whole file with its own digits as zeros.
+ */
 function join({ header, data }: Parts, rehash = true): Uint8Array {
+  const zeros = "0".repeat(64);
   if (rehash) {
     const s = JSON.parse(header.__metadata__.sam_at);
-    s.sha256 = createHash("sha256").update(data).digest("hex");
+    s.sha256 = zeros;
     header.__metadata__.sam_at = JSON.stringify(s);
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -159,6 +163,10 @@ function join({ header, data }: Parts, rehash = true): Uint8Array {
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   out.set(data, 8 + json.length);
+  if (rehash) {
+    const at = new TextDecoder("latin1").decode(out).indexOf(zeros);
+    out.set(new TextEncoder().encode(createHash("sha256").update(out).digest("hex")), at);
+  }
   return out;
 }
 
@@ -288,7 +296,7 @@ Deno.test("model file: every damaged state gets one sentence naming the file and
         b[b.length - 5] ^= 0x10;
         Deno.writeFileSync(bad, b);
       },
-      new RegExp(`is damaged \\(the tensor data does not match its SHA-256 checksum\\)${fix}`),
+      new RegExp(`is damaged \\(its header or data does not match its SHA-256 checksum\\)${fix}`),
     ],
     [
       "not ours",
@@ -304,11 +312,11 @@ Deno.test("model file: every damaged state gets one sentence naming the file and
       () => {
         const p = split(bytes);
         const s = JSON.parse(p.header.__metadata__.sam_at);
-        s.version = 2;
+        s.version = 3;
         p.header.__metadata__.sam_at = JSON.stringify(s);
         Deno.writeFileSync(bad, join(p, false));
       },
-      /has format version 2, this code reads version 1; use the sam-at version that wrote it\.$/,
+      /has format version 3, this code reads versions 1 and 2; use the sam-at version that wrote it\.$/,
     ],
     [
       "invalid spec",

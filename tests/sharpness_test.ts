@@ -32,7 +32,12 @@ import {
   hasGroup,
   readCache,
 } from "../lib/analysis/measure_cache.ts";
-import { computeGroup, resolveSettings, settingsKey } from "../lib/analysis/measure_run.ts";
+import {
+  computeGroup,
+  expectedMeasures,
+  resolveSettings,
+  settingsKey,
+} from "../lib/analysis/measure_run.ts";
 import { toyDataset } from "./toy_data.ts";
 
 await initBackend();
@@ -503,8 +508,10 @@ Deno.test("cache: rows round-trip and the settings key selects the group", () =>
     assert.equal(rows.length, 1);
     assert.equal(rows[0].value, 0.0123);
     assert.deepEqual(rows[0].extra, { trajectory: [0.01, 0.0123], note: 'a,b "quoted"' });
-    assert.ok(hasGroup(rows, "kabc", "sharpness", key));
-    assert.ok(!hasGroup(rows, "kabc", "hessian", key));
+    assert.ok(hasGroup(rows, "kabc", "sharpness", key, ["sharpness|rho=0.05"]));
+    assert.ok(!hasGroup(rows, "kabc", "hessian", key, ["sharpness|rho=0.05"]));
+    // One measure of the six the default settings give is not the whole group.
+    assert.ok(!hasGroup(rows, "kabc", "sharpness", key, expectedMeasures(s, "sharpness")));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -13,7 +13,7 @@
  * them. Input-space measures use the first `testImages` / `pgdImages` test images in eval mode.
  */
 import { fileURLToPath } from "node:url";
-import { isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend } from "../backend/backend.ts";
 import { type Dataset, type DatasetSplits, subset } from "../data/data.ts";
@@ -21,7 +21,8 @@ import { loadDataset } from "../data/registry.ts";
 import { hashKey } from "../experiments/plan.ts";
 import { readResults, type ResultRow } from "../experiments/results.ts";
 import { loadModelFile } from "../models/model_file.ts";
-import type { Mode, Model } from "../models/model.ts";
+import type { Arch, Mode, Model } from "../models/model.ts";
+import { modelSpecFor } from "../training/train.ts";
 import { createProgress, formatDuration, type ProgressStyle } from "../util/progress.ts";
 import { ExperimentError } from "../experiments/grid.ts";
 import {
@@ -41,11 +42,17 @@ import {
   appendCacheRows,
   cachePathFor,
   type CacheRow,
+  groupRows,
   hasGroup,
   MEASURE_GROUPS,
   type MeasureGroup,
   readCache,
+  readCacheTable,
 } from "./measure_cache.ts";
+import { describeLineProblem, ResultsFileError } from "../experiments/results.ts";
+import { shownPath } from "../experiments/plan.ts";
+import { realPathOf, removeStaleTemps, replaceProblem } from "../util/atomic_write.ts";
+import { clearStaleLock } from "../util/lock.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -174,6 +181,32 @@ export function groupSettings(s: MeasureSettings, group: MeasureGroup): Record<s
   }
 }
 
+/**
+ * The measures a group writes, as "measure|variant": what a cached group must hold, whole, to
+ * count as cached (computeGroup's outputs are checked against it before they are written).
+ */
+export function expectedMeasures(s: MeasureSettings, group: MeasureGroup): string[] {
+  switch (group) {
+    case "sharpness":
+      return [
+        ...s.rhos.map((r) => `sharpness|rho=${r}`),
+        ...s.adaptiveRhos.map((r) => `asam_sharpness|rho=${r}`),
+        ...s.mRhos.map((r) => `m_sharpness|m=${s.batchSize},rho=${r}`),
+      ];
+    case "hessian":
+      return ["lambda_max", "lambda_min", "hessian_trace"].map((m) => `${m}|h=${s.fdStep}`);
+    case "input":
+      return ["grad_l1|", "grad_l2|", "test_loss|", `pgd_line|${lineVariant(s)}`];
+    case "equivalence":
+      return ["first_layer|rho=1"];
+    case "landscape":
+      return ["landscape_1d|", "landscape_2d|"];
+  }
+}
+
+/** The variant of the loss along the PGD direction: its L-inf radius, "linf_8_255". */
+const lineVariant = (s: MeasureSettings) => `linf_${Math.round(s.lineEps * 255)}_255`;
+
 export function settingsKey(s: MeasureSettings, group: MeasureGroup): string {
   return hashKey(groupSettings(s, group));
 }
@@ -283,7 +316,7 @@ export async function computeGroup(
       const at = curve.radii.findIndex((r) => Math.abs(r - s.lineEps) < 1e-12);
       out.push({
         measure: "pgd_line",
-        variant: `linf_${Math.round(s.lineEps * 255)}_255`,
+        variant: lineVariant(s),
         value: curve.pgdLoss[at],
         extra: { ...curve },
       });
@@ -474,8 +507,61 @@ function loadAverage(): number | null {
   }
 }
 
+/** A group's outputs must be exactly the measures its cache check expects (a code error if not). */
+function checkOutputs(outs: readonly GroupOutput[], s: MeasureSettings, g: MeasureGroup): void {
+  const got = outs.map((x) => `${x.measure}|${x.variant}`).sort().join(", ");
+  const want = expectedMeasures(s, g).sort().join(", ");
+  if (got !== want) {
+    throw new Error(`Group ${g} computed [${got}] but expectedMeasures lists [${want}].`);
+  }
+}
+
+/**
+ * Before any work: refuse a cache this user may not replace (read-only, another user's), remove
+ * the temp files and the lock a killed writer left beside it, and name the cache lines set aside and the measures of the selected runs that are not finite (their
+ * groups are computed again). One sentence each.
+ */
+function cacheNotes(resultsPath: string, runs: readonly ResultRow[], s: MeasureSettings): string[] {
+  const path = cachePathFor(resultsPath);
+  const refused = replaceProblem(path);
+  if (refused) {
+    throw new ResultsFileError(
+      `Measure cache ${
+        shownPath(path)
+      } ${refused.why}; ${refused.fix} results file with --results.`,
+    );
+  }
+  const removed = removeStaleTemps(dirname(path), `${basename(path)}.`);
+  if (clearStaleLock(`${path}.lock`)) removed.push(`${path}.lock`);
+  const notes = removed.length
+    ? [
+      `removed ${removed.length} file(s) left by killed writers: ${
+        removed.map(shownPath).join(", ")
+      }`,
+    ]
+    : [];
+  const { rows, problems } = readCacheTable(resultsPath);
+  notes.push(...problems.map((p) => describeLineProblem(shownPath(path), p)));
+  const keys = new Set(runs.map((r) => String(r.run_key)));
+  for (const g of MEASURE_GROUPS) {
+    for (const k of keys) {
+      for (const r of groupRows(rows, k, g, settingsKey(s, g)).values()) {
+        if (Number.isFinite(r.value)) continue;
+        notes.push(
+          `${
+            shownPath(path)
+          }: ${r.measure} of run ${r.run_id} is ${r.value}; its group is computed again.`,
+        );
+      }
+    }
+  }
+  return notes;
+}
+
 /** Compute what the cache lacks for the selected runs; return the cache rows. */
-export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult> {
+export async function computeMeasureCache(options: CacheOptions): Promise<CacheResult> {
+  // Resolved once: the cache and its lock beside the real results file (a symlink followed).
+  const o = { ...options, resultsPath: realPathOf(options.resultsPath) };
   const start = performance.now();
   const s = resolveSettings(o.settings);
   const log = o.log ?? ((line: string) => console.log(line));
@@ -486,12 +572,15 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
     (!o.seeds || o.seeds.includes(Number(r.seed))) &&
     (!o.runKeys || o.runKeys.includes(String(r.run_key)))
   );
+  if (!o.runKeys) { for (const note of cacheNotes(o.resultsPath, runs, s)) log(note); }
   let cache = readCache(o.resultsPath);
+  const whole = (runKey: string, g: MeasureGroup, rows: readonly CacheRow[]) =>
+    hasGroup(rows, runKey, g, settingsKey(s, g), expectedMeasures(s, g));
   const todo = runs.map((r) => ({
     run: r,
     groups: groups.filter((g) =>
       (g !== "landscape" || landscapeRows.includes(String(r.row_id))) &&
-      !hasGroup(cache, String(r.run_key), g, settingsKey(s, g))
+      !whole(String(r.run_key), g, cache)
     ),
   })).filter((t) => t.groups.length > 0);
   const wanted = runs.reduce(
@@ -527,14 +616,14 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
         ),
       );
     }
-    const had = new Set(cache.map((r) => `${r.run_key} ${r.group} ${r.settings_key}`));
     cache = readCache(o.resultsPath);
-    const added = new Map<string, { run_id: string; group: MeasureGroup; seconds: number }>();
-    for (const r of cache) {
-      const id = `${r.run_key} ${r.group} ${r.settings_key}`;
-      if (!had.has(id)) added.set(id, { run_id: r.run_id, group: r.group, seconds: r.seconds });
+    for (const t of todo) {
+      const runKey = String(t.run.run_key);
+      for (const g of t.groups.filter((g) => whole(runKey, g, cache))) {
+        const [r] = groupRows(cache, runKey, g, settingsKey(s, g)).values();
+        computed.push({ run_id: String(t.run.run_id), group: g, seconds: r.seconds });
+      }
     }
-    computed.push(...added.values());
   } else if (todo.length > 0) {
     await initBackend(o.backend);
     const splitsBy = new Map<string, DatasetSplits>();
@@ -543,7 +632,10 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
       const dataset = String(row.dataset);
       if (!splitsBy.has(dataset)) splitsBy.set(dataset, await loadDataset(dataset));
       const data = runData(splitsBy.get(dataset)!, row, s);
-      const { model } = loadModelFile(resolveModelPath(String(row.model_file)));
+      const { model } = loadModelFile(resolveModelPath(String(row.model_file)), {
+        runKey: String(row.run_key),
+        spec: modelSpecFor({ arch: row.arch as Arch, width: Number(row.width) }, data.train),
+      });
       const total = t.groups.reduce((n, g) => n + units(s, g), 0);
       const progress = createProgress({
         label: `measures ${row.row_id} seed ${row.seed} (${i + 1}/${todo.length})`,
@@ -560,6 +652,7 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
           const outs = await computeGroup(model, data, s, g, tick);
           const seconds = (performance.now() - t0) / 1000;
           const key = settingsKey(s, g);
+          checkOutputs(outs, s, g);
           const rows: CacheRow[] = outs.map((x) => ({
             run_key: String(row.run_key),
             run_id: String(row.run_id),
@@ -589,7 +682,10 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
   }
   const keys = new Map(MEASURE_GROUPS.map((g) => [g, settingsKey(s, g)]));
   const runKeys = new Set(runs.map((r) => String(r.run_key)));
-  const rows = cache.filter((r) => runKeys.has(r.run_key) && keys.get(r.group) === r.settings_key);
+  // One row per measure (the last written), of the runs asked for, under the current settings.
+  const rows = [...runKeys].flatMap((k) =>
+    MEASURE_GROUPS.flatMap((g) => [...groupRows(cache, k, g, keys.get(g)!).values()])
+  );
   const result: CacheResult = {
     settings: s,
     rows,

@@ -73,7 +73,13 @@ export function readTar(archive: Uint8Array): TarEntry[] {
       `tar archive is truncated: ${archive.length - offset} stray bytes at byte ${offset}`,
     );
   }
-  // Ending without the two zero blocks is tolerated: every entry read so far was complete.
+  // Every tar writer ends an archive with zero blocks: without them a copy was cut short at a
+  // member boundary, and its whole-looking members would load as a smaller data set.
+  if (offset > 0) {
+    throw new TarError(
+      `tar archive is truncated: it ends at byte ${offset} without the end-of-archive blocks`,
+    );
+  }
   return entries;
 }
 

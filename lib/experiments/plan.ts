@@ -13,11 +13,19 @@ import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
 import { familyOf } from "../training/method.ts";
 import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
+import { realPathOf } from "../util/atomic_write.ts";
 import { formatDuration } from "../util/progress.ts";
 import { checkChoice } from "../util/validate.ts";
 import type { PresetEval } from "./columns.ts";
-import { ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
-import { type CostModel, getPreset, type Preset, seedsOf, validatePreset } from "./presets.ts";
+import { ALL_ROWS, ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
+import {
+  type CostModel,
+  getPreset,
+  type Preset,
+  PRESETS,
+  seedsOf,
+  validatePreset,
+} from "./presets.ts";
 import { readEvals, readResults, type ResultRow } from "./results.ts";
 
 export interface PlannedEval {
@@ -60,7 +68,7 @@ export interface GridPlan {
   datasetAbsent?: string | null;
 }
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const REPO_ROOT = realPathOf(fileURLToPath(new URL("../..", import.meta.url)));
 
 /** A path as messages show it: relative to the repository when inside it (reports stay portable). */
 export function shownPath(path: string): string {
@@ -73,10 +81,14 @@ export function defaultResultsPath(dataset: string, preset: string): string {
   return join(REPO_ROOT, "results", `${dataset}-${preset}.csv`);
 }
 
-/** The results file of a plan: the one given, else the preset's (a bf16 grid gets its own). */
+/**
+ * The results file of a plan: the one given, else the preset's (a bf16 grid gets its own), as
+ * its real path (symlinks followed), so that the evaluations, models, checkpoints and locks of
+ * its runs all go beside the real file, whichever path named it.
+ */
 export function resultsPathOf(o: PlanOptions, preset: Preset): string {
   const suffix = preset.train.convPrecision === "bf16" ? "-bf16" : "";
-  return o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name + suffix);
+  return realPathOf(o.resultsPath ?? defaultResultsPath(preset.dataset, preset.name + suffix));
 }
 
 /** Checkpoints of a results file live under <its folder>/runs/<its name>/checkpoints/ (git-ignored). */
@@ -223,10 +235,38 @@ function finite(r: ResultRow, cols: readonly string[]): boolean {
   return cols.every((c) => typeof r[c] === "number" && Number.isFinite(r[c] as number));
 }
 
+/** The presets of a dataset that list a row (by id). */
+export function presetsWithRow(dataset: string, rowId: string): string[] {
+  const all = (PRESETS as Record<string, Record<string, Preset>>)[dataset] ?? {};
+  return Object.keys(all).filter((name) => all[name].rows.includes(rowId));
+}
+
+/** A row of the grid that the preset does not train: said so, with the presets that do. */
+function refuseRowsOutside(spec: PlanOptions["rows"], preset: Preset): void {
+  if (spec === undefined) return;
+  const names = (typeof spec === "string" ? spec.split(",") : [...spec]).map((s) => s.trim());
+  for (const name of names) {
+    const key = name.replace(/\/255$/, "").toLowerCase();
+    const row = ALL_ROWS.find((r) => r.id.toLowerCase() === key);
+    if (!row || preset.rows.includes(row.id)) continue;
+    const others = presetsWithRow(preset.dataset, row.id);
+    throw new ExperimentError(
+      `Row "${name}" is not in preset ${preset.dataset}/${preset.name} (its rows: ${
+        preset.rows.join(", ")
+      }); ${
+        others.length
+          ? `it is in preset ${others.join(", ")}: add --preset ${others[0]}`
+          : `no preset of ${preset.dataset} has it`
+      }.`,
+    );
+  }
+}
+
 /** Which runs the options ask for, and what of each is done. Reads; never trains. */
 export function planGrid(o: PlanOptions = {}): GridPlan {
   const preset = resolvePreset(o);
   const presetRows = preset.rows.map((id) => rowById(id)!);
+  refuseRowsOutside(o.rows, preset);
   const rows = parseRows(o.rows, presetRows);
   const seedsGiven = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
   const resultsPath = resultsPathOf(o, preset);

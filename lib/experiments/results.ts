@@ -12,6 +12,10 @@
  * directory which is then renamed over the CSV (atomic), under a lock file (lib/util/lock.ts) so
  * concurrent runs cannot lose each other's rows. A file whose header is not this project's is
  * refused, never rewritten. A row is finished when its numbers are finite (a NaN row is not).
+ * Reading is strict (csv_rows.ts): one row per line, and a malformed line (an unbalanced quote, a
+ * row cut short, a number that is not one, flags without n bits) is set aside and named by
+ * auditResults. The lock is keyed on the file's real path (symlinks followed), and a file this
+ * user may not replace (read-only, another user's) is refused before any work.
  * Accuracies are fractions in [0, 1].
  */
 import { accessSync, constants } from "node:fs";
@@ -19,8 +23,9 @@ import { dirname } from "node:path";
 import type { EvalResult } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import type { TrainResult } from "../training/train.ts";
-import { writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
+import { realPathOf, replaceProblem, writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
 import { withLock } from "../util/lock.ts";
+import { type LineProblem, readCsvLines, splitCsvLine } from "./csv_rows.ts";
 
 /** A results file that is damaged, foreign or unusable; the message names it and the fix. */
 export class ResultsFileError extends Error {
@@ -232,39 +237,132 @@ function readText(path: string): string | null {
   }
 }
 
-const isBlankRow = (r: string[]) => r.length === 1 && r[0] === "";
+/** Columns that hold numbers: a cell there that is not one (e.g. "abc") sets its line aside. */
+const NUMERIC = new Set([
+  "clean",
+  "train_size",
+  "test_size",
+  "seed",
+  "final_train_loss",
+  "train_seconds",
+  "n",
+  "eps",
+  "accuracy",
+  "seconds",
+  "value",
+  "se",
+]);
 
-/** Header and data rows of CSV text; a row longer than the header (truncated header) is refused. */
-function parseTable(path: string, text: string): { header: string[]; rows: string[][] } {
-  const [header, ...rows] = parseCsv(text);
+/** Why a row's typed cells are damaged, or null: numbers that are not, flags without n bits. */
+function cellProblem(row: ResultRow, cells: Record<string, string>): string | null {
+  for (const [name, raw] of Object.entries(cells)) {
+    if (NUMERIC.has(name) && raw !== "" && typeof row[name] !== "number") {
+      return `holds ${JSON.stringify(raw.slice(0, 40))} in column ${name}, not a number`;
+    }
+  }
+  const flags = row.robust_flags, n = row.n;
+  if (typeof flags === "string" && typeof n === "number" && Number.isFinite(n)) {
+    if (flags.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(flags)) {
+      return "has robust_flags that are not base64";
+    }
+    const bytes = flags.length / 4 * 3 - (flags.match(/=+$/)?.[0].length ?? 0);
+    if (bytes !== Math.ceil(n / 8)) {
+      return `has robust_flags of ${bytes} bytes, n = ${n} needs ${Math.ceil(n / 8)}`;
+    }
+  }
+  return null;
+}
+
+/** The column list a header is written from (runs, evaluations, or the caller's), if any. */
+function knownColumns(header: string[], columns?: readonly string[]): readonly string[] | null {
+  const starts = (c: readonly string[]) => c.slice(0, 3).every((h, i) => header[i] === h);
+  return columns ?? [RUN_COLUMNS, EVAL_COLUMNS].find(starts) ?? null;
+}
+
+/** A table read strictly: its rows, typed, and the lines set aside. */
+interface Table {
+  header: string[];
+  rows: ResultRow[];
+  problems: LineProblem[];
+}
+
+function restore(path: string): string {
+  return `restore the file (e.g. git checkout -- ${path}) or name another file with --results.`;
+}
+
+/** The header line's cells; a header with an unbalanced quote is not this project's. */
+function headerOf(path: string, text: string): string[] {
+  const end = text.indexOf("\n");
+  const header = splitCsvLine(text.slice(0, end < 0 ? text.length : end).replace(/\r$/, ""));
+  if (header === null) {
+    throw new ResultsFileError(
+      `Results file ${path} has an unbalanced quote in its header; ${restore(path)}`,
+    );
+  }
+  return header;
+}
+
+/**
+ * Header and rows of CSV text, strictly (csv_rows.ts): a malformed line is set aside and named in
+ * problems. Rows longer than a header that lacks columns of its kind mean a cut header: refused.
+ */
+function parseTable(path: string, text: string, columns?: readonly string[]): Table {
+  const header = headerOf(path, text);
   const names = new Set(header);
   if (names.size !== header.length || names.has("")) {
     throw new ResultsFileError(
-      `Results file ${path} has an empty or repeated column name in its header; restore the file (e.g. git checkout -- ${path}) or name another file with --results.`,
+      `Results file ${path} has an empty or repeated column name in its header; ${restore(path)}`,
     );
   }
-  const data = rows.filter((r) => !isBlankRow(r));
-  const long = data.findIndex((r) => r.length > header.length);
-  if (long >= 0) {
+  const known = knownColumns(header, columns);
+  const lines = readCsvLines(text, known?.length ?? header.length);
+  const long = lines.problems.find((p) => p.why.startsWith("has ") && p.why.includes("cells"));
+  if (long && (header.length < (known?.length ?? Infinity) || lines.rows.length === 0)) {
     throw new ResultsFileError(
-      `Results file ${path} is damaged: data row ${long + 1} has ${
-        data[long].length
-      } cells but the header names only ${header.length} (a truncated header, or not a results CSV); restore the file (e.g. git checkout -- ${path}) or name another file with --results.`,
+      `Results file ${path} is damaged: data row ${long.line - 1} ${
+        long.why.replace(", the header names", " but the header names only")
+      } (a truncated header, or not a results CSV); ${restore(path)}`,
     );
   }
-  return { header, rows: data };
+  const problems = [...lines.problems];
+  const rows: ResultRow[] = [];
+  for (const { line, cells } of lines.rows) {
+    const row: ResultRow = {};
+    const raw: Record<string, string> = {};
+    header.forEach((h, i) => {
+      raw[h] = cells[i] ?? "";
+      row[h] = parseCell(raw[h]);
+    });
+    const why = cellProblem(row, raw);
+    if (why) problems.push({ line, why });
+    else rows.push(row);
+  }
+  problems.sort((a, b) => a.line - b.line);
+  return { header, rows, problems };
 }
 
-/** The rows of a results CSV (numbers parsed, empty cells null); [] when the file does not exist. */
-export function readResults(path: string): ResultRow[] {
+/** The rows and the lines set aside of a CSV file (both empty when it does not exist). */
+export function readTable(
+  path: string,
+  columns?: readonly string[],
+): { rows: ResultRow[]; problems: LineProblem[] } {
   const text = readText(path);
-  if (text === null || text.trim() === "") return [];
-  const { header, rows } = parseTable(path, text);
-  return rows.map((r) => {
-    const out: ResultRow = {};
-    header.forEach((h, i) => (out[h] = parseCell(r[i] ?? "")));
-    return out;
-  });
+  if (text === null || text.trim() === "") return { rows: [], problems: [] };
+  const { rows, problems } = parseTable(path, text, columns);
+  return { rows, problems };
+}
+
+/**
+ * The well-formed rows of a results CSV (numbers parsed, empty cells null); [] when the file does
+ * not exist. Malformed lines are left out (auditResults names them).
+ */
+export function readResults(path: string, columns?: readonly string[]): ResultRow[] {
+  return readTable(path, columns).rows;
+}
+
+/** "r.csv line 7 has an unbalanced quote; it is set aside ...": one sentence per line set aside. */
+export function describeLineProblem(path: string, p: LineProblem): string {
+  return `${path} line ${p.line} ${p.why}; it is set aside (read as absent, so its work runs again): repair or delete that line.`;
 }
 
 /** The columns every file of a kind must have (besides starting like its column list). */
@@ -278,25 +376,59 @@ const kindOf = (columns: readonly string[]) =>
   columns === EVAL_COLUMNS ? "evals" : columns === RUN_COLUMNS ? "runs" : "other";
 
 /**
- * Refuse a header that is not this project's: it must start with the kind's columns in order
+ * Why a header is not this project's, or null: it must start with the kind's columns in order
  * (later versions may append columns; committed files have exactly these) and hold its key columns.
  */
-function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+function headerProblem(header: string[], columns: readonly string[]): string | null {
   const kind = kindOf(columns);
   const n = Math.min(header.length, columns.length);
   const prefixOk = header.slice(0, n).every((h, i) => h === columns[i]);
   const missing = (REQUIRED[kind] ?? []).filter((c) => !header.includes(c));
-  if (prefixOk && missing.length === 0) return;
+  if (prefixOk && missing.length === 0) return null;
   const first = header.join(",");
+  return `is not ${
+    kind === "evals" ? "an evaluations" : "a results"
+  } CSV of this project (its header ${
+    prefixOk ? `lacks ${missing.join(", ")}` : `starts ${JSON.stringify(first.slice(0, 40))}`
+  }, expected ${columns.slice(0, 3).join(",")},...)`;
+}
+
+/** Refuse a header that is not this project's (headerProblem), leaving the file unchanged. */
+function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+  const problem = headerProblem(header, columns);
+  if (problem === null) return;
   throw new ResultsFileError(
-    `${path} is not ${
-      kind === "evals" ? "an evaluations" : "a results"
-    } CSV of this project (its header ${
-      prefixOk ? `lacks ${missing.join(", ")}` : `starts ${JSON.stringify(first.slice(0, 40))}`
-    }, expected ${
-      columns.slice(0, 3).join(",")
-    },...); it was left unchanged: name a new file with --results or move this one away.`,
+    `${path} ${problem}; it was left unchanged: name a new file with --results or move this one away.`,
   );
+}
+
+/**
+ * A file this project wrote, read strictly for merging or caching: null when it does not exist,
+ * else its rows and lines set aside, or `damage` (a phrase) when the file as a whole is unusable
+ * (empty, its header cut or not the kind's). Never throws for a damaged file.
+ */
+export function readOwnTable(
+  path: string,
+  columns: readonly string[],
+): { rows: ResultRow[]; problems: LineProblem[]; damage?: string } | null {
+  const text = readText(path);
+  if (text === null) return null;
+  if (text.trim() === "") return { rows: [], problems: [], damage: "is empty (no header)" };
+  if (!text.includes("\n")) {
+    return {
+      rows: [],
+      problems: [],
+      damage: "is damaged: its header is cut (the file does not end with a newline)",
+    };
+  }
+  try {
+    const problem = headerProblem(headerOf(path, text), columns);
+    if (problem) return { rows: [], problems: [], damage: `is damaged: it ${problem}` };
+    return parseTable(path, text, columns);
+  } catch (err) {
+    if (!(err instanceof ResultsFileError)) throw err;
+    return { rows: [], problems: [], damage: `is unreadable (${err.message})` };
+  }
 }
 
 /** A runs row is finished when its clean accuracy is a finite number (a NaN row is not). */
@@ -318,39 +450,52 @@ function rowIdentity(kind: string, r: ResultRow): string {
 const finishedOf = (kind: string) => (kind === "evals" ? isFinishedEval : isFinishedRun);
 
 /**
- * Append one row to the CSV at path (created with `columns` as its header if absent), atomically;
- * the existing text is kept byte for byte. A row with a column the header lacks extends the
- * header (older rows then read empty there). Returns false, writing nothing, when the file holds
- * a finished row of the same run (evaluation) already: a duplicate is never added.
+ * Append rows to the CSV at path (created with `columns` as its header if absent) in one atomic
+ * write, so they land together or not at all; the existing text is kept byte for byte. A row with
+ * a column the header lacks extends the header (older rows then read empty there). A row of a
+ * run (evaluation) that already has a finished row in the file is left out: a duplicate is never
+ * added. Returns how many rows were added (nothing is written when none).
  */
-export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
+export function appendRows(
+  path: string,
+  columns: readonly string[],
+  rows: readonly ResultRow[],
+): number {
   const kind = kindOf(columns);
-  return withLock(`${path}.lock`, `Results file ${path}`, () => {
+  // The real path keys the lock: writers through a symlink and to its target exclude each other.
+  return withLock(`${realPathOf(path)}.lock`, `Results file ${path}`, () => {
     const text = readText(path) ?? "";
     let header = [...columns];
     let body = "";
+    let fresh = [...rows];
     if (text.trim() !== "") {
-      checkHeader(path, parseCsv(text)[0], columns);
-      const table = parseTable(path, text);
+      checkHeader(path, headerOf(path, text), columns);
+      const table = parseTable(path, text, columns);
       header = table.header;
-      const id = rowIdentity(kind, row);
-      const done = finishedOf(kind);
-      for (const r of kind === "other" ? [] : table.rows) {
-        const parsed: ResultRow = {};
-        header.forEach((h, i) => (parsed[h] = parseCell(r[i] ?? "")));
-        if (done(parsed) && rowIdentity(kind, parsed) === id) return false;
+      if (kind !== "other") {
+        const done = finishedOf(kind);
+        const have = new Set(table.rows.filter(done).map((r) => rowIdentity(kind, r)));
+        fresh = rows.filter((r) => !have.has(rowIdentity(kind, r)));
       }
       const nl = text.indexOf("\n");
       body = nl < 0 ? "" : text.slice(nl + 1);
       if (body !== "" && !body.endsWith("\n")) body += "\n";
     }
+    if (fresh.length === 0) return 0;
     const wider = [...header];
-    for (const k of [...columns, ...Object.keys(row)]) if (!wider.includes(k)) wider.push(k);
+    for (const k of [...columns, ...fresh.flatMap(Object.keys)]) {
+      if (!wider.includes(k)) wider.push(k);
+    }
     const line = (cells: readonly (Cell | undefined)[]) => cells.map(formatCell).join(",");
-    const out = `${line(wider)}\n${body}${line(wider.map((h) => row[h]))}\n`;
-    writeFileAtomic(path, new TextEncoder().encode(out));
-    return true;
+    const added = fresh.map((row) => `${line(wider.map((h) => row[h]))}\n`).join("");
+    writeFileAtomic(path, new TextEncoder().encode(`${line(wider)}\n${body}${added}`));
+    return fresh.length;
   });
+}
+
+/** Append one row (appendRows); false, writing nothing, when it would be a duplicate. */
+export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
+  return appendRows(path, columns, [row]) === 1;
 }
 
 /** Append a runs row; false when the file already holds a finished row of that run. */
@@ -397,28 +542,58 @@ function checkWritable(path: string): void {
 
 /**
  * Check a results path before any work: both files (runs and evaluations) are absent, empty, or
- * this project's CSVs with intact headers, and their folder can be written. Reads; writes nothing.
+ * this project's CSVs with intact headers that this user owns and may write, and their folder
+ * can be written. Reads; writes nothing.
  */
 export function checkResultsTarget(path: string): void {
   for (const [p, columns] of [[path, RUN_COLUMNS], [evalsPathFor(path), EVAL_COLUMNS]] as const) {
     const text = readText(p);
     if (text !== null && text.trim() !== "") {
-      checkHeader(p, parseCsv(text)[0], columns);
-      parseTable(p, text);
+      checkHeader(p, headerOf(p, text), columns);
+      parseTable(p, text, columns);
+    }
+    const refused = replaceProblem(writeTarget(p));
+    if (refused) {
+      throw new ResultsFileError(
+        `Results file ${p} ${refused.why}; ${refused.fix} file with --results.`,
+      );
     }
     checkWritable(p);
   }
 }
 
+/** Refuse a runs file a script only reads (before any work): missing, or not a runs CSV. */
+export function checkRunsFile(path: string, example: string): void {
+  const text = readText(path);
+  if (text === null) {
+    throw new ResultsFileError(
+      `Results file ${path} does not exist; name a runs CSV with --results, e.g. ${example}.`,
+    );
+  }
+  if (text.trim() === "") return;
+  checkHeader(path, headerOf(path, text), RUN_COLUMNS);
+  parseTable(path, text, RUN_COLUMNS);
+}
+
 /**
- * One sentence per questionable row of a results file: a row holding NaN where a number belongs
- * (counted as unfinished, so its work runs again) and repeated finished rows (one copy is used).
- * Only rows of `keys` (run keys) when given.
+ * One sentence per questionable row of a results file: a malformed line (set aside), a row
+ * holding NaN where a number belongs (counted as unfinished, so its work runs again) and repeated
+ * finished rows (one copy is used). Only rows of `keys` (run keys) when given; every malformed
+ * line (its run key cannot be trusted). `show` spells the paths in the sentences.
  */
-export function auditResults(resultsPath: string, keys?: ReadonlySet<string>): string[] {
+export function auditResults(
+  resultsPath: string,
+  keys?: ReadonlySet<string>,
+  show: (path: string) => string = (p) => p,
+): string[] {
   const notes: string[] = [];
-  for (const [p, kind] of [[resultsPath, "runs"], [evalsPathFor(resultsPath), "evals"]] as const) {
-    const rows = readResults(p).filter((r) => !keys || keys.has(String(r.run_key)));
+  for (
+    const [file, kind] of [[resultsPath, "runs"], [evalsPathFor(resultsPath), "evals"]] as const
+  ) {
+    const table = readTable(file);
+    const p = show(file);
+    notes.push(...table.problems.map((problem) => describeLineProblem(p, problem)));
+    const rows = table.rows.filter((r) => !keys || keys.has(String(r.run_key)));
     const done = finishedOf(kind);
     const count = new Map<string, number>();
     for (const r of rows.filter(done)) {

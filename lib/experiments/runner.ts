@@ -26,13 +26,14 @@ import type { Model } from "../models/model.ts";
 import { evaluate } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import {
+  modelSpecFor,
   STEP_ENGINES,
   type StepEngine,
   train,
   type TrainOptions,
   type TrainResult,
 } from "../training/train.ts";
-import { removeStaleTemps } from "../util/atomic_write.ts";
+import { removeStaleTemps, replaceProblem } from "../util/atomic_write.ts";
 import { checkChoice } from "../util/validate.ts";
 import { describeHolder, tryLock } from "../util/lock.ts";
 import { formatDuration, type ProgressStyle } from "../util/progress.ts";
@@ -133,6 +134,18 @@ export function checkGridOptions(o: GridOptions = {}): void {
   checkResultsTarget(resultsPathOf(o, preset));
 }
 
+/** Before any work: the model file a run will write must not be read-only or another user's. */
+function checkModelTargets(plan: GridPlan): void {
+  for (const r of plan.runs.filter((r) => r.status !== "done")) {
+    const refused = replaceProblem(r.modelPath);
+    if (refused) {
+      throw new ExperimentError(
+        `Model file ${shownPath(r.modelPath)} ${refused.why}; ${refused.fix} results path.`,
+      );
+    }
+  }
+}
+
 /** Remove temp files that killed writers left beside the results, models and checkpoints. */
 function removeLeftovers(plan: GridPlan): string[] {
   const stem = basename(plan.resultsPath).replace(/\.csv$/i, "");
@@ -218,6 +231,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   checkGridOptions(o);
   const plan = planGrid(o);
   const { preset } = plan;
+  checkModelTargets(plan);
   const leftovers = removeLeftovers(plan);
   if (leftovers.length) {
     log(
@@ -226,8 +240,14 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
       }`,
     );
   }
-  for (const note of auditResults(plan.resultsPath, new Set(plan.runs.map((r) => r.runKey)))) {
-    log(shownPath(note.split(":")[0]) + note.slice(note.indexOf(":")));
+  for (
+    const note of auditResults(
+      plan.resultsPath,
+      new Set(plan.runs.map((r) => r.runKey)),
+      shownPath,
+    )
+  ) {
+    log(note);
   }
   // Training first, then the evaluations that trained runs still lack: a long grid gets all its
   // seeds trained (what its claims need) before costly new columns are added to finished runs.
@@ -323,7 +343,9 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
         try {
           const recorded = rows.get(run.runKey);
           if (recorded && fileExists(run.modelPath)) {
-            model = loadModelFile(run.modelPath).model;
+            // Verified whole: this run's key, the model this run trains (an old file's header).
+            const spec = modelSpecFor(runConfig(preset, run.row, run.seed), trainSet);
+            model = loadModelFile(run.modelPath, { runKey: run.runKey, spec }).model;
           } else {
             if (recorded) {
               log(`  ${shownPath(run.modelPath)} is missing: retraining the model to evaluate it.`);

@@ -12,14 +12,15 @@ import { planGrid, type PlannedRun, runsDirFor, shownPath } from "./plan.ts";
 import {
   appendEval,
   appendRun,
+  EVAL_COLUMNS,
   evalsPathFor,
   isFinishedEval,
   isFinishedRun,
-  parseCsv,
   readEvals,
+  readOwnTable,
   readResults,
   type ResultRow,
-  ResultsFileError,
+  RUN_COLUMNS,
 } from "./results.ts";
 import { tryLock } from "../util/lock.ts";
 import { type GridOptions, type GridResult, runGrid } from "./runner.ts";
@@ -109,42 +110,22 @@ export interface ShardProblem {
 }
 
 /**
- * The complete rows of one shard file, and what is wrong with the rest. The writer always ends
- * the file with a newline, so a file without one was cut inside its last row even when that row
- * has all its cells (a number cut short still parses).
+ * The complete rows of one shard file, and what is wrong with the rest: read strictly (a cut or
+ * malformed line, a header cut short or not the kind's, are named; csv_rows.ts).
  */
 export function readShardFile(
   path: string,
+  columns: readonly string[],
   complete: (r: ResultRow) => boolean,
 ): { rows: ResultRow[]; problem?: string } {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return { rows: [] };
-    throw err;
+  const table = readOwnTable(path, columns);
+  if (table === null) return { rows: [] };
+  if (table.damage) return { rows: [], problem: table.damage };
+  const bad = table.problems.map((p) => `row ${p.line - 1} ${p.why}`);
+  const rows = table.rows.filter(complete);
+  if (rows.length < table.rows.length) {
+    bad.push(`${table.rows.length - rows.length} row(s) lack their key or result`);
   }
-  if (text.trim() === "") return { rows: [], problem: "is empty (no header)" };
-  const table = parseCsv(text).filter((r) => !(r.length === 1 && r[0] === ""));
-  const width = table[0].length;
-  let parsed: ResultRow[]; // the same rows as table.slice(1), values typed
-  try {
-    parsed = readResults(path);
-  } catch (err) {
-    if (err instanceof ResultsFileError) {
-      return { rows: [], problem: `is unreadable (${err.message})` };
-    }
-    throw err;
-  }
-  const rows: ResultRow[] = [];
-  const bad: string[] = [];
-  table.slice(1).forEach((cells, i) => {
-    const last = i === table.length - 2;
-    if (cells.length !== width) bad.push(`row ${i + 1} has ${cells.length} of ${width} cells`);
-    else if (last && !text.endsWith("\n")) bad.push(`row ${i + 1} is cut (no final newline)`);
-    else if (!complete(parsed[i])) bad.push(`row ${i + 1} lacks its key or result`);
-    else rows.push(parsed[i]);
-  });
   return { rows, problem: bad.length ? `is damaged: ${bad.join("; ")}` : undefined };
 }
 
@@ -180,7 +161,9 @@ export function shardRun(path: string): { row: string; seed: number } | null {
 }
 
 /**
- * Merge every shard of a results file into it: each complete row it lacks is appended once.
+ * Merge every shard of a results file into it: each complete row it lacks is appended once, the
+ * runs rows of every shard first. An evaluation row whose run has no runs row (in the results
+ * file or a shard) is held back and named: a reader never sees an evaluation without its run.
  * Never throws for a damaged shard (the caller reports `problems`); the results file is only
  * ever appended to.
  */
@@ -188,44 +171,40 @@ export function mergeShards(resultsPath: string): MergeResult {
   const haveRuns = new Set(readResults(resultsPath).filter(runComplete).map((r) => r.run_key));
   const haveEvals = new Set(readEvals(resultsPath).filter(evalComplete).map(evalId));
   const out: MergeResult = { shards: [], runsAdded: 0, evalsAdded: 0, duplicates: 0, problems: [] };
-  const merge = (
-    path: string,
-    complete: (r: ResultRow) => boolean,
-    have: Set<unknown>,
-    id: (r: ResultRow) => unknown,
-    append: (r: ResultRow) => void,
-  ): number => {
-    const { rows, problem } = readShardFile(path, complete);
-    if (problem) out.problems.push({ path, message: problem });
-    let added = 0;
+  const shards = listShards(resultsPath);
+  out.shards.push(...shards);
+  for (const shard of shards) {
+    const { rows, problem } = readShardFile(shard, RUN_COLUMNS, runComplete);
+    if (problem) out.problems.push({ path: shard, message: problem });
     for (const r of rows) {
-      if (have.has(id(r))) {
-        out.duplicates++;
-        continue;
+      if (haveRuns.has(r.run_key)) out.duplicates++;
+      else if (appendRun(resultsPath, r)) {
+        haveRuns.add(r.run_key);
+        out.runsAdded++;
       }
-      append(r);
-      have.add(id(r));
-      added++;
     }
-    return added;
-  };
-  for (const shard of listShards(resultsPath)) {
-    out.shards.push(shard);
-    // Runs before evaluations: a reader never sees an evaluation of a run without its runs row.
-    out.runsAdded += merge(
-      shard,
-      runComplete,
-      haveRuns,
-      (r) => r.run_key,
-      (r) => appendRun(resultsPath, r),
-    );
-    out.evalsAdded += merge(
-      evalsPathFor(shard),
-      evalComplete,
-      haveEvals,
-      evalId,
-      (r) => appendEval(resultsPath, r),
-    );
+  }
+  for (const shard of shards) {
+    const path = evalsPathFor(shard);
+    const { rows, problem } = readShardFile(path, EVAL_COLUMNS, evalComplete);
+    if (problem) out.problems.push({ path, message: problem });
+    const orphans = new Map<string, number>();
+    for (const r of rows) {
+      if (!haveRuns.has(r.run_key)) {
+        orphans.set(String(r.run_key), (orphans.get(String(r.run_key)) ?? 0) + 1);
+      } else if (haveEvals.has(evalId(r))) out.duplicates++;
+      else if (appendEval(resultsPath, r)) {
+        haveEvals.add(evalId(r));
+        out.evalsAdded++;
+      }
+    }
+    for (const [key, count] of orphans) {
+      out.problems.push({
+        path,
+        message:
+          `has ${count} evaluation row(s) of run ${key}, whose run row is in neither the results file nor its runs shard; they were not merged`,
+      });
+    }
   }
   return out;
 }

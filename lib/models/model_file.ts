@@ -13,9 +13,18 @@
  * converts them to PyTorch's OIHW / [out, in].
  * __metadata__.sam_at is a JSON string:
  *   {"format": "sam-at-model", "version": 1, "spec": ModelSpec (arch, width, inputShape [H, W, C],
- *    numClasses, mean, std), "layout": "...", "sha256": hex SHA-256 of the tensor data bytes,
+ *    numClasses, mean, std), "layout": "...", "sha256": see below,
  *    "meta": the caller's run description (run key, row id, seed, dataset, ...)}
  * The normalisation (mean/std) is part of the model: its inputs are NHWC pixels in [0, 1].
+ *
+ * Integrity. Version 2: "sha256" is the SHA-256 of the whole file with these 64 hex digits written
+ * as zeros, so a changed byte anywhere (a normalisation mean, the run key, a weight) is refused;
+ * the digits occur once in the header, so any reader can zero them and hash (scripts/
+ * model_file_check.py does). Version 1 (the models written before): "sha256" covers the tensor
+ * data only; such files still load, with their data checked, and their header checked only
+ * against what the caller knows (loadModelFile's `expect`). Either version: a file whose name
+ * ends in "-<run key>.safetensors" (the runner's) must hold that run's key in meta.run_key, so a
+ * model of another run copied over it is refused.
  *
  * Why our own ~100 lines and no library: on npm, "safetensors" is a 0.0.1 placeholder without a
  * repository, and @huggingface/hub only parses headers of files on the Hub (no writer, and a large
@@ -31,7 +40,9 @@ import { validateModelSpec } from "./model.ts";
 import { Rng } from "../util/rng.ts";
 
 export const MODEL_FILE_FORMAT = "sam-at-model";
-export const MODEL_FILE_VERSION = 1;
+export const MODEL_FILE_VERSION = 2;
+/** Versions this code reads (1: the checksum covers the tensor data only). */
+const READABLE_VERSIONS = [1, 2];
 export const MODEL_FILE_EXTENSION = ".safetensors";
 /** How the tensors are laid out (recorded in the file, for readers). */
 export const MODEL_FILE_LAYOUT =
@@ -51,7 +62,7 @@ export interface ModelFileInfo {
   spec: ModelSpec;
   meta: ModelFileMeta;
   version: number;
-  /** Hex SHA-256 of the tensor data. */
+  /** Hex SHA-256: version 2 of the whole file (its own digits as zeros), version 1 of the data. */
   sha256: string;
   tensors: { name: string; dtype: string; shape: number[]; begin: number; end: number }[];
   /** Byte offset of the tensor data in the file. */
@@ -62,6 +73,25 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The checksum field while the file is hashed (version 2). */
+const UNSET = "0".repeat(64);
+
+/** Where the ASCII text `what` occurs in `bytes`, when it occurs exactly once; else -1. */
+function onlyOccurrence(bytes: Uint8Array, what: string): number {
+  const text = new TextDecoder("latin1").decode(bytes); // one char per byte: indices agree
+  const at = text.indexOf(what);
+  return at >= 0 && text.indexOf(what, at + 1) < 0 ? at : -1;
+}
+
+/** Whether a version-2 file's bytes hash to the SHA-256 its header claims. */
+function wholeFileMatches(bytes: Uint8Array, info: ModelFileInfo): boolean {
+  const at = onlyOccurrence(bytes.subarray(0, info.dataStart), info.sha256);
+  if (at < 0) return false;
+  const copy = bytes.slice();
+  copy.set(new TextEncoder().encode(UNSET), at);
+  return sha256(copy) === info.sha256;
 }
 
 /** Write the model (parameters and BN running statistics) and `meta`; atomic (temp + rename). */
@@ -83,12 +113,10 @@ export function saveModelFile(path: string, model: Model, meta: ModelFileMeta = 
   }
   const arrays = vars.map((v) => v.dataSync() as Float32Array);
   const asBytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const hash = createHash("sha256");
   const header: Record<string, unknown> = {};
   let offset = 0;
   const entries = names.map((name, i) => {
     const a = arrays[i];
-    hash.update(asBytes(a));
     const entry = {
       dtype: "F32",
       shape: [...vars[i].shape],
@@ -102,7 +130,7 @@ export function saveModelFile(path: string, model: Model, meta: ModelFileMeta = 
     version: MODEL_FILE_VERSION,
     spec: model.spec,
     layout: MODEL_FILE_LAYOUT,
-    sha256: hash.digest("hex"),
+    sha256: UNSET,
     meta,
   };
   let samAtJson: string;
@@ -124,6 +152,13 @@ export function saveModelFile(path: string, model: Model, meta: ModelFileMeta = 
   entries.forEach(([, e], i) =>
     bytes.set(asBytes(arrays[i]), 8 + headerLength + e.data_offsets[0])
   );
+  const at = onlyOccurrence(bytes.subarray(0, 8 + headerLength), UNSET);
+  if (at < 0) {
+    throw new ModelFileError(
+      `Model file ${path}: meta holds 64 zeros, which the checksum field needs to itself; change meta.`,
+    );
+  }
+  bytes.set(new TextEncoder().encode(sha256(bytes)), at);
   writeFileAtomic(path, bytes);
 }
 
@@ -186,9 +221,11 @@ function parseHeader(path: string, head: Uint8Array, fileSize: number): ModelFil
   if (samAt?.format !== MODEL_FILE_FORMAT || typeof samAt.version !== "number") {
     throw damaged(path, "the sam_at metadata lacks its format and version");
   }
-  if (samAt.version !== MODEL_FILE_VERSION) {
+  if (!READABLE_VERSIONS.includes(samAt.version)) {
     throw new ModelFileError(
-      `Model file ${path} has format version ${samAt.version}, this code reads version ${MODEL_FILE_VERSION}; use the sam-at version that wrote it.`,
+      `Model file ${path} has format version ${samAt.version}, this code reads versions ${
+        READABLE_VERSIONS.join(" and ")
+      }; use the sam-at version that wrote it.`,
     );
   }
   try {
@@ -283,8 +320,48 @@ export function readModelFileMeta(path: string): ModelFileInfo {
   }
 }
 
-/** Rebuild the model a file holds (createModel from its spec, then its tensors) and its meta. */
-export function loadModelFile(path: string): { model: Model; meta: ModelFileMeta } {
+/** What the caller knows of the model a file must hold: the run's key, the model spec it trains. */
+export interface ModelExpectation {
+  runKey?: string;
+  spec?: ModelSpec;
+}
+
+/** Refuse a file that holds another run's model, or a model other than the run trains. */
+function checkIdentity(path: string, info: ModelFileInfo, expect: ModelExpectation): void {
+  const again = "restore it (e.g. git checkout) or delete it to train that run again.";
+  const held = info.meta.run_key;
+  const named = /-(k[0-9a-f]{8})\.safetensors$/.exec(path)?.[1];
+  for (const key of [expect.runKey, held === undefined ? undefined : named]) {
+    if (key !== undefined && held !== key) {
+      throw new ModelFileError(
+        `Model file ${path} holds run ${
+          held ?? "(none)"
+        }, not run ${key} (a model of another run copied over it?); ${again}`,
+      );
+    }
+  }
+  if (!expect.spec) return;
+  const want = expect.spec as unknown as Record<string, unknown>;
+  const have = info.spec as unknown as Record<string, unknown>;
+  for (const k of ["arch", "width", "inputShape", "numClasses", "mean", "std"]) {
+    if (JSON.stringify(have[k]) !== JSON.stringify(want[k])) {
+      throw new ModelFileError(
+        `Model file ${path} was written for another model (its ${k} is ${
+          JSON.stringify(have[k])
+        }, the run's ${JSON.stringify(want[k])}); ${again}`,
+      );
+    }
+  }
+}
+
+/**
+ * Rebuild the model a file holds (createModel from its spec, then its tensors) and its meta,
+ * after verifying the file (its checksum; its run key and spec against `expect`).
+ */
+export function loadModelFile(
+  path: string,
+  expect: ModelExpectation = {},
+): { model: Model; meta: ModelFileMeta } {
   let bytes: Uint8Array;
   try {
     if (Deno.statSync(path).isDirectory) throw isDirectory(path);
@@ -297,9 +374,13 @@ export function loadModelFile(path: string): { model: Model; meta: ModelFileMeta
   }
   const info = parseHeader(path, bytes, bytes.length);
   const data = bytes.subarray(info.dataStart);
-  if (sha256(data) !== info.sha256) {
+  if (info.version === 1 && sha256(data) !== info.sha256) {
     throw damaged(path, "the tensor data does not match its SHA-256 checksum");
   }
+  if (info.version >= 2 && !wholeFileMatches(bytes, info)) {
+    throw damaged(path, "its header or data does not match its SHA-256 checksum");
+  }
+  checkIdentity(path, info, expect);
   const byName = new Map(info.tensors.map((t) => [t.name, t]));
   const model = createModel(info.spec, Rng.fromSeed(0)); // weights are overwritten below
   try {

@@ -42,6 +42,7 @@ import {
   exportModel,
   importModel,
   type Model,
+  type ModelSpec,
 } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
 import { type GraphStepStatus, type GraphTrainStep, graphTrainStep } from "./graph_step.ts";
@@ -265,6 +266,19 @@ export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";
 }
 
+/** The model a config trains on this data: its arch and width, the data's shape and normalisation. */
+export function modelSpecFor(cfg: Pick<TrainConfig, "arch" | "width">, data: Dataset): ModelSpec {
+  const norm = normalizationOf(data);
+  return {
+    arch: cfg.arch,
+    width: cfg.width,
+    inputShape: [data.height, data.width, data.channels],
+    numClasses: data.numClasses,
+    mean: norm.mean,
+    std: norm.std,
+  };
+}
+
 /** A cheap content hash (FNV-1a over labels and a strided sample of pixels). */
 export function dataFingerprint(data: Dataset): string {
   let h = 0x811c9dc5;
@@ -334,7 +348,6 @@ export async function train(
   }
   const augment = cfg.augment === "auto" ? defaultAugmentOf(data) : cfg.augment;
   const augSpec = AUGMENT_PRESETS[augment];
-  const norm = normalizationOf(data);
   const fingerprint: Record<string, unknown> = {
     ...cfg,
     augment,
@@ -348,14 +361,7 @@ export async function train(
   };
 
   const rng = Rng.fromSeed(cfg.seed);
-  const model = createModel({
-    arch: cfg.arch,
-    width: cfg.width,
-    inputShape: [data.height, data.width, data.channels],
-    numClasses: data.numClasses,
-    mean: norm.mean,
-    std: norm.std,
-  }, rng);
+  const model = createModel(modelSpecFor(cfg, data), rng);
   const opt = createSgd(model.params, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   let graph: GraphTrainStep | null = null;
   try {

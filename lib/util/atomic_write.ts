@@ -3,9 +3,10 @@
  * one, never half of either: write a temp file `<name>.tmp-<pid>` in the same directory, fsync it,
  * then rename. A symlink is followed (its target is replaced, the link kept). A failed write
  * removes its temp file and says in one sentence what to fix (disk full, a directory in the way,
- * no permission); temp files of writers that were killed are removed by removeStaleTemps.
+ * no permission); a read-only file or another user's is refused, never replaced. Temp files of
+ * writers that were killed are removed by removeStaleTemps.
  */
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { pidAlive } from "./lock.ts";
 
 /** A write that failed for a reason the user can fix; the message says which and how. */
@@ -62,9 +63,61 @@ export function writeTarget(path: string): string {
   return p;
 }
 
+/**
+ * The path a file really lives at, resolved once so that every process keys its lock and puts the
+ * files beside it on the same path: symlinks followed, in its folders too (for a file not there
+ * yet, its nearest existing folder is resolved).
+ */
+export function realPathOf(path: string): string {
+  const target = writeTarget(resolve(path));
+  const rest: string[] = [];
+  for (let p = target;;) {
+    try {
+      return join(Deno.realPathSync(p), ...rest);
+    } catch { /* not there yet: resolve its folder */ }
+    const up = dirname(p);
+    if (up === p) return target;
+    rest.unshift(basename(p));
+    p = up;
+  }
+}
+
+/**
+ * Why this process must not replace the existing file at path, with the fix, or null: it is
+ * read-only, or it belongs to another user (a rename would hand it to this user, and in a sticky
+ * folder it fails only at the end).
+ */
+export function replaceProblem(path: string): { why: string; fix: string } | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch {
+    return null; // absent (or unreadable: the read says so)
+  }
+  if (!st.isFile) return null;
+  const me = Deno.uid();
+  if (me !== null && st.uid !== null && st.uid !== me) {
+    return {
+      why: `belongs to user ${st.uid}, not to this user (${me})`,
+      fix: "copy it to a file of your own or name another",
+    };
+  }
+  if (st.mode !== null && (st.mode & 0o200) === 0) {
+    return {
+      why: `is read-only (mode ${(st.mode & 0o777).toString(8)})`,
+      fix: "make it writable (chmod u+w) or name another",
+    };
+  }
+  return null;
+}
+
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   // Renaming over a symlink would replace the link itself by a regular file.
   const target = writeTarget(path);
+  const refused = replaceProblem(target);
+  if (refused) {
+    throw new FileWriteError(`Cannot write ${path}: it ${refused.why}; ${refused.fix} path.`);
+  }
   const tmp = `${target}.tmp-${Deno.pid}`;
   try {
     Deno.mkdirSync(dirname(target), { recursive: true });

@@ -237,6 +237,17 @@ export function tryLock(path: string): HeldLock | LockHolder & { held: true } {
   throw new LockError(`Lock file ${path} keeps changing hands; remove it and rerun.`);
 }
 
+/**
+ * Remove the lock at `path` when its owner is certainly gone (a killed writer's), so it is not
+ * left behind; a live holder's lock is kept. Returns whether a stale lock was removed.
+ */
+export function clearStaleLock(path: string): boolean {
+  const raw = readRaw(path);
+  if (raw === null || !isStale(path, parseOwner(raw))) return false;
+  takeOver(path, raw);
+  return readRaw(path) === null;
+}
+
 /** Run `body` holding the lock at `lockPath`, waiting up to `waitMs` for a live holder. */
 export function withLock<T>(
   lockPath: string,
