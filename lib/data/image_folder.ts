@@ -98,7 +98,9 @@ export async function readImageFolder(
         img = decode(await file.bytes());
       } catch (err) {
         throw new DatasetError(
-          `${file.shown} cannot be decoded as an image (${firstLine(err)}); replace or remove it.`,
+          `${file.shown} cannot be decoded as an image (${
+            decodeFailure(err)
+          }); replace or remove it.`,
         );
       }
       const shape = `${img.height}x${img.width}x${img.channels}`;
@@ -148,7 +150,9 @@ function groupFiles(
   source: string,
   classes: readonly string[],
 ): Record<typeof SPLITS[number], { file: FileEntry; label: number }[]> {
-  const rel = files.map((f) => ({ f, parts: f.path.split("/") }));
+  // .DS_Store, ._name, .ipynb_checkpoints/ and the like are not the folder's content.
+  const rel = files.map((f) => ({ f, parts: f.path.split("/") }))
+    .filter((r) => !r.parts.some((p) => p.startsWith(".")));
   // One folder around the splits (e.g. "cifar10/train/...") is unwrapped.
   const tops = new Set(rel.map((r) => r.parts[0]));
   const wrapped = tops.size === 1 && !SPLITS.some((s) => tops.has(s)) &&
@@ -159,7 +163,6 @@ function groupFiles(
   for (const { f, parts: all } of rel) {
     const parts = wrapped ? all.slice(1) : all;
     const name = parts[parts.length - 1];
-    if (name.startsWith(".")) continue; // .DS_Store and the like
     const split = parts[0];
     if (!(SPLITS as readonly string[]).includes(split)) {
       // Anything outside train/ and test/ (a README, a licence) is not ours to judge.
@@ -218,7 +221,8 @@ async function archiveFiles(path: string): Promise<FileEntry[]> {
   const fix = "download or copy it again";
   const tar = /\.(gz|tgz)$/i.test(path) ? gunzipOrThrow(bytes, path, fix) : bytes;
   try {
-    return readTar(tar).filter((e) => e.type === "file").map((e) => ({
+    // A plain .tar cut at an entry boundary would otherwise lose images without a word.
+    return readTar(tar, { requireEnd: true }).filter((e) => e.type === "file").map((e) => ({
       path: e.name,
       shown: `${path}:${e.name}`,
       bytes: () => Promise.resolve(e.data),
@@ -241,14 +245,31 @@ async function folderFiles(root: string): Promise<FileEntry[]> {
   const walk = async (dir: string, depth: number) => {
     for await (const e of Deno.readDir(dir)) {
       const full = join(dir, e.name);
-      if (e.isDirectory && depth < 3) await walk(full, depth + 1);
-      else if (e.isFile) {
-        out.push({ path: relative(root, full).split(sep).join("/"), shown: full, bytes: () => Deno.readFile(full) });
+      // A link counts as what it points to (a folder of links to a shared copy is a folder); a
+      // dangling one as a file, so that reading it names it.
+      const kind = e.isSymlink ? await Deno.stat(full).catch(() => undefined) : e;
+      if (kind?.isDirectory && depth < 3) await walk(full, depth + 1);
+      else if (!kind || kind.isFile) {
+        out.push({
+          path: relative(root, full).split(sep).join("/"),
+          shown: full,
+          bytes: () => Deno.readFile(full),
+        });
       }
     }
   };
   await walk(root, 0);
   return out;
+}
+
+/**
+ * Why a file did not decode, in a few words: libtensorflow's errors read "Invalid TF_Status: 3"
+ * on their first line and say what was wrong on a "Message:" line.
+ */
+function decodeFailure(err: unknown): string {
+  const text = String(err instanceof Error ? err.message : err);
+  const message = text.match(/^Message: (.+)$/m)?.[1].trim();
+  return message || firstLine(err);
 }
 
 /** tfjs-node's decoder, loaded on first use (the data layer does not need TensorFlow otherwise). */

@@ -22,8 +22,18 @@ export class TarError extends Error {
 
 const BLOCK = 512;
 
+export interface ReadTarOptions {
+  /**
+   * Require the end-of-archive zero block. Default false: an archive cut exactly at an entry
+   * boundary then reads as a shorter archive, which is fine where every expected member is
+   * checked by name and size (CIFAR); an image folder, which takes whatever files it finds,
+   * sets it.
+   */
+  requireEnd?: boolean;
+}
+
 /** Parse every entry of a tar archive held in memory. Throws TarError on a corrupt or truncated archive. */
-export function readTar(archive: Uint8Array): TarEntry[] {
+export function readTar(archive: Uint8Array, options: ReadTarOptions = {}): TarEntry[] {
   const entries: TarEntry[] = [];
   let offset = 0;
   let longName: string | undefined; // from a GNU 'L' entry, applies to the next entry
@@ -71,6 +81,11 @@ export function readTar(archive: Uint8Array): TarEntry[] {
   if (offset !== archive.length) {
     throw new TarError(
       `tar archive is truncated: ${archive.length - offset} stray bytes at byte ${offset}`,
+    );
+  }
+  if (options.requireEnd) {
+    throw new TarError(
+      `tar archive is truncated: it ends after ${entries.length} entries at byte ${offset} without its end-of-archive block`,
     );
   }
   // Ending without the two zero blocks is tolerated: every entry read so far was complete.
