@@ -99,10 +99,16 @@ Deno.test("cifar10-jpeg: where it is looked for; absent is one sentence with how
     assert.equal(datasetAbsence("cifar10-jpeg", missing), absent);
     await rejectsWith(loadCifar10Jpeg(missing, { cacheDir: join(dir, "cache") }), /not found at/);
 
-    // A folder holding the archive -> the archive; a folder without it -> the folder itself (an
-    // image folder); an archive path -> itself.
+    // A folder holding the archive -> the archive; a folder with train/ and test/ (directly or in
+    // its one subfolder) -> the folder itself (an image folder); an archive path -> itself.
     const archive = join(dir, CIFAR10_JPEG_ARCHIVE.file);
-    assert.equal(cifar10JpegSource(dir), dir);
+    assert.equal(cifar10JpegSource(dir), undefined, "an empty folder");
+    assert.match(cifar10JpegAbsence(dir)!, /^CIFAR-10 \(JPEG q75 copy\) not found at /);
+    await Deno.mkdir(join(dir, "copy", "train"), { recursive: true });
+    assert.equal(cifar10JpegSource(dir), undefined, "train/ without test/");
+    await Deno.mkdir(join(dir, "copy", "test"));
+    assert.equal(cifar10JpegSource(dir), dir, "one folder around the splits");
+    assert.equal(cifar10JpegSource(join(dir, "copy")), join(dir, "copy"));
     await Deno.writeFile(archive, new Uint8Array(1));
     assert.equal(cifar10JpegSource(dir), archive);
     assert.equal(cifar10JpegSource(archive), archive);

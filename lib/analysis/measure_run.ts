@@ -13,11 +13,11 @@
  * them. Input-space measures use the first `testImages` / `pgdImages` test images in eval mode.
  */
 import { fileURLToPath } from "node:url";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend } from "../backend/backend.ts";
 import { type Dataset, type DatasetSplits, subset } from "../data/data.ts";
-import { loadDataset } from "../data/registry.ts";
+import { checkDataDir, loadDataset } from "../data/registry.ts";
 import { hashKey } from "../experiments/plan.ts";
 import { readResults, type ResultRow } from "../experiments/results.ts";
 import { loadModelFile } from "../models/model_file.ts";
@@ -450,6 +450,8 @@ export interface CacheOptions {
   workers?: Workers;
   /** Only the runs with these run keys (a worker's share). */
   runKeys?: readonly string[];
+  /** Where the runs' dataset is (--data-dir; default: the dataset's own place). */
+  dataDir?: string;
 }
 
 export interface CacheResult {
@@ -513,6 +515,8 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
       ...shared,
       workers: 1,
       runKeys: share.map((t) => String(t.run.run_key)),
+      // The workers start in the repository, not in the caller's folder.
+      dataDir: o.dataDir === undefined ? undefined : resolve(o.dataDir),
       progress: o.progress === "none" ? "none" : "lines",
     }));
     const exits = await startWorkers("scripts/measure_worker.ts", specs, log);
@@ -541,7 +545,10 @@ export async function computeMeasureCache(o: CacheOptions): Promise<CacheResult>
     for (const [i, t] of todo.entries()) {
       const row = t.run;
       const dataset = String(row.dataset);
-      if (!splitsBy.has(dataset)) splitsBy.set(dataset, await loadDataset(dataset));
+      if (!splitsBy.has(dataset)) {
+        if (o.dataDir !== undefined) checkDataDir(dataset, o.dataDir);
+        splitsBy.set(dataset, await loadDataset(dataset, o.dataDir));
+      }
       const data = runData(splitsBy.get(dataset)!, row, s);
       const { model } = loadModelFile(resolveModelPath(String(row.model_file)));
       const total = t.groups.reduce((n, g) => n + units(s, g), 0);

@@ -17,7 +17,13 @@ import { fileURLToPath } from "node:url";
 import { verifyChecksum } from "./checksum.ts";
 import { DatasetError, type DatasetSplits } from "./dataset.ts";
 import { existsSync, firstLine, readOptional } from "./files.ts";
-import { isArchive, type RawSplit, readImageFolder, toDataset } from "./image_folder.ts";
+import {
+  isArchive,
+  looksLikeImageFolder,
+  type RawSplit,
+  readImageFolder,
+  toDataset,
+} from "./image_folder.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 export const CIFAR10_CLASSES = [
@@ -56,7 +62,8 @@ export function cifar10JpegSource(dir?: string): string | undefined {
     const d = resolve(dir);
     const inside = join(d, CIFAR10_JPEG_ARCHIVE.file);
     if (!isArchive(d) && existsSync(inside)) return inside;
-    return existsSync(d) ? d : undefined;
+    if (isArchive(d)) return existsSync(d) ? d : undefined;
+    return looksLikeImageFolder(d) ? d : undefined;
   }
   return CIFAR10_JPEG_PLACES.find(existsSync);
 }

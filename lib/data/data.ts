@@ -31,6 +31,7 @@ export {
   cifarAbsence,
   type CifarLoadOptions,
   type CifarName,
+  cifarSource,
   defaultCifarDir,
   loadCifar10,
   loadCifar100,

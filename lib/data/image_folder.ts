@@ -144,6 +144,38 @@ export function isArchive(path: string): boolean {
   return /\.(tar|tar\.gz|tgz)$/i.test(path);
 }
 
+/**
+ * Whether a folder has the layout's train/ and test/ folders, directly or inside its one
+ * (non-hidden) subfolder: presence only, for dry runs; loading checks everything else.
+ */
+export function looksLikeImageFolder(path: string): boolean {
+  const entries = (dir: string) => {
+    try {
+      return [...Deno.readDirSync(dir)].filter((e) => !e.name.startsWith("."));
+    } catch {
+      return [];
+    }
+  };
+  const isFolder = (dir: string, e: Deno.DirEntry) =>
+    e.isDirectory || (e.isSymlink && isDirectorySync(join(dir, e.name)));
+  const hasSplits = (dir: string) => {
+    const folders = entries(dir).filter((e) => isFolder(dir, e)).map((e) => e.name);
+    return SPLITS.every((s) => folders.includes(s));
+  };
+  const top = entries(path);
+  // As the loader unwraps: one folder and nothing else around the splits.
+  return hasSplits(path) ||
+    (top.length === 1 && isFolder(path, top[0]) && hasSplits(join(path, top[0].name)));
+}
+
+function isDirectorySync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** Sort files into (split, class), checking the layout; each split ordered by class, then name. */
 function groupFiles(
   files: FileEntry[],
@@ -203,7 +235,10 @@ function groupFiles(
       a.label - b.label || (a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0)
     );
     const listed = out[split];
-    out[split] = Array.from(Rng.fromSeed(LISTING_SEED).permutation(listed.length), (i) => listed[i]);
+    out[split] = Array.from(
+      Rng.fromSeed(LISTING_SEED).permutation(listed.length),
+      (i) => listed[i],
+    );
   }
   return out;
 }
