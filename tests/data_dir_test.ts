@@ -129,7 +129,7 @@ Deno.test("--data-dir: a path that does not exist, or does not hold the dataset,
 });
 
 Deno.test("--data-dir reaches worker processes and Slurm tasks as an absolute path", async () => {
-  await withTinyCifar(({ dir, folder }) => {
+  await withTinyCifar(async ({ dir, folder }) => {
     // Given relative to the caller's folder; the children start in the repository.
     const o = {
       dataset: "cifar10-jpeg",
@@ -146,6 +146,20 @@ Deno.test("--data-dir reaches worker processes and Slurm tasks as an absolute pa
     for (const script of [job.arrayScript, job.mergeScript]) {
       assert.ok(script.includes(` --data-dir ${folder} `), script);
     }
+    // A worker process plans with the path it is given (a missing one stops it in one sentence,
+    // before any work: the proof that the field reaches the child's runGrid).
+    const spec = { ...workerSpec(o, plan, 2), dataDir: join(dir, "gone") };
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "scripts/grid_worker.ts", JSON.stringify(spec)],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(child.code, 2);
+    assert.match(
+      new TextDecoder().decode(child.stderr).trim(),
+      /^--data-dir .*gone does not exist; give the folder \(or archive\) that holds CIFAR-10/,
+    );
     // Without it, neither gets one.
     const none = { dataset: "cifar10-jpeg", resultsPath: join(dir, "r.csv") };
     assert.equal(workerSpec(none, planGrid(none), 2).dataDir, undefined);
