@@ -4,7 +4,7 @@
  *
  *   bin/deno task experiment [--dataset fashion-mnist] [--preset default] [--rows all|ID,ID,...]
  *                            [--seeds 0,1,2] [--backend tensorflow] [--conv-precision fp32|bf16]
- *                            [--results PATH]
+ *                            [--results PATH] [--data-dir PATH]
  *                            [--keep-checkpoints] [--dry-run] [--help]
  *   bin/deno task experiment ... --slurm [--partition P] [--gpus-per-task N] [--cpus-per-task N]
  *                                        [--time HH:MM:SS] [--dry-run]   (lib/experiments/slurm.ts)
@@ -15,7 +15,7 @@
  * runGrid in lib/experiments/runner.ts; this file only parses the command line.
  */
 import type { ConvPrecision } from "../lib/backend/bf16_convs.ts";
-import { DATASET_NAMES as DATASETS } from "../lib/data/registry.ts";
+import { DATASET_NAMES as DATASETS, datasetSpec } from "../lib/data/registry.ts";
 import { ALL_ROWS, EXTRA_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
 import {
   describePlan,
@@ -23,6 +23,7 @@ import {
   planGrid,
   presetsWithRow,
   runComplete,
+  shownPath,
 } from "../lib/experiments/plan.ts";
 import { resolveWorkers, type Workers, workersEstimate } from "../lib/experiments/workers.ts";
 import { backendFromEnv } from "../lib/backend/backend.ts";
@@ -70,6 +71,9 @@ ${
                       steps replay bit for bit; speed in bench/NOTES.md; rows say "+graph-steps")
   --results PATH      runs CSV (default results/<dataset>-<preset>.csv; evaluations go to
                       <name>.evals.csv beside it, models to models/<name>/)
+  --data-dir PATH     where the dataset is: a folder (or, for cifar10-jpeg, an archive) instead
+                      of the dataset's default place; worker processes and Slurm tasks get it
+                      too. Where the data is read from only: runs and results are the same
   --workers N|auto    processes that share the runs (default auto: one per core, each with one
                       TensorFlow thread, ~1.5x the throughput of one process on 2 cores for the
                       small CNN; 1: this process alone, TensorFlow's own threads; the thread count
@@ -107,6 +111,7 @@ const args = parseCli({
   "conv-precision": { type: "string" },
   "step-engine": { type: "string" },
   results: { type: "string" },
+  "data-dir": { type: "string" },
   workers: { type: "string", default: "auto" },
   "keep-checkpoints": { type: "boolean", default: false },
   "dry-run": { type: "boolean", default: false },
@@ -130,6 +135,7 @@ await runCli(async () => {
     convPrecision: args["conv-precision"] as ConvPrecision | undefined,
     stepEngine: args["step-engine"] as StepEngine | undefined,
     resultsPath: args.results,
+    dataDir: args["data-dir"],
     keepCheckpoints: args["keep-checkpoints"],
     workers: args.workers as Workers,
   };
@@ -150,6 +156,13 @@ await runCli(async () => {
     await runShard(options);
   } else if (args["dry-run"]) {
     const plan = planGrid(options);
+    if (plan.datasetSource) {
+      console.log(
+        `Dataset ${datasetSpec(plan.preset.dataset).title}: found at ${
+          shownPath(plan.datasetSource)
+        }.`,
+      );
+    }
     console.log(describePlan(plan));
     const n = resolveWorkers(options.workers, args.backend ?? backendFromEnv());
     const left = plan.runs.filter((r) => !runComplete(r));

@@ -4,6 +4,7 @@
  *   bin/deno task sharpness [--results results/fashion-mnist-full.csv] [--rows ST,SAM-0.2]
  *                           [--seeds 0] [--groups sharpness,hessian,input,equivalence,landscape]
  *                           [--landscape-rows ST,SAM-0.2,AT-linf-8] [--backend tensorflow]
+ *                           [--data-dir PATH]
  *
  * Every finished run with a saved model file gets its measures; what the cache
  * (results/<name>.sharpness.csv) already has under the same settings is skipped. The logic is
@@ -32,6 +33,7 @@ usage: bin/deno task sharpness [options]
   --groups LIST        ${MEASURE_GROUPS.join(",")} (default: all)
   --landscape-rows L   rows that get 1-D/2-D landscapes (default ${LANDSCAPE_ROWS.join(",")})
   --backend NAME       tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
+  --data-dir PATH      where the runs' dataset is (default: the dataset's own place)
   --help               this text
 
 Settings (lib/analysis/measure_run.ts DEFAULT_SETTINGS): ${JSON.stringify(DEFAULT_SETTINGS)}`;
@@ -46,6 +48,7 @@ await runCli(async () => {
     groups: { type: "string" },
     "landscape-rows": { type: "string" },
     backend: { type: "string" },
+    "data-dir": { type: "string" },
   }, HELP);
   const rows = list(a.rows);
   const unknown = rows?.find((r) => !rowById(r));
@@ -71,6 +74,7 @@ await runCli(async () => {
     groups: groups as MeasureGroup[] | undefined,
     landscapeRows: list(a["landscape-rows"]),
     backend: a.backend ? parseBackend(a.backend) : undefined,
+    dataDir: a["data-dir"],
   });
   for (const c of r.computed) console.log(`  ${c.run_id} ${c.group}: ${c.seconds.toFixed(1)} s`);
   console.log(`cache: ${cachePathFor(a.results)} (${r.rows.length} rows for the current settings)`);

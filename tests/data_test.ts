@@ -25,6 +25,15 @@ import {
 import { DATASET_NAMES, loadDataset } from "../lib/data/registry.ts";
 import { readTar, TarError } from "../lib/data/tar.ts";
 import { concat, u32be } from "./idx_bytes.ts";
+import { tarArchive, tarEntry } from "./tar_bytes.ts";
+import {
+  checksumOf,
+  cifar100Files,
+  cifar10Files,
+  cifar10Tar,
+  cifarPixel,
+  cifarRecords,
+} from "./cifar_bytes.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Builders for each format
@@ -71,92 +80,11 @@ async function fashionDir(
   return dir;
 }
 
-/** Channel c of pixel p (= y*32+x) of CIFAR record k: R, G and B differ, so a wrong transpose shows. */
-const cifarPixel = (k: number, c: number, p: number) => (c * 85 + p * 3 + k * 11) % 256;
-
-function cifarRecords(labels: number[][]): Uint8Array {
-  const labelBytes = labels[0].length;
-  const out = new Uint8Array(labels.length * (labelBytes + 3072));
-  labels.forEach((ls, k) => {
-    const rec = k * (labelBytes + 3072);
-    out.set(ls, rec);
-    for (let c = 0; c < 3; c++) {
-      for (let p = 0; p < 1024; p++) out[rec + labelBytes + c * 1024 + p] = cifarPixel(k, c, p);
-    }
-  });
-  return out;
-}
-
-const CIFAR10_NAMES = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
-const CIFAR100_NAMES = Array.from({ length: 100 }, (_, i) => `class_${i}`).join("\n") + "\n";
-
-/** The files of an extracted cifar-10-batches-bin: batch i holds one record with label i (test: two). */
-function cifar10Files(): Record<string, Uint8Array> {
-  const files: Record<string, Uint8Array> = {
-    "batches.meta.txt": new TextEncoder().encode(CIFAR10_NAMES),
-    "test_batch.bin": cifarRecords([[7], [9]]),
-  };
-  for (let i = 1; i <= 5; i++) files[`data_batch_${i}.bin`] = cifarRecords([[i]]);
-  return files;
-}
-
-/** cifar-100-binary: coarse label first, fine label second (the fine one is wanted). */
-function cifar100Files(): Record<string, Uint8Array> {
-  return {
-    "fine_label_names.txt": new TextEncoder().encode(CIFAR100_NAMES),
-    "train.bin": cifarRecords([[3, 42], [19, 99], [0, 0]]),
-    "test.bin": cifarRecords([[7, 77]]),
-  };
-}
-
 async function writeFolder(root: string, folder: string, files: Record<string, Uint8Array | null>) {
   await Deno.mkdir(join(root, folder), { recursive: true });
   for (const [name, bytes] of Object.entries(files)) {
     if (bytes) await Deno.writeFile(join(root, folder, name), bytes);
   }
-}
-
-/** A minimal POSIX ustar writer, independent of lib/data/tar.ts, so the reader is tested against the format. */
-function ustarHeader(name: string, size: number, type: string): Uint8Array {
-  const h = new Uint8Array(512);
-  const put = (offset: number, text: string) => h.set(new TextEncoder().encode(text), offset);
-  const octal = (value: number, width: number) => value.toString(8).padStart(width - 1, "0") + "\0";
-  put(0, name);
-  put(100, octal(0o644, 8));
-  put(108, octal(0, 8));
-  put(116, octal(0, 8));
-  put(124, octal(size, 12));
-  put(136, octal(1700000000, 12));
-  put(148, "        ");
-  put(156, type);
-  put(257, "ustar\0");
-  put(263, "00");
-  const sum = h.reduce((a, b) => a + b, 0);
-  put(148, sum.toString(8).padStart(6, "0") + "\0 ");
-  return h;
-}
-
-function tarEntry(name: string, data: Uint8Array, type = "0"): Uint8Array {
-  const padded = new Uint8Array(Math.ceil(data.length / 512) * 512);
-  padded.set(data);
-  return concat(ustarHeader(name, data.length, type), padded);
-}
-
-function tarArchive(entries: Uint8Array[]): Uint8Array {
-  return concat(...entries, new Uint8Array(1024));
-}
-
-function cifar10Tar(): Uint8Array {
-  const folder = "cifar-10-batches-bin";
-  return tarArchive([
-    tarEntry(`${folder}/`, new Uint8Array(0), "5"),
-    tarEntry(`${folder}/readme.html`, new TextEncoder().encode("<html></html>")),
-    ...Object.entries(cifar10Files()).map(([name, bytes]) => tarEntry(`${folder}/${name}`, bytes)),
-  ]);
-}
-
-function checksumOf(bytes: Uint8Array): ArchiveChecksum {
-  return { bytes: bytes.length, ...checksums(bytes) };
 }
 
 /** Assert the promise rejects with a DatasetError whose message names `file` and matches `pattern`. */
@@ -832,7 +760,8 @@ Deno.test("loadDataset: unknown names get one sentence listing the valid ones; k
     loadDataset("mnist"),
     (e) =>
       e instanceof DatasetError &&
-      e.message === 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100.',
+      e.message ===
+        'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100.',
   );
   const dir = await fashionDir();
   assert.equal((await loadDataset("fashion-mnist", dir)).train.n, 5);

@@ -13,11 +13,11 @@
  * them. Input-space measures use the first `testImages` / `pgdImages` test images in eval mode.
  */
 import { fileURLToPath } from "node:url";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend } from "../backend/backend.ts";
 import { type Dataset, type DatasetSplits, subset } from "../data/data.ts";
-import { loadDataset } from "../data/registry.ts";
+import { checkDataDir, loadDataset } from "../data/registry.ts";
 import { hashKey } from "../experiments/plan.ts";
 import { readResults, type ResultRow } from "../experiments/results.ts";
 import { loadModelFile } from "../models/model_file.ts";
@@ -483,6 +483,8 @@ export interface CacheOptions {
   workers?: Workers;
   /** Only the runs with these run keys (a worker's share). */
   runKeys?: readonly string[];
+  /** Where the runs' dataset is (--data-dir; default: the dataset's own place). */
+  dataDir?: string;
 }
 
 export interface CacheResult {
@@ -602,6 +604,8 @@ export async function computeMeasureCache(options: CacheOptions): Promise<CacheR
       ...shared,
       workers: 1,
       runKeys: share.map((t) => String(t.run.run_key)),
+      // The workers start in the repository, not in the caller's folder.
+      dataDir: o.dataDir === undefined ? undefined : resolve(o.dataDir),
       progress: o.progress === "none" ? "none" : "lines",
     }));
     const exits = await startWorkers("scripts/measure_worker.ts", specs, log);
@@ -630,7 +634,10 @@ export async function computeMeasureCache(options: CacheOptions): Promise<CacheR
     for (const [i, t] of todo.entries()) {
       const row = t.run;
       const dataset = String(row.dataset);
-      if (!splitsBy.has(dataset)) splitsBy.set(dataset, await loadDataset(dataset));
+      if (!splitsBy.has(dataset)) {
+        if (o.dataDir !== undefined) checkDataDir(dataset, o.dataDir);
+        splitsBy.set(dataset, await loadDataset(dataset, o.dataDir));
+      }
       const data = runData(splitsBy.get(dataset)!, row, s);
       const { model } = loadModelFile(resolveModelPath(String(row.model_file)), {
         runKey: String(row.run_key),

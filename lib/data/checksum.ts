@@ -7,7 +7,8 @@ import { DatasetError } from "./dataset.ts";
 
 /** What a downloaded archive must match before anything reads it. */
 export interface ArchiveChecksum {
-  bytes: number;
+  /** Checked when given (an archive named only by its SHA-256 may leave the size out). */
+  bytes?: number;
   /** Checked when given (the official CIFAR archives publish one; the JPEG copy only a SHA-256). */
   md5?: string;
   /** Checked too when given (the official archives have one). */
@@ -22,6 +23,15 @@ export function checksums(bytes: Uint8Array): { md5: string; sha256: string } {
   };
 }
 
+/** What a checksum asks for, for messages: "MD5 …, SHA-256 …, 123 bytes" (the fields given). */
+export function describeChecksum(c: ArchiveChecksum): string {
+  return [
+    c.md5 && `MD5 ${c.md5}`,
+    c.sha256 && `SHA-256 ${c.sha256}`,
+    c.bytes !== undefined && `${c.bytes} bytes`,
+  ].filter(Boolean).join(", ");
+}
+
 /** Throw a DatasetError (naming `path` and `fix`) unless the bytes match the expected size and hashes. */
 export function verifyChecksum(
   bytes: Uint8Array,
@@ -29,7 +39,7 @@ export function verifyChecksum(
   path: string,
   fix: string,
 ): void {
-  if (bytes.length !== expected.bytes) {
+  if (expected.bytes !== undefined && bytes.length !== expected.bytes) {
     throw new DatasetError(
       `${path} has ${bytes.length} bytes, expected ${expected.bytes}; ${fix}.`,
     );

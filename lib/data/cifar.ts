@@ -164,11 +164,23 @@ function cifarNotFound(name: CifarName, dir: string): string {
  * findOrExtractCifar looks, without reading or extracting anything (for plans and dry runs).
  */
 export function cifarAbsence(name: CifarName, dir: string = defaultCifarDir(name)): string | null {
+  return cifarSource(name, dir) ? null : cifarNotFound(name, resolve(dir));
+}
+
+/**
+ * What loadCifar10/100 would read from `dir`: the extracted folder in it, `dir` itself when it is
+ * that folder, or the archive in it (extracted on load); undefined when none is there.
+ */
+export function cifarSource(
+  name: CifarName,
+  dir: string = defaultCifarDir(name),
+): string | undefined {
   const layout = CIFAR_LAYOUTS[name];
   const d = resolve(dir);
-  const found = existsSync(join(d, layout.folder)) || existsSync(join(d, layout.train[0].file)) ||
-    existsSync(join(d, CIFAR_ARCHIVES[name].file));
-  return found ? null : cifarNotFound(name, d);
+  if (existsSync(join(d, layout.folder))) return join(d, layout.folder);
+  if (existsSync(join(d, layout.train[0].file))) return d; // dir is the extracted folder itself
+  const archive = join(d, CIFAR_ARCHIVES[name].file);
+  return existsSync(archive) ? archive : undefined;
 }
 
 /** Fix text for a bad extracted CIFAR file: re-extract from a verified archive. */

@@ -12,12 +12,18 @@
  * about a second; the cache is checked whole (its own SHA-256) before use and rebuilt if damaged.
  */
 import { createHash } from "node:crypto";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { verifyChecksum } from "./checksum.ts";
 import { DatasetError, type DatasetSplits } from "./dataset.ts";
 import { existsSync, firstLine, readOptional } from "./files.ts";
-import { isArchive, type RawSplit, readImageFolder, toDataset } from "./image_folder.ts";
+import {
+  isArchive,
+  looksLikeImageFolder,
+  type RawSplit,
+  readImageFolder,
+  toDataset,
+} from "./image_folder.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 export const CIFAR10_CLASSES = [
@@ -56,7 +62,8 @@ export function cifar10JpegSource(dir?: string): string | undefined {
     const d = resolve(dir);
     const inside = join(d, CIFAR10_JPEG_ARCHIVE.file);
     if (!isArchive(d) && existsSync(inside)) return inside;
-    return existsSync(d) ? d : undefined;
+    if (isArchive(d)) return existsSync(d) ? d : undefined;
+    return looksLikeImageFolder(d) ? d : undefined;
   }
   return CIFAR10_JPEG_PLACES.find(existsSync);
 }
@@ -68,11 +75,20 @@ export function cifar10JpegAbsence(dir?: string): string | null {
   return `CIFAR-10 (JPEG q75 copy) not found at ${where}: ${HOW_TO_GET}.`;
 }
 
+export interface Cifar10JpegOptions {
+  /** Where decoded archives are cached (default CIFAR10_JPEG_CACHE; tests use a temp folder). */
+  cacheDir?: string;
+}
+
 /** Load the copy: from the decoded cache when it is there and whole, else decode (and cache). */
-export async function loadCifar10Jpeg(dir?: string): Promise<DatasetSplits> {
+export async function loadCifar10Jpeg(
+  dir?: string,
+  options: Cifar10JpegOptions = {},
+): Promise<DatasetSplits> {
+  const cacheDir = options.cacheDir ?? CIFAR10_JPEG_CACHE;
   const source = cifar10JpegSource(dir);
   if (!source) throw new DatasetError(cifar10JpegAbsence(dir)!);
-  const options = { classes: CIFAR10_CLASSES, name: "cifar10-jpeg" };
+  const folder = { classes: CIFAR10_CLASSES, name: "cifar10-jpeg" };
   const archive = isArchive(source);
   let raw: { train: RawSplit; test: RawSplit } | undefined;
   let cachePath: string | undefined;
@@ -85,11 +101,11 @@ export async function loadCifar10Jpeg(dir?: string): Promise<DatasetSplits> {
     if (basename(source) === CIFAR10_JPEG_ARCHIVE.file) {
       verifyChecksum(bytes, CIFAR10_JPEG_ARCHIVE, source, `${HOW_TO_GET}`);
     }
-    cachePath = join(CIFAR10_JPEG_CACHE, `decoded-v2-${sha.slice(0, 16)}.bin`);
+    cachePath = join(cacheDir, `decoded-v2-${sha.slice(0, 16)}.bin`);
     raw = await readCache(cachePath);
   }
   if (!raw) {
-    raw = await readImageFolder(source, options);
+    raw = await readImageFolder(source, folder);
     if (cachePath) writeCache(cachePath, raw);
   }
   return {
@@ -111,7 +127,12 @@ function writeCache(path: string, raw: { train: RawSplit; test: RawSplit }): voi
   const payload = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) payload.set(p, (o += p.length) - p.length);
-  const meta = (s: RawSplit) => ({ n: s.n, height: s.height, width: s.width, channels: s.channels });
+  const meta = (s: RawSplit) => ({
+    n: s.n,
+    height: s.height,
+    width: s.width,
+    channels: s.channels,
+  });
   const header = JSON.stringify({
     train: meta(raw.train),
     test: meta(raw.test),
@@ -122,7 +143,7 @@ function writeCache(path: string, raw: { train: RawSplit; test: RawSplit }): voi
   out.set(head);
   out.set(payload, head.length);
   try {
-    Deno.mkdirSync(CIFAR10_JPEG_CACHE, { recursive: true });
+    Deno.mkdirSync(dirname(path), { recursive: true });
     writeFileAtomic(path, out);
   } catch (err) {
     // A cache that cannot be written only costs the next load a few seconds of decoding.

@@ -31,10 +31,22 @@ export {
   cifarAbsence,
   type CifarLoadOptions,
   type CifarName,
+  cifarSource,
   defaultCifarDir,
   loadCifar10,
   loadCifar100,
 } from "./cifar.ts";
-export { type ArchiveChecksum, checksums, verifyChecksum } from "./checksum.ts";
-export { downloadCifar, type DownloadOptions } from "./download.ts";
+export {
+  type ArchiveChecksum,
+  checksums,
+  describeChecksum,
+  verifyChecksum,
+} from "./checksum.ts";
+export {
+  downloadCifar,
+  downloadEnvNames,
+  type DownloadOptions,
+  type DownloadSettings,
+  resolveDownload,
+} from "./download.ts";
 export { subset } from "./subset.ts";

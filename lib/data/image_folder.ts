@@ -98,7 +98,9 @@ export async function readImageFolder(
         img = decode(await file.bytes());
       } catch (err) {
         throw new DatasetError(
-          `${file.shown} cannot be decoded as an image (${firstLine(err)}); replace or remove it.`,
+          `${file.shown} cannot be decoded as an image (${
+            decodeFailure(err)
+          }); replace or remove it.`,
         );
       }
       const shape = `${img.height}x${img.width}x${img.channels}`;
@@ -142,13 +144,47 @@ export function isArchive(path: string): boolean {
   return /\.(tar|tar\.gz|tgz)$/i.test(path);
 }
 
+/**
+ * Whether a folder has the layout's train/ and test/ folders, directly or inside its one
+ * (non-hidden) subfolder: presence only, for dry runs; loading checks everything else.
+ */
+export function looksLikeImageFolder(path: string): boolean {
+  const entries = (dir: string) => {
+    try {
+      return [...Deno.readDirSync(dir)].filter((e) => !e.name.startsWith("."));
+    } catch {
+      return [];
+    }
+  };
+  const isFolder = (dir: string, e: Deno.DirEntry) =>
+    e.isDirectory || (e.isSymlink && isDirectorySync(join(dir, e.name)));
+  const hasSplits = (dir: string) => {
+    const folders = entries(dir).filter((e) => isFolder(dir, e)).map((e) => e.name);
+    return SPLITS.every((s) => folders.includes(s));
+  };
+  const top = entries(path);
+  // As the loader unwraps: one folder and nothing else around the splits.
+  return hasSplits(path) ||
+    (top.length === 1 && isFolder(path, top[0]) && hasSplits(join(path, top[0].name)));
+}
+
+function isDirectorySync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** Sort files into (split, class), checking the layout; each split ordered by class, then name. */
 function groupFiles(
   files: FileEntry[],
   source: string,
   classes: readonly string[],
 ): Record<typeof SPLITS[number], { file: FileEntry; label: number }[]> {
-  const rel = files.map((f) => ({ f, parts: f.path.split("/") }));
+  // .DS_Store, ._name, .ipynb_checkpoints/ and the like are not the folder's content.
+  const rel = files.map((f) => ({ f, parts: f.path.split("/") }))
+    .filter((r) => !r.parts.some((p) => p.startsWith(".")));
   // One folder around the splits (e.g. "cifar10/train/...") is unwrapped.
   const tops = new Set(rel.map((r) => r.parts[0]));
   const wrapped = tops.size === 1 && !SPLITS.some((s) => tops.has(s)) &&
@@ -159,7 +195,6 @@ function groupFiles(
   for (const { f, parts: all } of rel) {
     const parts = wrapped ? all.slice(1) : all;
     const name = parts[parts.length - 1];
-    if (name.startsWith(".")) continue; // .DS_Store and the like
     const split = parts[0];
     if (!(SPLITS as readonly string[]).includes(split)) {
       // Anything outside train/ and test/ (a README, a licence) is not ours to judge.
@@ -200,7 +235,10 @@ function groupFiles(
       a.label - b.label || (a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0)
     );
     const listed = out[split];
-    out[split] = Array.from(Rng.fromSeed(LISTING_SEED).permutation(listed.length), (i) => listed[i]);
+    out[split] = Array.from(
+      Rng.fromSeed(LISTING_SEED).permutation(listed.length),
+      (i) => listed[i],
+    );
   }
   return out;
 }
@@ -218,6 +256,7 @@ async function archiveFiles(path: string): Promise<FileEntry[]> {
   const fix = "download or copy it again";
   const tar = /\.(gz|tgz)$/i.test(path) ? gunzipOrThrow(bytes, path, fix) : bytes;
   try {
+    // A plain .tar cut at an entry boundary would otherwise lose images without a word.
     return readTar(tar).filter((e) => e.type === "file").map((e) => ({
       path: e.name,
       shown: `${path}:${e.name}`,
@@ -241,14 +280,31 @@ async function folderFiles(root: string): Promise<FileEntry[]> {
   const walk = async (dir: string, depth: number) => {
     for await (const e of Deno.readDir(dir)) {
       const full = join(dir, e.name);
-      if (e.isDirectory && depth < 3) await walk(full, depth + 1);
-      else if (e.isFile) {
-        out.push({ path: relative(root, full).split(sep).join("/"), shown: full, bytes: () => Deno.readFile(full) });
+      // A link counts as what it points to (a folder of links to a shared copy is a folder); a
+      // dangling one as a file, so that reading it names it.
+      const kind = e.isSymlink ? await Deno.stat(full).catch(() => undefined) : e;
+      if (kind?.isDirectory && depth < 3) await walk(full, depth + 1);
+      else if (!kind || kind.isFile) {
+        out.push({
+          path: relative(root, full).split(sep).join("/"),
+          shown: full,
+          bytes: () => Deno.readFile(full),
+        });
       }
     }
   };
   await walk(root, 0);
   return out;
+}
+
+/**
+ * Why a file did not decode, in a few words: libtensorflow's errors read "Invalid TF_Status: 3"
+ * on their first line and say what was wrong on a "Message:" line.
+ */
+function decodeFailure(err: unknown): string {
+  const text = String(err instanceof Error ? err.message : err);
+  const message = text.match(/^Message: (.+)$/m)?.[1].trim();
+  return message || firstLine(err);
 }
 
 /** tfjs-node's decoder, loaded on first use (the data layer does not need TensorFlow otherwise). */

@@ -4,19 +4,23 @@
  * forward pass, the default training augmentation, and the loader. Everything else (models,
  * training, experiments) asks this table; an unknown name is one sentence listing the known ones.
  */
+import { resolve } from "node:path";
 import type { AugmentName } from "./augment.ts";
 import {
   cifarAbsence,
+  cifarSource,
   type Dataset,
   DatasetError,
   type DatasetName,
   type DatasetSplits,
+  defaultFashionMnistDir,
   fashionMnistAbsence,
   loadCifar10,
   loadCifar100,
   loadFashionMnist,
 } from "./data.ts";
-import { cifar10JpegAbsence, loadCifar10Jpeg } from "./cifar10_jpeg.ts";
+import { cifar10JpegAbsence, cifar10JpegSource, loadCifar10Jpeg } from "./cifar10_jpeg.ts";
+import { existsSync } from "./files.ts";
 
 export interface Normalization {
   mean: number[];
@@ -37,6 +41,8 @@ export interface DatasetSpec {
   load(dir?: string): Promise<DatasetSplits>;
   /** Why `load` would not find the files (one sentence with the fix), or null: presence only, reads nothing. */
   absence(dir?: string): string | null;
+  /** The file or folder `load` would read (presence only, reads nothing), or undefined. */
+  source(dir?: string): string | undefined;
 }
 
 export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.freeze({
@@ -52,6 +58,8 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     augment: "fashion",
     load: loadFashionMnist,
     absence: fashionMnistAbsence,
+    source: (dir?: string) =>
+      fashionMnistAbsence(dir) ? undefined : resolve(dir ?? defaultFashionMnistDir()),
   },
   cifar10: {
     name: "cifar10",
@@ -65,6 +73,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     augment: "cifar",
     load: loadCifar10,
     absence: (dir?: string) => cifarAbsence("cifar10", dir),
+    source: (dir?: string) => cifarSource("cifar10", dir),
   },
   "cifar10-jpeg": {
     name: "cifar10-jpeg",
@@ -82,6 +91,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     augment: "cifar",
     load: loadCifar10Jpeg,
     absence: cifar10JpegAbsence,
+    source: cifar10JpegSource,
   },
   cifar100: {
     name: "cifar100",
@@ -97,6 +107,7 @@ export const DATASET_SPECS: Readonly<Record<DatasetName, DatasetSpec>> = Object.
     augment: "cifar",
     load: loadCifar100,
     absence: (dir?: string) => cifarAbsence("cifar100", dir),
+    source: (dir?: string) => cifarSource("cifar100", dir),
   },
 });
 
@@ -122,6 +133,29 @@ export function datasetSpec(name: string): DatasetSpec {
  */
 export function datasetAbsence(name: string, dir?: string): string | null {
   return datasetSpec(name).absence(dir);
+}
+
+/** The file or folder a registered dataset would load from (`dir` or its default place), if there. */
+export function datasetSource(name: string, dir?: string): string | undefined {
+  return datasetSpec(name).source(dir);
+}
+
+/**
+ * Check a data path given by the user (--data-dir) before any work: it must exist and hold the
+ * dataset. Throws a DatasetError of one sentence (the dataset's own absence sentence, which says
+ * how to get it, when the path exists but does not hold it).
+ */
+export function checkDataDir(name: string, dir: string): void {
+  const spec = datasetSpec(name);
+  if (!existsSync(dir)) {
+    throw new DatasetError(
+      `--data-dir ${
+        resolve(dir)
+      } does not exist; give the folder (or archive) that holds ${spec.title}, or leave --data-dir out to look in the default place.`,
+    );
+  }
+  const absent = spec.absence(dir);
+  if (absent) throw new DatasetError(absent);
 }
 
 /** Load a registered dataset by name. */

@@ -4,11 +4,11 @@
  * from the evaluations file. Planning reads files; it never trains. Time estimates come from the
  * preset's measured cost model.
  */
-import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
 import { CONV_PRECISIONS, type ConvPrecision } from "../backend/bf16_convs.ts";
-import { datasetAbsence, datasetSpec } from "../data/registry.ts";
+import { datasetAbsence, datasetSource as datasetSourceOf, datasetSpec } from "../data/registry.ts";
 import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
 import { familyOf } from "../training/method.ts";
@@ -66,6 +66,10 @@ export interface GridPlan {
    * plan was given its data). Nothing with work left can start without it.
    */
   datasetAbsent?: string | null;
+  /** The file or folder the dataset would load from (dataDir or its default place), if there. */
+  datasetSource?: string;
+  /** The options' dataDir, absolute (what child processes and Slurm tasks are given). */
+  dataDir?: string;
 }
 
 const REPO_ROOT = realPathOf(fileURLToPath(new URL("../..", import.meta.url)));
@@ -196,6 +200,12 @@ export interface PlanOptions {
   modelsDir?: string;
   /** Use these splits instead of loading the dataset (tests); sizes come from them. */
   data?: DatasetSplits;
+  /**
+   * Where the dataset is (--data-dir: a folder or archive; default: the dataset's own place).
+   * Only where the data is read from: not part of any run's identity (run keys, rows, results
+   * paths do not change with it).
+   */
+  dataDir?: string;
   /**
    * "bf16" trains every run with bfloat16 convolutions (a different run key; default results
    * file results/<dataset>-<preset>-bf16.csv, so fp32 and bf16 tables never mix).
@@ -333,7 +343,8 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
       });
     }
   }
-  const datasetAbsent = o.data ? null : datasetAbsence(preset.dataset);
+  const datasetAbsent = o.data ? null : datasetAbsence(preset.dataset, o.dataDir);
+  const datasetSource = o.data ? undefined : datasetSourceOf(preset.dataset, o.dataDir);
   return {
     preset,
     resultsPath,
@@ -344,6 +355,8 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
     evals,
     testSize: nTest,
     datasetAbsent,
+    datasetSource,
+    dataDir: o.dataDir === undefined ? undefined : resolve(o.dataDir),
   };
 }
 

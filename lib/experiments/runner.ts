@@ -20,7 +20,7 @@ import { activeBackend, backendFromEnv, initBackend, parseBackend } from "../bac
 import { cpuHasBf16 } from "../backend/bf16_convs.ts";
 import type { Dataset, DatasetSplits } from "../data/data.ts";
 import { subset } from "../data/data.ts";
-import { loadDataset } from "../data/registry.ts";
+import { checkDataDir, loadDataset } from "../data/registry.ts";
 import { loadModelFile, saveModelFile } from "../models/model_file.ts";
 import type { Model } from "../models/model.ts";
 import { evaluate } from "../training/evaluate.ts";
@@ -108,8 +108,9 @@ export interface GridResult {
 }
 
 /**
- * Check what can be checked without work: preset, backend (SAM_AT_BACKEND included), and that the
- * results path is absent or this project's results CSV in a writable folder. Throws one sentence.
+ * Check what can be checked without work: preset, backend (SAM_AT_BACKEND included), that the
+ * results path is absent or this project's results CSV in a writable folder, and that a given
+ * dataDir holds the dataset. Throws one sentence.
  */
 export function checkGridOptions(o: GridOptions = {}): void {
   const preset = resolvePreset(o);
@@ -132,6 +133,8 @@ export function checkGridOptions(o: GridOptions = {}): void {
   }
   resolveWorkers(o.workers, backend);
   checkResultsTarget(resultsPathOf(o, preset));
+  // A data path given by hand must hold the data: said now, not after a plan that reads as runnable.
+  if (o.dataDir !== undefined && !o.data) checkDataDir(preset.dataset, o.dataDir);
 }
 
 /** Before any work: the model file a run will write must not be read-only or another user's. */
@@ -283,7 +286,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
   let workedHere = 0;
   if (todo.length > 0) {
     // The data first: a missing dataset should stop the run before the backend loads.
-    const splits: DatasetSplits = o.data ?? await loadDataset(preset.dataset);
+    const splits: DatasetSplits = o.data ?? await loadDataset(preset.dataset, o.dataDir);
     const backend = await initBackend(o.backend);
     const trainSet = sized(splits.train, preset.trainSize, preset.subsetSeed);
     const testSet = sized(splits.test, preset.testSize, preset.subsetSeed);

@@ -163,6 +163,7 @@ function commonArgs(plan: GridPlan, s: SlurmOptions): string[] {
     ...(s.backend ? ["--backend", s.backend] : []),
     ...(plan.preset.train.convPrecision === "bf16" ? ["--conv-precision", "bf16"] : []),
     ...(s.stepEngine === "graph" ? ["--step-engine", "graph"] : []),
+    ...(plan.dataDir !== undefined ? ["--data-dir", plan.dataDir] : []),
   ];
 }
 

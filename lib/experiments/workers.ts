@@ -14,7 +14,7 @@
  * "auto" therefore means one single-threaded child per core whenever the machine has 2 or more
  * cores, however few runs are left, so a rerun of one run uses the thread count of the others.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GridOptions } from "./runner.ts";
 import { ExperimentError } from "./grid.ts";
@@ -100,6 +100,8 @@ export interface WorkerSpec {
   stepEngine?: GridOptions["stepEngine"];
   keepCheckpoints?: boolean;
   progress?: GridOptions["progress"];
+  /** Absolute: the workers start in the repository, not in the user's folder. */
+  dataDir?: string;
   /** How many workers share the grid (for each worker's ETA and its longest-first order). */
   share: number;
 }
@@ -127,6 +129,7 @@ export function workerSpec(o: GridOptions, plan: GridPlan, n: number): WorkerSpe
     convPrecision: o.convPrecision,
     stepEngine: o.stepEngine,
     keepCheckpoints: o.keepCheckpoints,
+    dataDir: o.dataDir === undefined ? undefined : resolve(o.dataDir),
     // A child's stderr is a pipe: plain lines (a bar redrawn with "\r" would arrive as a flood).
     progress: o.progress === "none" ? "none" : "lines",
     share: n,
