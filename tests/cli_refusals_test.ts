@@ -71,7 +71,7 @@ Deno.test("CLIs: an unknown row, a missing or foreign results file, a row outsid
     }
     // --help says which rows a preset has.
     const help = await cli("experiment.ts", ["--help"]);
-    assert.match(help.out, /ASAM-0\.5, .* only in presets that list them \(fashion-mnist: full\)/);
+    assert.match(help.out, /ASAM-0\.5, .* only in presets that list them \(fashion-mnist: full[;)]/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
