@@ -73,11 +73,11 @@ Deno.test("method: resolveMethod fills every default and leaves its argument alo
 Deno.test("method: unknown optimizer, bad rho, unknown attack: one sentence each", () => {
   oneSentence(
     () => resolveMethod({ optimizer: { name: "adam" }, perturb: null } as unknown as Method),
-    /^Invalid option method\.optimizer\.name: got "adam", expected one of "sgd", "sam"\.$/,
+    /^Invalid option method\.optimizer\.name: got "adam", expected one of "sgd", "sam", "looksam"\.$/,
   );
   oneSentence(
     () => resolveMethod({ perturb: null } as unknown as Method),
-    /^Invalid option method\.optimizer: got undefined, expected \{ name: one of sgd, sam \}\.$/,
+    /^Invalid option method\.optimizer: got undefined, expected \{ name: one of sgd, sam, looksam \}\.$/,
   );
   oneSentence(
     () => resolveMethod(sam(-1)),

@@ -327,7 +327,7 @@ Deno.test("model file: every damaged state gets one sentence naming the file and
         p.header.__metadata__.sam_at = JSON.stringify(s);
         Deno.writeFileSync(bad, join(p, false));
       },
-      /is damaged \(its model spec is invalid: Invalid option arch: got "vgg", expected one of "prn18", "smallcnn"\)/,
+      /is damaged \(its model spec is invalid: Invalid option arch: got "vgg", expected one of "prn18", "smallcnn", "wrn16"\)/,
     ],
   ];
   try {

@@ -69,7 +69,7 @@ Deno.test("model: forward shapes for both architectures, odd sizes, any channels
   }
   assert.throws(
     () => createModel(spec({ arch: "vgg" as "prn18" }), Rng.fromSeed(0)),
-    /Invalid option arch: got "vgg", expected one of "prn18", "smallcnn"\./,
+    /Invalid option arch: got "vgg", expected one of "prn18", "smallcnn", "wrn16"\./,
   );
   assert.throws(
     () => createModel(spec({ width: 0 }), Rng.fromSeed(0)),

@@ -69,7 +69,7 @@ Deno.test("registry: attacks — the known names, and an unknown one answered wi
     oneSentence(
       () => resolveMethod({ optimizer: { name }, perturb: null } as any),
       Error,
-      /^Invalid option method\.optimizer\.name: got "[^"]+", expected one of "sgd", "sam"\.$/,
+      /^Invalid option method\.optimizer\.name: got "[^"]+", expected one of "sgd", "sam", "looksam"\.$/,
     );
   }
   oneSentence(

@@ -72,7 +72,7 @@ Deno.test("validation: training options", () => {
     ],
     [
       { method: { optimizer: { name: "msam" }, perturb: null } },
-      /^OptionError: Invalid option method\.optimizer\.name: got "msam", expected one of "sgd", "sam"\.$/,
+      /^OptionError: Invalid option method\.optimizer\.name: got "msam", expected one of "sgd", "sam", "looksam"\.$/,
     ],
     [
       // The first version's method names are not methods any more: one sentence, not a crash.
@@ -85,7 +85,7 @@ Deno.test("validation: training options", () => {
     ],
     [
       { arch: "resnet50" },
-      /^OptionError: Invalid option arch: got "resnet50", expected one of "prn18", "smallcnn"\.$/,
+      /^OptionError: Invalid option arch: got "resnet50", expected one of "prn18", "smallcnn", "wrn16"\.$/,
     ],
     [{ epochs: 0 }, /^OptionError: Invalid option epochs: got 0, expected an integer >= 1\.$/],
     [

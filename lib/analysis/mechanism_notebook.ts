@@ -560,7 +560,7 @@ export function equivalenceRows(records: readonly RunMeasures[]): EquivalenceRow
     const e = r.rows.first_layer?.extra as unknown as EquivalenceResult | undefined;
     if (!e) continue;
     const own = r.row.group === "SAM" && r.row.method?.optimizer
-      ? (r.row.method.optimizer as any).rho
+      ? r.row.method.optimizer.rho
       : undefined;
     const rhos = typeof own === "number" ? [own] : [0.05, 0.1, 0.2];
     const at = (norm: string, eps: number) =>

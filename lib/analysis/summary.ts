@@ -14,7 +14,7 @@
 import { fileURLToPath } from "node:url";
 import type { EvalColumn } from "../experiments/columns.ts";
 import { ALL_ROWS, GRID, type GridRow, paperRowId } from "../experiments/grid.ts";
-import { familyOf } from "../training/method.ts";
+import { familyOf, optimizerPasses } from "../training/method.ts";
 import { parseCsv, type ResultRow } from "../experiments/results.ts";
 
 export interface Stat {
@@ -443,7 +443,7 @@ export function costRatios(summaries: readonly RowSummary[]): CostRatio[] {
     const ratio = s.epochSeconds.mean / st.epochSeconds.mean;
     const family = familyOf(s.row.method);
     const steps = Number(s.row.method.perturb?.options?.steps ?? 0);
-    const passes = (s.row.method.optimizer.name === "sam" ? 2 : 1) + steps;
+    const passes = optimizerPasses(s.row.method) + steps;
     const paperClaim = family === "SAM" ? 2 : family === "AT" && steps === 10 ? 10 : undefined;
     return {
       row: s.row.id,

@@ -11,7 +11,7 @@ import { CONV_PRECISIONS, type ConvPrecision } from "../backend/bf16_convs.ts";
 import { datasetAbsence, datasetSource as datasetSourceOf, datasetSpec } from "../data/registry.ts";
 import type { DatasetSplits } from "../data/data.ts";
 import { checkpointPath } from "../training/checkpoint.ts";
-import { familyOf } from "../training/method.ts";
+import { familyOf, optimizerPasses } from "../training/method.ts";
 import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
 import { realPathOf } from "../util/atomic_write.ts";
 import { formatDuration } from "../util/progress.ts";
@@ -112,7 +112,9 @@ function resolvedSize(size: number | "all", full: number): number {
 /** Milliseconds per training image per epoch of a row under a cost model. */
 export function trainMsPerImage(cost: CostModel, row: GridRow): number {
   const m = row.method;
-  const samExtra = m.optimizer.name === "sam" ? cost.trainMs.SAM - cost.trainMs.ST : 0;
+  // Each gradient pass beyond the first costs what SAM's second one does.
+  const passes = optimizerPasses(m);
+  const samExtra = (passes - 1) * (cost.trainMs.SAM - cost.trainMs.ST);
   if (!m.perturb) return cost.trainMs.ST + samExtra;
   const k = Number(m.perturb.options?.steps ?? 10);
   const perStep = (cost.trainMs.AT10 - cost.trainMs.AT5) / 5;

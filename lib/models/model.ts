@@ -1,6 +1,6 @@
 /**
- * Functional image classifiers: PreActResNet-18 (the paper's model, any width) and a small CNN
- * for Fashion-MNIST-sized work.
+ * Functional image classifiers built from a registered architecture (lib/models/architectures.ts:
+ * PreActResNet-18, the small CNN, WRN-16-k; one file each, sharing lib/models/layers.ts).
  *
  * A model is a list of named trainable tf.Variables (stable order, PyTorch's parameter order), the
  * BatchNorm running means/variances as non-trainable variables, and
@@ -14,45 +14,30 @@
  * them into the running statistics (momentum 0.1, as PyTorch) and disposes them. The caller picks
  * which passes update the statistics (see train.ts for the policy).
  *
- * PreActResNet-18 (Wei et al.'s model.py): conv3x3(w) -> 4 stages of 2 PreActBlocks at widths
- * w, 2w, 4w, 8w (stride 1, 2, 2, 2) -> BN-ReLU -> global average pool -> linear (with bias).
- * A PreActBlock: a = relu(bn1(x)); shortcut = conv1x1(a) on a stride or width change, else x;
- * out = conv3x3(relu(bn2(conv3x3(a, stride))), 1) + shortcut. Convs have no bias. Global average
- * pooling equals the paper's 4x4 average pool at 32x32 input and also works for 28x28 inputs.
  * 3x3 stride-2 convs pad 1 pixel on every side, like PyTorch (TF's "same" would pad 0 before and
- * 1 after on even sizes, shifting the sampling grid by one pixel).
- *
- * Small CNN ("smallcnn", width w): [conv3x3(w)-BN-ReLU-maxpool2] [conv3x3(2w)-BN-ReLU-maxpool2]
- * [conv3x3(4w)-BN-ReLU] -> global average pool -> linear. For 28x28 inputs that is 28->14->7.
- *
- * Initialisation is PyTorch's default: conv and linear weights U(+-1/sqrt(fan_in)) (kaiming_uniform
- * with a=sqrt(5)), linear bias U(+-1/sqrt(fan_in)), BN gamma 1, beta 0, running mean 0, var 1;
- * drawn in JavaScript from the run's Rng, so every backend starts from the same weights.
+ * 1 after on even sizes, shifting the sampling grid by one pixel). Initialisation is PyTorch's
+ * default unless an architecture says otherwise: conv and linear weights U(+-1/sqrt(fan_in))
+ * (kaiming_uniform with a=sqrt(5)), linear bias U(+-1/sqrt(fan_in)), BN gamma 1, beta 0, running
+ * mean 0, var 1; drawn in JavaScript from the run's Rng, so every backend starts from the same
+ * weights.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  type BatchMoments,
-  bnReluEval,
-  bnReluTrain,
-  foldedConvBnReluEval,
-  foldsEvalBn,
-  globalAvgPool,
-  maxPool2x2,
-  paddedConv,
-} from "./ops.ts";
+import type { BatchMoments } from "./ops.ts";
+import type { Builder, Mode } from "./layers.ts";
+import { type Arch, architectureOf, ARCHS } from "./architectures.ts";
 import type { Rng } from "../util/rng.ts";
 import { checkChoice, checkNumber, fail } from "../util/validate.ts";
 
 export type { BatchMoments } from "./ops.ts";
-export type Mode = "train" | "eval";
-export const ARCHS = ["prn18", "smallcnn"] as const;
-export type Arch = typeof ARCHS[number];
+export type { Mode } from "./layers.ts";
+export { type Arch, ARCHS } from "./architectures.ts";
+export { conv, subsample } from "./layers.ts";
 
 export const BN_MOMENTUM = 0.1;
 
 export interface ModelSpec {
   arch: Arch;
-  /** Channels of the first stage: 64 = the paper's PreActResNet-18; 16/32 for CPU presets. */
+  /** The architecture's size knob (its widthMeaning): for PreActResNet-18 the first stage's channels, 64 in the paper. */
   width: number;
   /** [height, width, channels] of one input image. */
   inputShape: [number, number, number];
@@ -91,7 +76,7 @@ export function validateModelSpec(spec: ModelSpec): ModelSpec {
     fail("inputShape", spec.inputShape, "[height, width, channels] of positive integers");
   }
   const [h, w, c] = spec.inputShape;
-  const minSide = spec.arch === "prn18" ? 8 : 4;
+  const minSide = architectureOf(spec.arch).minInputSide;
   if (h < minSide || w < minSide) {
     fail(
       "inputShape",
@@ -109,242 +94,11 @@ export function validateModelSpec(spec: ModelSpec): ModelSpec {
   return spec;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Parameter construction
-
-interface Builder {
-  rng: Rng;
-  params: tf.Variable[];
-  paramNames: string[];
-  buffers: tf.Variable[];
-  bufferNames: string[];
-}
-
-function uniform(rng: Rng, n: number, bound: number): Float32Array {
-  return rng.fillUniform(new Float32Array(n), -bound, bound);
-}
-
-function addParam(b: Builder, name: string, shape: number[], values: Float32Array): tf.Variable {
-  // tidy disposes the initial tensor; the variable keeps the data.
-  const v = tf.tidy(() => tf.variable(tf.tensor(values, shape, "float32"), true));
-  b.params.push(v);
-  b.paramNames.push(name);
-  return v;
-}
-
-/** Conv weight [k, k, cin, cout], PyTorch default init U(+-1/sqrt(cin*k*k)). */
-function convParam(b: Builder, name: string, k: number, cin: number, cout: number): tf.Variable {
-  return addParam(
-    b,
-    name,
-    [k, k, cin, cout],
-    uniform(b.rng, k * k * cin * cout, 1 / Math.sqrt(cin * k * k)),
-  );
-}
-
-interface BN {
-  gamma: tf.Variable;
-  beta: tf.Variable;
-  mean: tf.Variable;
-  variance: tf.Variable;
-}
-
-function bnParams(b: Builder, name: string, c: number): BN {
-  const gamma = addParam(b, `${name}.weight`, [c], new Float32Array(c).fill(1));
-  const beta = addParam(b, `${name}.bias`, [c], new Float32Array(c));
-  const mean = tf.tidy(() => tf.variable(tf.zeros([c]), false));
-  const variance = tf.tidy(() => tf.variable(tf.ones([c]), false));
-  b.buffers.push(mean, variance);
-  b.bufferNames.push(`${name}.running_mean`, `${name}.running_var`);
-  return { gamma, beta, mean, variance };
-}
-
-interface Linear {
-  w: tf.Variable;
-  b: tf.Variable;
-}
-
-function linearParams(b: Builder, name: string, cin: number, cout: number): Linear {
-  const bound = 1 / Math.sqrt(cin);
-  const w = addParam(b, `${name}.weight`, [cin, cout], uniform(b.rng, cin * cout, bound));
-  const bias = addParam(b, `${name}.bias`, [cout], uniform(b.rng, cout, bound));
-  return { w, b: bias };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Forward helpers
-
-/**
- * x[:, ::s, ::s, :], with a gradient (tfjs has none for stridedSlice): zero-pad to a multiple of
- * s, then slice the first of every s rows and columns out of a reshape.
- */
-export function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const [ph, pw] = [(s - (h % s)) % s, (s - (w % s)) % s];
-  const xp = ph || pw ? tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]]) : x;
-  const [hs, ws] = [(h + ph) / s, (w + pw) / s];
-  const rows = tf.slice(tf.reshape(xp, [n, hs, s, ws * s * c]), 0, [n, hs, 1, ws * s * c]);
-  return tf.slice(tf.reshape(rows, [n, hs, ws, s * c]), 0, [n, hs, ws, c]) as tf.Tensor4D;
-}
-
-/**
- * Below this many input channels a strided 1x1 conv runs as subsample + 1x1 conv at stride 1 (the
- * same sums). Why: libtensorflow 2.21's oneDNN kernels get its weight gradient wrong or crash for
- * small channel counts. On an AVX2-only AMD EPYC (measured over 1920 shapes) the gradient was off
- * by up to 100% with 1-4 input channels at stride 2. On an AVX-512 (BF16) AMD EPYC the process
- * dies ("double free or corruption", "malloc assertion failure") for 1-15 input channels at
- * stride 2 with odd batch sizes (measured: 8 channels, batches 1, 3, 5, 7, 9, ..., 63 at 32x32;
- * 9-15 channels at 16-32 pixels; 16, 24, 32 and 64 channels never). PreActResNet-18's shortcuts
- * at width >= 16 keep the direct conv; at width 8 they take the subsample route.
- */
-export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 16;
-
-/** k x k conv (odd k), stride s, PyTorch padding (k-1)/2 on every side. */
-export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: number): tf.Tensor4D {
-  const k = w.shape[0];
-  const f = w as unknown as tf.Tensor4D;
-  if (k === 1 && stride > 1 && f.shape[2] < STRIDED_1X1_DIRECT_MIN_CHANNELS) {
-    return tf.conv2d(subsample(x, stride), f, 1, "valid");
-  }
-  if (k === 1) return tf.conv2d(x, f, stride, "valid");
-  if (stride === 1) return tf.conv2d(x, f, 1, "same"); // symmetric for odd k at stride 1
-  return paddedConv(x, f, stride); // = tf.conv2d(tf.pad(x, (k-1)/2 each side), f, stride, "valid")
-}
-
-function bnRelu(x: tf.Tensor4D, bn: BN, mode: Mode, moments?: BatchMoments[]): tf.Tensor4D {
-  const g = bn.gamma as unknown as tf.Tensor1D;
-  const b = bn.beta as unknown as tf.Tensor1D;
-  if (mode === "train") return bnReluTrain(x, g, b, moments);
-  return bnReluEval(
-    x,
-    g,
-    b,
-    bn.mean as unknown as tf.Tensor1D,
-    bn.variance as unknown as tf.Tensor1D,
-  );
-}
-
-/**
- * relu(bn(conv(x, w, stride))). In eval mode on tfjs-node with oneDNN the BatchNorm folds into the
- * conv's weights and bias (ops.ts foldedConvBnReluEval): attacks on a trained model run two
- * kernels per layer instead of four.
- */
-function convBnRelu(
-  x: tf.Tensor4D,
-  w: tf.Variable,
-  stride: number,
-  bn: BN,
-  mode: Mode,
-  moments?: BatchMoments[],
-): tf.Tensor4D {
-  if (mode === "eval" && foldsEvalBn() && (w.shape[0] > 1 || stride === 1)) {
-    return foldedConvBnReluEval(
-      x,
-      w as unknown as tf.Tensor4D,
-      stride,
-      bn.gamma as unknown as tf.Tensor1D,
-      bn.beta as unknown as tf.Tensor1D,
-      bn.mean as unknown as tf.Tensor1D,
-      bn.variance as unknown as tf.Tensor1D,
-    );
-  }
-  return bnRelu(conv(x, w, stride), bn, mode, moments);
-}
-
-function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
-  return tf.add(tf.matMul(x, l.w as unknown as tf.Tensor2D), l.b) as tf.Tensor2D;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Architectures
-
-type Body = (x: tf.Tensor4D, mode: Mode, moments?: BatchMoments[]) => tf.Tensor2D;
-
-function buildPreActResNet18(b: Builder, spec: ModelSpec): { body: Body; bns: BN[] } {
-  const w = spec.width;
-  const cin = spec.inputShape[2];
-  const bns: BN[] = [];
-  const bnOf = (name: string, c: number) => {
-    const bn = bnParams(b, name, c);
-    bns.push(bn);
-    return bn;
-  };
-  const conv1 = convParam(b, "conv1.weight", 3, cin, w);
-  interface Block {
-    bn1: BN;
-    conv1: tf.Variable;
-    bn2: BN;
-    conv2: tf.Variable;
-    shortcut?: tf.Variable;
-    stride: number;
-  }
-  const blocks: Block[] = [];
-  let inPlanes = w;
-  [[w, 1], [2 * w, 2], [4 * w, 2], [8 * w, 2]].forEach(([planes, firstStride], li) => {
-    for (let j = 0; j < 2; j++) {
-      const stride = j === 0 ? firstStride : 1;
-      const p = `layer${li + 1}.${j}`;
-      const blk: Block = {
-        bn1: bnOf(`${p}.bn1`, inPlanes),
-        conv1: convParam(b, `${p}.conv1.weight`, 3, inPlanes, planes),
-        bn2: bnOf(`${p}.bn2`, planes),
-        conv2: convParam(b, `${p}.conv2.weight`, 3, planes, planes),
-        stride,
-      };
-      if (stride !== 1 || inPlanes !== planes) {
-        blk.shortcut = convParam(b, `${p}.shortcut.0.weight`, 1, inPlanes, planes);
-      }
-      blocks.push(blk);
-      inPlanes = planes;
-    }
-  });
-  const bnFinal = bnOf("bn", 8 * w);
-  const fc = linearParams(b, "linear", 8 * w, spec.numClasses);
-
-  const body: Body = (x, mode, moments) => {
-    let out = conv(x, conv1, 1);
-    for (const blk of blocks) {
-      const a = bnRelu(out, blk.bn1, mode, moments);
-      const shortcut = blk.shortcut ? conv(a, blk.shortcut, blk.stride) : out;
-      const h = convBnRelu(a, blk.conv1, blk.stride, blk.bn2, mode, moments);
-      out = tf.add(conv(h, blk.conv2, 1), shortcut);
-    }
-    const pooled = globalAvgPool(bnRelu(out, bnFinal, mode, moments));
-    return linear(pooled, fc);
-  };
-  return { body, bns };
-}
-
-function buildSmallCnn(b: Builder, spec: ModelSpec): { body: Body; bns: BN[] } {
-  const w = spec.width;
-  const widths = [w, 2 * w, 4 * w];
-  const bns: BN[] = [];
-  const convs: tf.Variable[] = [];
-  let cin = spec.inputShape[2];
-  widths.forEach((cout, i) => {
-    convs.push(convParam(b, `conv${i + 1}.weight`, 3, cin, cout));
-    bns.push(bnParams(b, `bn${i + 1}`, cout));
-    cin = cout;
-  });
-  const fc = linearParams(b, "linear", cin, spec.numClasses);
-  const body: Body = (x, mode, moments) => {
-    let h = x;
-    convs.forEach((c, i) => {
-      h = convBnRelu(h, c, 1, bns[i], mode, moments);
-      if (i < convs.length - 1) h = maxPool2x2(h);
-    });
-    return linear(globalAvgPool(h), fc);
-  };
-  return { body, bns };
-}
-
 /** Build a model with freshly initialised parameters drawn from `rng`. */
 export function createModel(spec: ModelSpec, rng: Rng): Model {
   validateModelSpec(spec);
   const b: Builder = { rng, params: [], paramNames: [], buffers: [], bufferNames: [] };
-  const { body, bns } = spec.arch === "prn18"
-    ? buildPreActResNet18(b, spec)
-    : buildSmallCnn(b, spec);
+  const { body, bns } = architectureOf(spec.arch).build(b, spec);
   const c = spec.inputShape[2];
   // (x - mean) / std as one multiply-add: x * (1/std) + (-mean/std).
   const scale = tf.keep(tf.tensor1d(spec.std.map((s) => 1 / s)));
@@ -396,6 +150,11 @@ export function createModel(spec: ModelSpec, rng: Rng): Model {
       tf.dispose([...b.params, ...b.buffers, scale, shift]);
     },
   };
+}
+
+/** Multiply-adds of one image's forward pass (the architecture's own count). */
+export function forwardMacs(spec: ModelSpec): number {
+  return architectureOf(validateModelSpec(spec).arch).forwardMacs(spec);
 }
 
 /** Number of trainable scalars. */

@@ -11,7 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type LearningRate, type Sgd, valueAndGrads } from "./sgd.ts";
-import { checkNumber, fail } from "../util/validate.ts";
+import { checkBoolean, checkNumber, fail } from "../util/validate.ts";
+import { type Optimizer, statelessUpdater } from "./optimizer.ts";
 
 export function checkRho(rho: number): number {
   return checkNumber("rho", rho, { min: 0 });
@@ -72,7 +73,7 @@ export function stepAtShifted(
  */
 export function samStep(
   opt: Sgd,
-  loss: (pass: 1 | 2) => tf.Scalar,
+  loss: (pass: number) => tf.Scalar,
   rho: number,
   lr: LearningRate,
   perturbed: readonly tf.Variable[] = opt.params,
@@ -91,3 +92,28 @@ export function samStep(
   }
   return first.value;
 }
+
+/** The authors' code default radius for SAM. */
+export const SAM_DEFAULT_RHO = 0.05;
+
+export interface SamOptions extends Record<string, unknown> {
+  rho: number;
+  adaptive: boolean;
+}
+
+/** SAM and ASAM (adaptive: true) as a registered optimizer (lib/optim/registry.ts). */
+export const SAM_OPTIMIZER: Optimizer<SamOptions> = {
+  name: "sam",
+  optionNames: ["rho", "adaptive"],
+  resolve: (o) => ({
+    rho: checkRho(o.rho as number ?? SAM_DEFAULT_RHO),
+    adaptive: checkBoolean("adaptive", o.adaptive ?? false),
+  }),
+  gradientPasses: () => 2,
+  family: (o) => (o.adaptive ? "ASAM" : "SAM"),
+  label: (o) => `${o.adaptive ? "ASAM" : "SAM"} rho=${o.rho}`,
+  columns: (o) => ({ rho: o.rho, adaptive: o.adaptive }),
+  sameOpsEveryStep: true,
+  createUpdater: (opt, o) =>
+    statelessUpdater((loss, lr) => samStep(opt, loss, o.rho, lr, opt.params, o.adaptive)),
+};

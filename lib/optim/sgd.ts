@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedArray } from "../models/model.ts";
 import { checkNumber } from "../util/validate.ts";
+import { type Optimizer, statelessUpdater } from "./optimizer.ts";
 
 export interface SgdOptions {
   momentum: number;
@@ -106,3 +107,16 @@ export function sgdStep(opt: Sgd, f: () => tf.Scalar, lr: LearningRate): tf.Scal
   tf.dispose(grads);
   return value;
 }
+
+/** Plain SGD as a registered optimizer (lib/optim/registry.ts): one gradient pass, no options. */
+export const SGD_OPTIMIZER: Optimizer<Record<string, never>> = {
+  name: "sgd",
+  optionNames: [],
+  resolve: () => ({}),
+  gradientPasses: () => 1,
+  family: () => "",
+  label: () => "",
+  columns: () => ({ rho: null, adaptive: null }),
+  sameOpsEveryStep: true,
+  createUpdater: (opt) => statelessUpdater((loss, lr) => sgdStep(opt, () => loss(1), lr)),
+};

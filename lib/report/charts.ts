@@ -6,7 +6,7 @@
  */
 import type { EvalColumn } from "../experiments/columns.ts";
 import type { GridRow } from "../experiments/grid.ts";
-import { familyOf } from "../training/method.ts";
+import { familyOf, optimizerFamily } from "../training/method.ts";
 import type { PlotlyLayout, PlotlyTrace } from "./notebook.ts";
 import { axis } from "./chart_parts.ts";
 import type { CostRatio, RowSummary, Stat } from "../analysis/summary.ts";
@@ -145,7 +145,7 @@ export function robustVsEpsChart(
         error_y: { type: "data", array: stats.map(pctStd), visible: true, thickness: 1 },
         line: {
           color: colors.get(s.row.id),
-          width: s.row.method.optimizer.name === "sam" ? 2.5 : 1.5,
+          width: optimizerFamily(s.row.method) !== "" ? 2.5 : 1.5,
           dash: s.row.method.perturb ? "dot" : "solid",
         },
         marker: { color: colors.get(s.row.id), size: 6 },

@@ -1,31 +1,30 @@
 /**
  * A training method is a pair, as in the authors' train.py (--opt and --adv are independent):
- *   optimizer: SGD, or SAM(rho) wrapped around it (adaptive = ASAM);
+ *   optimizer: any registered optimizer (lib/optim/registry.ts: SGD, SAM/ASAM, LookSAM);
  *   perturb:   none, or any registered attack making the training inputs (PGD for AT).
  * ST, SAM, ASAM, AT and SAM+AT are named instances; `family` names the pair for tables.
  */
 import { type AttackSpec, threatLabel } from "../attacks/attack.ts";
 import { resolveAttack } from "../attacks/registry.ts";
-import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, fail } from "../util/validate.ts";
+import { checkKnownKeys, fail } from "../util/validate.ts";
+import type { OptimizerSpec } from "../optim/optimizer.ts";
+import { OPTIMIZER_NAMES, resolveOptimizer } from "../optim/registry.ts";
 
-export const OPTIMIZERS = ["sgd", "sam"] as const;
-export type OptimizerName = typeof OPTIMIZERS[number];
-
-export type OptimizerSpec =
-  | { name: "sgd" }
-  | { name: "sam"; rho: number; adaptive: boolean };
+export { type OptimizerSpec } from "../optim/optimizer.ts";
+import { SAM_DEFAULT_RHO } from "../optim/sam.ts";
+export { SAM_DEFAULT_RHO };
+/** The registered optimizers' names (lib/optim/registry.ts). */
+export const OPTIMIZERS: readonly string[] = OPTIMIZER_NAMES;
 
 export interface Method {
+  /** A registered optimizer and its options, flat: { name: "sam", rho: 0.1, adaptive: false }. */
   optimizer: OptimizerSpec;
   /** The attack that makes the training inputs, or null (clean inputs). */
   perturb: AttackSpec | null;
 }
 
-export const FAMILIES = ["ST", "SAM", "ASAM", "AT", "SAM+AT", "ASAM+AT"] as const;
-export type Family = typeof FAMILIES[number];
-
-/** The authors' code default radius for SAM. */
-export const SAM_DEFAULT_RHO = 0.05;
+/** Table families: the optimizer's ("" for SGD) and "AT" for attacked inputs, e.g. "SAM+AT". */
+export type Family = string;
 
 export const ST: Method = Object.freeze({ optimizer: { name: "sgd" }, perturb: null }) as Method;
 
@@ -47,43 +46,40 @@ export function at(norm: "linf" | "l2", eps: number, alpha: number, steps: numbe
   return { optimizer: { name: "sgd" }, perturb: pgdInputs(norm, eps, alpha, steps) };
 }
 
-/** Check a method and fill every default (SAM's rho and adaptive, the attack's options). */
+/** Check a method and fill every default (the optimizer's options, the attack's options). */
 export function resolveMethod(m: Method): Method {
   if (m === null || typeof m !== "object") fail("method", m, "{ optimizer, perturb }");
   checkKnownKeys("method", m, ["optimizer", "perturb"]);
-  const o = m.optimizer as Record<string, unknown> | undefined;
-  if (o === null || typeof o !== "object") {
-    fail("method.optimizer", o, `{ name: one of ${OPTIMIZERS.join(", ")} }`);
-  }
-  const name = checkChoice("method.optimizer.name", o.name, OPTIMIZERS);
-  let optimizer: OptimizerSpec;
-  if (name === "sgd") {
-    checkKnownKeys("method.optimizer", o, ["name"]);
-    optimizer = { name };
-  } else {
-    checkKnownKeys("method.optimizer", o, ["name", "rho", "adaptive"]);
-    optimizer = {
-      name,
-      rho: checkNumber("rho", o.rho ?? SAM_DEFAULT_RHO, { min: 0 }),
-      adaptive: checkBoolean("adaptive", o.adaptive ?? false),
-    };
-  }
+  const optimizer = resolveOptimizer(m.optimizer).spec;
   const perturb = m.perturb == null ? null : resolveAttack(m.perturb).spec;
   return { optimizer, perturb };
 }
 
+/** The optimizer's own family: "" for plain SGD, "SAM", "ASAM", "LookSAM". */
+export function optimizerFamily(m: Method): string {
+  const r = resolveOptimizer(m.optimizer);
+  return r.plugin.family(r.options);
+}
+
+/** Gradient passes of the optimizer per step (SGD 1, SAM 2, LookSAM 1 + 1/k). */
+export function optimizerPasses(m: Method): number {
+  const r = resolveOptimizer(m.optimizer);
+  return r.plugin.gradientPasses(r.options);
+}
+
+/** "ST", "SAM", "ASAM", "AT", "SAM+AT", ... from the optimizer's family and the inputs. */
 export function familyOf(m: Method): Family {
-  const opt = m.optimizer.name === "sgd" ? "" : m.optimizer.adaptive ? "ASAM" : "SAM";
-  if (!m.perturb) return opt === "" ? "ST" : opt as Family;
-  return (opt === "" ? "AT" : `${opt}+AT`) as Family;
+  const opt = optimizerFamily(m);
+  if (!m.perturb) return opt === "" ? "ST" : opt;
+  return opt === "" ? "AT" : `${opt}+AT`;
 }
 
 const r255 = (v: number) => +(v * 255).toFixed(3);
 
 /** "ST", "SAM rho=0.1", "ASAM rho=1", "AT pgd L∞ 8/255 alpha=2/255 steps=10", "SAM rho=0.1 + AT ...". */
 export function describeMethod(m: Method): string {
-  const o = m.optimizer;
-  const opt = o.name === "sam" ? `${o.adaptive ? "ASAM" : "SAM"} rho=${o.rho}` : "";
+  const r = resolveOptimizer(m.optimizer);
+  const opt = r.plugin.label(r.options);
   if (!m.perturb) return opt || "ST";
   const p = m.perturb;
   const extra = p.options && "alpha" in p.options
@@ -95,13 +91,12 @@ export function describeMethod(m: Method): string {
 
 /** The flat results-CSV columns of a method (the columns of the first version kept their names). */
 export function methodColumns(m: Method): Record<string, string | number | boolean | null> {
-  const o = m.optimizer;
+  const r = resolveOptimizer(m.optimizer);
   const p = m.perturb;
   return {
     method: familyOf(m),
-    optimizer: o.name,
-    rho: o.name === "sam" ? o.rho : null,
-    adaptive: o.name === "sam" ? o.adaptive : null,
+    optimizer: r.spec.name,
+    ...r.plugin.columns(r.options),
     perturb: p ? p.attack : null,
     norm: p ? p.norm : null,
     eps: p ? p.eps : null,

@@ -49,8 +49,9 @@ import { type GraphStepStatus, type GraphTrainStep, graphTrainStep } from "./gra
 import { resolveAttack, runAttack } from "../attacks/registry.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
-import { samStep } from "../optim/sam.ts";
-import { createSgd, type LearningRate, type Sgd, sgdStep } from "../optim/sgd.ts";
+import type { Updater } from "../optim/optimizer.ts";
+import { createUpdater, resolveOptimizer } from "../optim/registry.ts";
+import { createSgd, type LearningRate, type Sgd } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
@@ -164,11 +165,11 @@ export function makeTrainStep(
   method: Method,
   runningStats: RunningStats = "loss-pass",
   rng: Rng = Rng.fromSeed(0),
+  updater: Updater = createUpdater(opt, resolveMethod(method).optimizer),
 ): TrainStep {
   const m = resolveMethod(method);
   const allPasses = checkChoice("runningStats", runningStats, RUNNING_STATS) === "all-passes";
   const inputs = m.perturb ? resolveAttack(m.perturb) : null;
-  const o = m.optimizer;
   const step: TrainStep = async (x, y, lr) => {
     if (typeof lr === "number") checkNumber("lr", lr, { above: 0 });
     const moments: BatchMoments[] = [];
@@ -184,14 +185,9 @@ export function makeTrainStep(
       try {
         const lossAt = (keep: boolean) => () =>
           crossEntropy(model.forward(xTrain, "train", keep ? moments : undefined), y);
-        const loss = o.name === "sgd" ? sgdStep(opt, lossAt(true), lr) : samStep(
-          opt,
-          (pass) => lossAt(pass === 1 || allPasses)(),
-          o.rho,
-          lr,
-          opt.params,
-          o.adaptive,
-        );
+        // Pass 1 (the loss at w) always updates the running statistics; later passes only under
+        // "all-passes".
+        const loss = updater.step((pass) => lossAt(pass === 1 || allPasses)(), lr);
         model.commitMoments(moments);
         return loss;
       } finally {
@@ -363,6 +359,8 @@ export async function train(
   const rng = Rng.fromSeed(cfg.seed);
   const model = createModel(modelSpecFor(cfg, data), rng);
   const opt = createSgd(model.params, { momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const optimizer = resolveOptimizer(cfg.method.optimizer);
+  const updater = optimizer.plugin.createUpdater(opt, optimizer.options);
   let graph: GraphTrainStep | null = null;
   try {
     let metrics: EpochMetrics[] = [];
@@ -376,6 +374,7 @@ export async function train(
         restoreCheckpoint(ckPath, () => { // a state that does not fit: "delete it", not a RangeError
           importModel(model, ck.tensors);
           opt.importState(model.paramNames, ck.tensors);
+          updater.importState(model.paramNames, ck.tensors);
           rng.setState(ck.rng);
         });
         metrics = ck.metrics;
@@ -386,9 +385,10 @@ export async function train(
 
     const eagerStep = inConvPrecision(
       cfg.convPrecision ?? "fp32",
-      makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng),
+      makeTrainStep(model, opt, cfg.method, cfg.runningStats, rng, updater),
     );
-    if (engine === "graph") graph = graphTrainStep(eagerStep);
+    // An optimizer whose steps are not all the same ops (LookSAM) cannot be one replayed graph.
+    if (engine === "graph" && optimizer.plugin.sameOpsEveryStep) graph = graphTrainStep(eagerStep);
     const step = graph ?? eagerStep;
     const label = options.label ?? describeMethod(cfg.method);
     const progress = createProgress({
@@ -427,7 +427,7 @@ export async function train(
               k + 1
             } of ${stepsPerEpoch}: the loss is ${value}; ` +
               `lower the learning rate (lr ${cfg.lr}${
-                cfg.method.optimizer.name === "sam" ? `, rho ${cfg.method.optimizer.rho}` : ""
+                "rho" in optimizer.options ? `, rho ${optimizer.options.rho}` : ""
               }) or check the input data${kept}.`,
           );
         }
@@ -458,7 +458,11 @@ export async function train(
           rng: rng.getState(),
           metrics,
           trainSeconds,
-          tensors: { ...exportModel(model), ...opt.exportState(model.paramNames) },
+          tensors: {
+            ...exportModel(model),
+            ...opt.exportState(model.paramNames),
+            ...updater.exportState(model.paramNames),
+          },
           backend: activeBackend() ?? tf.getBackend(),
         });
       }
@@ -482,5 +486,6 @@ export async function train(
   } finally {
     graph?.dispose();
     opt.dispose();
+    updater.dispose();
   }
 }
