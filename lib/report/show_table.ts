@@ -19,10 +19,13 @@ export interface TableOptions {
 export const TABLE_CLASS = "sam-table";
 export const COUNT_CLASS = "sam-table-count";
 
-type Rows = readonly Record<string, unknown>[] | pl.DataFrame;
+/** Rows as objects (any interface of plain fields) or a polars DataFrame. */
+type Rows = readonly object[] | pl.DataFrame;
 
 function recordsOf(rows: Rows): Record<string, unknown>[] {
-  return Array.isArray(rows) ? [...rows] : (rows as pl.DataFrame).toRecords();
+  return Array.isArray(rows)
+    ? (rows as Record<string, unknown>[]).slice()
+    : (rows as pl.DataFrame).toRecords();
 }
 
 function isMissing(v: unknown): boolean {

@@ -72,7 +72,7 @@ Lanczos with the same number of Hessian-vector products.
 """),
         md("## Run or load"),
         code(r"""
-const env = (k) => Deno.env.get(k) || undefined;
+const env = (k: string) => Deno.env.get(k) || undefined;
 const paths = env("SAM_AT_SHARPNESS_RESULTS")?.split(",").map((s) => s.trim()).filter(Boolean) ?? nb.DEFAULT_RESULTS;
 const mech = await nb.loadMechanism(paths, { workers: env("SAM_AT_WORKERS") ?? "auto" });
 const records = mech.records;
