@@ -13,6 +13,9 @@ conv weights are converted from tfjs HWIO to OIHW, linear weights from [in, out]
 The file's SHA-256 of the tensor data is checked. The `safetensors` package reads the file where
 it is installed (it also checks the format); otherwise the standard library and numpy do.
 
+Needs a Python 3 with torch and numpy (the project's .venv has them only after `bin/deno task bench`);
+without them it says so in one message.
+
     python3 scripts/load_model.py FILE.safetensors             # metadata + logits of a zero image
     python3 scripts/load_model.py FILE.safetensors --inputs X.f32 --json
         X.f32: raw little-endian float32 images, NHWC in [0, 1] (as the Deno model takes them);
@@ -23,10 +26,16 @@ import json
 import struct
 import sys
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as err:  # say what is needed instead of a traceback
+    sys.exit(f"load_model.py needs PyTorch and numpy ({err}). Install them into any Python 3, e.g.\n"
+             f"  python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch numpy\n"
+             f"  /tmp/torch/bin/python scripts/load_model.py FILE.safetensors\n"
+             f"(bin/deno task bench installs torch into the project's .venv; safetensors is optional).")
 
 FORMAT, VERSION, BN_EPS = "sam-at-model", 1, 1e-5
 

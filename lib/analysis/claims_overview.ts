@@ -1,0 +1,125 @@
+/**
+ * The paper's three claims, checked for every dataset and preset the report covers: the claim
+ * values (summary.ts's checkClaims) of our results files and of the paper's own tables, and, where
+ * no numbers of ours exist, that plainly. The report's index renders this (lib/report/index_claims.ts).
+ */
+import type { DatasetName } from "../data/dataset.ts";
+import { datasetSpec } from "../data/registry.ts";
+import { evalColumns, PAPER_COLUMNS } from "../experiments/columns.ts";
+import { planGrid } from "../experiments/plan.ts";
+import { PRESETS } from "../experiments/presets.ts";
+import { planTable } from "../experiments/table.ts";
+import { tableColumns } from "./autoattack_view.ts";
+import {
+  checkClaims,
+  type ClaimCheck,
+  costRatios,
+  PAPER_STD_BOUND,
+  paperSummaries,
+  summarize,
+} from "./summary.ts";
+
+/** The paper's three claims, each decided by the claim checks named in `checks`. */
+export const PAPER_CLAIMS = [
+  {
+    id: 1,
+    text:
+      "SAM alone, with no adversarial examples, raises adversarial robustness above standard training (ST).",
+    checks: ["1a"],
+  },
+  {
+    id: 2,
+    text: "SAM keeps clean accuracy, where adversarial training (AT) loses it.",
+    checks: ["1b", "2b"],
+  },
+  {
+    id: 3,
+    text:
+      "AT gives far more robustness than SAM, at a far higher cost (10-step PGD AT about 10x ST per epoch, SAM about 2x).",
+    checks: ["2a", "cost"],
+  },
+] as const;
+
+/** The cost claim as a value: measured ratios to ST and whether each is within ±30% of the paper's. */
+export interface CostCheck {
+  sam?: number;
+  at10?: number;
+  holds: boolean;
+}
+
+export interface ClaimSource {
+  /** "fashion-mnist/default (ours)", "cifar10 Table 2 (the paper's)", ... */
+  title: string;
+  whose: "ours" | "paper";
+  dataset: DatasetName;
+  preset?: string;
+  /** The notebook (page) that shows the numbers, without extension. */
+  notebook: string;
+  /** Undefined when no numbers of ours exist for this dataset and preset. */
+  claims?: ClaimCheck[];
+  cost?: CostCheck;
+  /** Runs found of those planned (ours). */
+  runs?: { found: number; planned: number };
+}
+
+function costCheck(claimsOf: ReturnType<typeof summarize>): CostCheck | undefined {
+  const r = costRatios(claimsOf);
+  const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
+  const sam = mean(r.filter((x) => x.paperClaim === 2).map((x) => x.ratio));
+  const at10 = mean(r.filter((x) => x.paperClaim === 10).map((x) => x.ratio));
+  if (sam === undefined && at10 === undefined) return undefined;
+  const near = (v: number | undefined, c: number) => v === undefined || Math.abs(v / c - 1) <= 0.3;
+  return { sam, at10, holds: near(sam, 2) && near(at10, 10) };
+}
+
+const NOTEBOOK: Record<DatasetName, string> = {
+  "fashion-mnist": "table_fashion_mnist",
+  cifar10: "table2_cifar10",
+  "cifar10-jpeg": "table2_cifar10",
+  cifar100: "table1_cifar100",
+};
+
+/** Our results for one dataset and preset (PGD-10 columns). */
+export function oursSource(dataset: DatasetName, preset: string): ClaimSource {
+  const plan = planGrid({ dataset, preset });
+  const title = `${datasetSpec(dataset).title}, preset ${preset} (ours)`;
+  const notebook = dataset === "fashion-mnist" && preset === "full"
+    ? "table_fashion_mnist_full"
+    : NOTEBOOK[dataset];
+  const base = { title, whose: "ours" as const, dataset, preset, notebook };
+  if (plan.existing.size === 0) return { ...base, runs: { found: 0, planned: plan.runs.length } };
+  const all = evalColumns(plan.preset.evals);
+  const summaries = summarize(planTable(plan), all);
+  const cols = tableColumns(all).filter((c) => c.attack !== "autoattack");
+  return {
+    ...base,
+    claims: checkClaims(summaries, cols),
+    cost: costCheck(summaries),
+    runs: { found: plan.existing.size, planned: plan.runs.length },
+  };
+}
+
+export function paperSource(dataset: "cifar10" | "cifar100"): ClaimSource {
+  return {
+    title: `${datasetSpec(dataset).title}, Table ${dataset === "cifar10" ? 2 : 1} (the paper's)`,
+    whose: "paper",
+    dataset,
+    notebook: NOTEBOOK[dataset],
+    claims: checkClaims(paperSummaries(dataset), PAPER_COLUMNS, PAPER_STD_BOUND),
+  };
+}
+
+/**
+ * Every source the report covers: the paper's two tables, then ours for each dataset and preset
+ * (Fashion-MNIST's default and full; each CIFAR dataset's presets), with or without results.
+ */
+export function claimsOverview(): ClaimSource[] {
+  const ours: ClaimSource[] = [
+    oursSource("fashion-mnist", "default"),
+    oursSource("fashion-mnist", "full"),
+  ];
+  for (const ds of ["cifar10", "cifar10-jpeg", "cifar100"] as const) {
+    for (const preset of Object.keys(PRESETS[ds])) ours.push(oursSource(ds, preset));
+  }
+  return [paperSource("cifar10"), paperSource("cifar100"), ...ours];
+}
