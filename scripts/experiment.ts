@@ -47,7 +47,16 @@ ${
     }`
   ).join("\n")}
   --rows LIST         all (default: the preset's rows) or a comma list of row ids:
-                        ${ALL_ROWS.map((r) => r.id).join(", ")}
+                        ${ALL_ROWS.filter((r) => r.paper).map((r) => r.id).join(", ")} (the paper's 12)
+${
+  // Rows beyond the paper exist only in the presets that list them: name those presets.
+  ALL_ROWS.filter((r) => !r.paper).map((r) =>
+    `                        ${r.id}: only in ${
+      DATASETS.flatMap((d) =>
+        Object.values(PRESETS[d]).filter((p) => p.rows.includes(r.id)).map((p) => `${d}/${p.name}`)
+      ).join(", ") || "no preset"
+    }`
+  ).join("\n")}
                       (AT eps in 1/255 units; "AT-linf-1/255" is accepted too)
   --seeds LIST        comma list of seeds (default: the preset's)
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
@@ -145,7 +154,9 @@ await runCli(async () => {
       const total = left.reduce((s, r) => s + r.estimatedSeconds, 0);
       const seconds = workersEstimate(total, left.length, n);
       console.log(
-        `With ${Math.min(n, left.length)} workers (--workers ${args.workers}): estimated ${
+        `With ${Math.min(n, left.length)} worker${
+          Math.min(n, left.length) === 1 ? "" : "s"
+        } (--workers ${args.workers}): estimated ${
           formatEstimate(seconds)
         }.`,
       );

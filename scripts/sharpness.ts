@@ -32,7 +32,12 @@ usage: bin/deno task sharpness [options]
   --backend NAME       tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
   --help               this text
 
-Settings (lib/analysis/measure_run.ts DEFAULT_SETTINGS): ${JSON.stringify(DEFAULT_SETTINGS)}`;
+Settings of every measure (lib/analysis/measure_run.ts DEFAULT_SETTINGS; the cache is keyed by them):
+${
+  Object.entries(DEFAULT_SETTINGS).map(([k, v]) =>
+    `  ${k.padEnd(19)}${Array.isArray(v) ? v.join(", ") : typeof v === "number" ? +v.toPrecision(6) : v}`
+  ).join("\n")
+}`;
 
 const list = (v: string | undefined) => v?.split(",").map((s) => s.trim()).filter(Boolean);
 
