@@ -13,7 +13,6 @@ import type { ResultRow } from "../lib/experiments/results.ts";
 import {
   checkClaims,
   costRatios,
-  costStatements,
   difference,
   formatDiff,
   formatPct,
@@ -23,7 +22,7 @@ import {
   summarize,
   verdict,
 } from "../lib/analysis/summary.ts";
-import { claimStatement } from "../lib/report/claim_text.ts";
+import { claimStatement, costStatements } from "../lib/report/claim_text.ts";
 
 const close = (a: number, b: number, tol = 1e-9) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -193,4 +192,14 @@ Deno.test("each claim's outcome and sentence flip with the data", () => {
   const gains = claim(shift("AT", "clean", 0.15), "2b");
   assert.equal(gains.outcome, "does not hold");
   assert.match(gains.text, /^Claim 2b does not hold: 0 of 8 AT rows lose .* 8 gain it\.$/);
+});
+
+Deno.test("the cost sentence flips when SAM's measured cost leaves ±30% of the paper's 2x", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  const slowSam = fakeRows().map((r) =>
+    String(r.row_id).startsWith("SAM") ? { ...r, train_seconds: 4 * Number(r.train_seconds) } : r
+  );
+  const said = costStatements(costRatios(summarize(slowSam, cols)));
+  assert.match(said[0], /^SAM costs 8\.0x ST .* about 2x: does not hold \(outside ±30%\)\.$/);
+  assert.match(said[1], /about 10x: holds/);
 });

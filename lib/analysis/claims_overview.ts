@@ -13,6 +13,7 @@ import { tableColumns } from "./autoattack_view.ts";
 import {
   checkClaims,
   type ClaimCheck,
+  costChecks,
   costRatios,
   PAPER_STD_BOUND,
   paperSummaries,
@@ -40,8 +41,8 @@ export const PAPER_CLAIMS = [
   },
 ] as const;
 
-/** The cost claim as a value: measured ratios to ST and whether each is within ±30% of the paper's. */
-export interface CostCheck {
+/** The cost claim over both families: measured ratios to ST, and whether both are within ±30%. */
+export interface CostSummary {
   sam?: number;
   at10?: number;
   holds: boolean;
@@ -57,19 +58,19 @@ export interface ClaimSource {
   notebook: string;
   /** Undefined when no numbers of ours exist for this dataset and preset. */
   claims?: ClaimCheck[];
-  cost?: CostCheck;
+  cost?: CostSummary;
   /** Runs found of those planned (ours). */
   runs?: { found: number; planned: number };
 }
 
-function costCheck(claimsOf: ReturnType<typeof summarize>): CostCheck | undefined {
-  const r = costRatios(claimsOf);
-  const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
-  const sam = mean(r.filter((x) => x.paperClaim === 2).map((x) => x.ratio));
-  const at10 = mean(r.filter((x) => x.paperClaim === 10).map((x) => x.ratio));
-  if (sam === undefined && at10 === undefined) return undefined;
-  const near = (v: number | undefined, c: number) => v === undefined || Math.abs(v / c - 1) <= 0.3;
-  return { sam, at10, holds: near(sam, 2) && near(at10, 10) };
+function costSummary(summaries: ReturnType<typeof summarize>): CostSummary | undefined {
+  const checks = costChecks(costRatios(summaries));
+  if (checks.length === 0) return undefined;
+  return {
+    sam: checks.find((c) => c.claim === 2)?.mean,
+    at10: checks.find((c) => c.claim === 10)?.mean,
+    holds: checks.every((c) => c.holds),
+  };
 }
 
 const NOTEBOOK: Record<DatasetName, string> = {
@@ -94,7 +95,7 @@ export function oursSource(dataset: DatasetName, preset: string): ClaimSource {
   return {
     ...base,
     claims: checkClaims(summaries, cols),
-    cost: costCheck(summaries),
+    cost: costSummary(summaries),
     runs: { found: plan.existing.size, planned: plan.runs.length },
   };
 }

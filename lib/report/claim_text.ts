@@ -8,6 +8,8 @@ import {
   cellRecords,
   type ClaimCheck,
   type ClaimOutcome,
+  costChecks,
+  type CostRatio,
   formatDiff,
 } from "../analysis/summary.ts";
 
@@ -101,4 +103,15 @@ export function claimCellRecords(
 ): Record<string, string>[] {
   const cells = claims.filter((c) => c.id.startsWith(n)).flatMap((c) => c.cells);
   return cellRecords(cells, columns, n === "1" ? "SAM row" : "AT row");
+}
+
+/** Plain sentences on the cost claim, rendered from costChecks' values. */
+export function costStatements(ratios: readonly CostRatio[]): string[] {
+  return costChecks(ratios).map((c) =>
+    `${c.what} costs ${c.mean.toFixed(1)}x ST per epoch here (${
+      c.rows.map((r) => `${r.row} ${r.ratio.toFixed(2)}x`).join(", ")
+    }); the paper says about ${c.claim}x: ${
+      c.holds ? "holds (within ±30%)" : "does not hold (outside ±30%)"
+    }.`
+  );
 }

@@ -3,7 +3,7 @@
  * whether each holds, rendered from the claim values of lib/analysis/claims_overview.ts, each
  * linking to the page that shows the numbers. Says whose numbers each row is.
  */
-import { type ClaimSource, type CostCheck, PAPER_CLAIMS } from "../analysis/claims_overview.ts";
+import { type ClaimSource, type CostSummary, PAPER_CLAIMS } from "../analysis/claims_overview.ts";
 import type { ClaimCheck } from "../analysis/summary.ts";
 
 const esc = (s: string) =>
@@ -26,7 +26,7 @@ function checkText(c: ClaimCheck): { text: string; mood: Mood } {
   return { text: `${c.id} ${c.outcome} (${n})`, mood };
 }
 
-function costText(s: ClaimSource, cost?: CostCheck): { text: string; mood: Mood } {
+function costText(s: ClaimSource, cost?: CostSummary): { text: string; mood: Mood } {
   if (!cost) {
     return s.whose === "paper"
       ? { text: "cost: stated by the paper, its tables have no timings", mood: "none" }

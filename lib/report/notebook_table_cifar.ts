@@ -13,14 +13,13 @@ import {
   checkClaims,
   type ClaimCheck,
   costRatios,
-  costStatements,
   formatPct,
   PAPER_STD_BOUND,
   paperSummaries,
   type RowSummary,
   summarize,
 } from "../analysis/summary.ts";
-import { claimsMarkdown } from "./claim_text.ts";
+import { claimsMarkdown, costStatements } from "./claim_text.ts";
 import { cifarMissingMarkdown, noiseMarkdown, presetMarkdown } from "./report_text.ts";
 import { costChart, robustVsEpsChart, tradeoffChart } from "./charts.ts";
 import type { Chart } from "./notebook.ts";

@@ -32,11 +32,10 @@ import {
   summarize,
   tableRecords,
 } from "../analysis/summary.ts";
-import { claimsMarkdown, claimStatement } from "./claim_text.ts";
+import { claimsMarkdown, claimStatement, costStatements } from "./claim_text.ts";
 import { costChart, robustVsEpsChart, tradeoffChart } from "./charts.ts";
 import type { Chart } from "./notebook.ts";
 import { noiseMarkdown } from "./report_text.ts";
-import { costStatements } from "../analysis/summary.ts";
 
 const env = (k: string) => Deno.env.get(k) || undefined;
 const pgdOnly = (cols: readonly EvalColumn[]) => cols.filter((c) => c.attack !== "autoattack");
