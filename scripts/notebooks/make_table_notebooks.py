@@ -219,14 +219,18 @@ await showMarkdown(nb.paperClaimsMarkdown());
 
 
 # ---------------------------------------------------------------------------------------------
+TITLES = {"cifar10": "CIFAR-10", "cifar10-jpeg": "CIFAR-10 (JPEG q75 copy)", "cifar100": "CIFAR-100"}
+
+
 def cifar(datasets: list, paper: str, table_no: int, title: str, notebook_name: str):
     ds = ", ".join(f'"{d}"' for d in datasets)
+    names = " and ".join(TITLES[d] for d in datasets)
     return notebook([
         md(f"""
 # Table {table_no}: {title} — the paper's numbers, and ours beside them where they exist
 
 **The paper's numbers:** its Table {table_no} (PreActResNet-18, 100 epochs, mean of 3 runs), read from
-the file data/paper_tables.csv. **Ours:** this project's runs of the same grid ({" and ".join(datasets)}),
+the file data/paper_tables.csv. **Ours:** this project's runs of the same grid on {names},
 shown beside the paper's with the differences once their results files exist; the next sections say
 plainly whether any exist. This notebook never trains. ρ marked * is assumed (lost from the paper's text).
 """),
