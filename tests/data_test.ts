@@ -826,13 +826,13 @@ Deno.test("subset: class-stratified, seeded, deterministic, images follow their 
 });
 
 Deno.test("loadDataset: unknown names get one sentence listing the valid ones; known names dispatch", async () => {
-  assert.deepEqual(DATASETS, ["fashion-mnist", "cifar10", "cifar100"]);
+  assert.deepEqual(DATASETS, ["fashion-mnist", "cifar10", "cifar10-jpeg", "cifar100"]);
   assert.deepEqual(DATASET_NAMES, DATASETS); // the registry serves exactly the loaders' datasets
   await assert.rejects(
     loadDataset("mnist"),
     (e) =>
       e instanceof DatasetError &&
-      e.message === 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar100.',
+      e.message === 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100.',
   );
   const dir = await fashionDir();
   assert.equal((await loadDataset("fashion-mnist", dir)).train.n, 5);

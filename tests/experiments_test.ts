@@ -188,7 +188,7 @@ Deno.test("every preset validates; paper presets are the paper's protocol; the F
 Deno.test("bad names and seeds get one sentence listing the valid ones", () => {
   assert.throws(() => getPreset("mnist"), {
     name: "ExperimentError",
-    message: 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar100.',
+    message: 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100.',
   });
   assert.throws(() => getPreset("cifar10", "default"), {
     message: 'Unknown preset "default" for cifar10: use one of cpu, paper.',

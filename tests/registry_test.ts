@@ -111,7 +111,7 @@ Deno.test("registry: evaluations — an unknown attack or protocol is answered w
 });
 
 Deno.test("registry: datasets — specs, names of loaded splits, and unknown names", async () => {
-  assert.deepEqual(DATASET_NAMES, ["fashion-mnist", "cifar10", "cifar100"]);
+  assert.deepEqual(DATASET_NAMES, ["fashion-mnist", "cifar10", "cifar10-jpeg", "cifar100"]);
   for (const name of DATASET_NAMES) {
     const s = datasetSpec(name);
     assert.equal(s.name, name);
@@ -121,11 +121,11 @@ Deno.test("registry: datasets — specs, names of loaded splits, and unknown nam
   }
   assert.deepEqual(
     DATASET_NAMES.map((n) => [DATASET_SPECS[n].numClasses, DATASET_SPECS[n].augment]),
-    [[10, "fashion"], [10, "cifar"], [100, "cifar"]],
+    [[10, "fashion"], [10, "cifar"], [10, "cifar"], [100, "cifar"]],
   );
   assert.equal(specOf({ name: "cifar100/test[n=100,seed=1]" })?.name, "cifar100");
   assert.equal(specOf({ name: "toy/train" }), undefined);
-  const sentence = 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar100.';
+  const sentence = 'Unknown dataset "mnist": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100.';
   oneSentence(
     () => datasetSpec("mnist"),
     DatasetError,
@@ -149,7 +149,7 @@ Deno.test("registry: datasets — specs, names of loaded splits, and unknown nam
     oneSentence(
       () => getPreset(name),
       ExperimentError,
-      new RegExp(`^Unknown dataset "${name}": use one of fashion-mnist, cifar10, cifar100\\.$`),
+      new RegExp(`^Unknown dataset "${name}": use one of fashion-mnist, cifar10, cifar10-jpeg, cifar100\\.$`),
     );
   }
 });

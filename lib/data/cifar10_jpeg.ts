@@ -85,7 +85,7 @@ export async function loadCifar10Jpeg(dir?: string): Promise<DatasetSplits> {
     if (basename(source) === CIFAR10_JPEG_ARCHIVE.file) {
       verifyChecksum(bytes, CIFAR10_JPEG_ARCHIVE, source, `${HOW_TO_GET}`);
     }
-    cachePath = join(CIFAR10_JPEG_CACHE, `decoded-${sha.slice(0, 16)}.bin`);
+    cachePath = join(CIFAR10_JPEG_CACHE, `decoded-v2-${sha.slice(0, 16)}.bin`);
     raw = await readCache(cachePath);
   }
   if (!raw) {
@@ -99,7 +99,8 @@ export async function loadCifar10Jpeg(dir?: string): Promise<DatasetSplits> {
   };
 }
 
-const CACHE_MAGIC = "sam-at decoded images v1\n";
+// v2: splits in the loader's fixed shuffled order (v1, never committed, was class-sorted).
+const CACHE_MAGIC = "sam-at decoded images v2\n";
 
 /**
  * Cache layout: magic line, one JSON line (shapes, counts, SHA-256 of the payload), then train

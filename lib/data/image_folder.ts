@@ -4,7 +4,9 @@
  * archive (one top-level folder around the splits is allowed, as many archives have). Images are
  * decoded with the decoder libtensorflow already ships (tfjs-node's decodeImage), so no image
  * library is added. Labels follow the class list given by the caller (the dataset registry), not
- * the folders' alphabetical order; images are ordered by class, then by file name.
+ * the folders' alphabetical order. Each split is listed by class and file name, then put in one fixed
+ * pseudo-random order (seed 0), as CIFAR's own files are: evaluations that take the first n test
+ * points (AutoAttack's budget) then see a sample of every class, not the first classes alone.
  *
  * Every image must decode to the same height x width x channels. Bad input is a DatasetError of
  * one sentence naming the file or folder: a missing split, an empty or missing class, a folder
@@ -16,6 +18,7 @@ import { BYTE_TO_UNIT, type Dataset, DatasetError, type DatasetSplits } from "./
 import { firstLine, gunzipOrThrow, isDirectory } from "./files.ts";
 import { readTar, TarError } from "./tar.ts";
 import { tfjsNodeModule } from "../backend/backend.ts";
+import { Rng } from "../util/rng.ts";
 
 /** A decoded image: height x width x channels bytes, row-major, channels interleaved. */
 export interface DecodedImage {
@@ -196,9 +199,14 @@ function groupFiles(
     out[split].sort((a, b) =>
       a.label - b.label || (a.file.path < b.file.path ? -1 : a.file.path > b.file.path ? 1 : 0)
     );
+    const listed = out[split];
+    out[split] = Array.from(Rng.fromSeed(LISTING_SEED).permutation(listed.length), (i) => listed[i]);
   }
   return out;
 }
+
+/** The seed of the fixed order of every split (changing it changes every image-folder result). */
+const LISTING_SEED = 0;
 
 async function archiveFiles(path: string): Promise<FileEntry[]> {
   let bytes: Uint8Array;
