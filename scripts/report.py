@@ -151,7 +151,8 @@ def main() -> int:
     # argparse prints its own usage line: leave the docstring's out, or --help shows it twice.
     ap = argparse.ArgumentParser(description=re.sub(r"\nUsage:.*?\n\n", "\n\n", __doc__, flags=re.S),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("notebooks", nargs="*", type=Path,
+                    help="notebooks to run (default: every notebooks/*.ipynb not starting with '_')")
     ap.add_argument("--no-execute", action="store_true", help="render the executed copies already in the output folder")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default report/, ignored by git; results/report/ is the committed copy)")
     args = ap.parse_args()
