@@ -37,8 +37,18 @@ usage: bin/deno task demo [--train 4000] [--test 1000] [--epochs 2] [--width 32]
                           [--asam-rho 0.5] [--lr 0.05] [--methods ST,SAM,AT] [--seed 0]
                           [--csv results/demo.csv]
 
+  --train N        training images (a fixed class-stratified subset; default 4000)
+  --test N         test images every evaluation uses (default 1000)
+  --epochs N       training epochs (default 2)
+  --width N        small CNN width (default 32)
+  --rho R          SAM radius (default 0.1)
+  --asam-rho R     ASAM radius (default 0.5)
+  --lr R           learning rate (default 0.05)
   --methods LIST   comma list of ${METHODS.join(", ")} (SAM and SAM+AT use --rho, ASAM --asam-rho;
-                   AT and SAM+AT train on PGD-5 L∞ 8/255 inputs, step 2/255)`;
+                   AT and SAM+AT train on PGD-5 L∞ 8/255 inputs, step 2/255; default ST,SAM,AT)
+  --seed N         seed of the subset, initialisation and batches (default 0)
+  --csv PATH       also append one row per method to this CSV
+  --help           this text`;
 
 const args = parseCli({
   train: { type: "string", default: "4000" },

@@ -170,7 +170,9 @@ await runCli(async () => {
       const total = left.reduce((s, r) => s + r.estimatedSeconds, 0);
       const seconds = workersEstimate(total, left.length, n);
       console.log(
-        `With ${Math.min(n, left.length)} workers (--workers ${args.workers}): estimated ${
+        `With ${Math.min(n, left.length)} worker${
+          Math.min(n, left.length) === 1 ? "" : "s"
+        } (--workers ${args.workers}): estimated ${
           formatEstimate(seconds)
         }.`,
       );

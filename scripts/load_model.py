@@ -14,6 +14,9 @@ The file is verified first (scripts/model_file_check.py: the SHA-256 over header
 version-2 file, of the data of a version-1 file; the run key its name carries). The `safetensors` package reads the file where
 it is installed (it also checks the format); otherwise the standard library and numpy do.
 
+Needs a Python 3 with torch and numpy (the project's .venv has them only after `bin/deno task bench`);
+without them it says so in one message.
+
     python3 scripts/load_model.py FILE.safetensors             # metadata + logits of a zero image
     python3 scripts/load_model.py FILE.safetensors --inputs X.f32 --json
         X.f32: raw little-endian float32 images, NHWC in [0, 1] (as the Deno model takes them);
@@ -22,10 +25,16 @@ it is installed (it also checks the format); otherwise the standard library and 
 import json
 import sys
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as err:  # say what is needed instead of a traceback
+    sys.exit(f"load_model.py needs PyTorch and numpy ({err}). Install them into any Python 3, e.g.\n"
+             f"  python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch numpy\n"
+             f"  /tmp/torch/bin/python scripts/load_model.py FILE.safetensors\n"
+             f"(bin/deno task bench installs torch into the project's .venv; safetensors is optional).")
 
 from model_file_check import ModelFileError, read_checked
 

@@ -1,7 +1,8 @@
-"""Execute the notebooks headlessly and render them, with an index page, into results/report/.
+"""Execute the notebooks headlessly and render them, with an index page, into report/ (ignored by git).
 
 Usage: report.py [--no-execute] [--out DIR] [notebook.ipynb ...]
-(default: every notebooks/*.ipynb not starting with '_', rendered into results/report/)
+(default: every notebooks/*.ipynb not starting with '_', rendered into report/; `--out results/report`
+refreshes the committed copy of the report)
 
 Paths are checked first (scripts/report_inputs.py): a file that is not a notebook, or one whose
 page would replace another notebook's (or the index), is refused in one sentence (exit 2).
@@ -13,7 +14,9 @@ it), fails the notebook. Lost outputs are retried once. Other notebooks still re
 import argparse
 import html
 import json
+import re
 import shutil
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -29,7 +32,8 @@ from report_inputs import refusal, source_of
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-DEFAULT_OUT = ROOT / "results" / "report"
+# An ignored folder: rendering must not rewrite the committed copy in results/report/ unasked.
+DEFAULT_OUT = ROOT / "report"
 KERNEL = "sam-at-deno"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
@@ -93,42 +97,68 @@ def render(nb, name: str, out: Path) -> None:
     (out / f"{name}.html").write_text(body, encoding="utf-8")
 
 
-def title_and_summary(nb, fallback: str) -> tuple[str, str]:
+def first_sentence(text: str) -> str:
+    """The first whole sentence of a paragraph, Markdown code marks and emphasis removed."""
+    plain = re.sub(r"[`*]", "", " ".join(text.split()))
+    m = re.match(r"(.+?[.!?])(\s|$)", plain)
+    return m.group(1) if m else plain
+
+
+def title_and_summary(nb, fallback: str) -> tuple[str, str, str]:
+    """Title, one-sentence summary and whose numbers the page shows (the generators' metadata)."""
+    meta = nb.metadata.get("sam_at", {})
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             lines = [l.strip() for l in cell.source.splitlines() if l.strip()]
             if lines and lines[0].startswith("#"):
                 rest = [l for l in lines[1:] if not l.startswith("#")]
-                return lines[0].lstrip("# "), (rest[0] if rest else "")
-    return fallback, ""
+                summary = meta.get("summary") or first_sentence(" ".join(rest[:3]))
+                return lines[0].lstrip("# "), summary, meta.get("numbers", "")
+    return fallback, meta.get("summary", ""), meta.get("numbers", "")
+
+
+def claims_section() -> str:
+    """The paper's three claims and whether each holds, per dataset and preset (scripts/report_index.ts)."""
+    run = subprocess.run([str(ROOT / "bin" / "deno"), "run", "-A", str(ROOT / "scripts" / "report_index.ts")],
+                         cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        log(f"claims section failed: {run.stderr.strip().splitlines()[-1:]}")
+        return "<p><b>The claims table could not be computed</b> (scripts/report_index.ts failed; see the log).</p>"
+    return run.stdout
 
 
 def write_index(entries: list[dict], out: Path) -> None:
     rows = "\n".join(
         f'<tr><td><a href="{e["name"]}.html">{html.escape(e["title"])}</a>'
         f'<div class="s">{html.escape(e["summary"])}</div></td>'
+        f'<td>{html.escape(e["numbers"])}</td>'
         f'<td>{e["status"]}</td><td>{e["wall"]}</td></tr>' for e in entries)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     (out / "index.html").write_text(f"""<!doctype html><html><head><meta charset="utf-8">
 <title>SAM alone can improve adversarial robustness: TypeScript reproduction</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}}
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}}
 .s{{color:#555;font-size:.9em}}</style></head><body>
 <h1>Sharpness-Aware Minimization Alone can Improve Adversarial Robustness</h1>
 <p>A TypeScript (Deno + TensorFlow.js) reproduction of Wei, Zhu &amp; Zhang (2023). Each page is a
 notebook executed headlessly; each states which numbers are the paper's, which are ours, and how
 our settings differ from the paper's.</p>
-<table><tr><th>Notebook</th><th>Status</th><th>Run time</th></tr>
+{claims_section()}
+<h2>Pages</h2>
+<table><tr><th>Notebook</th><th>Whose numbers</th><th>Status</th><th>Run time</th></tr>
 {rows}
 </table><p class="s">Rendered {stamp}.</p></body></html>
 """, encoding="utf-8")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("notebooks", nargs="*", type=Path)
+    # argparse prints its own usage line: leave the docstring's out, or --help shows it twice.
+    ap = argparse.ArgumentParser(description=re.sub(r"\nUsage:.*?\n\n", "\n\n", __doc__, flags=re.S),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebooks", nargs="*", type=Path,
+                    help="notebooks to run (default: every notebooks/*.ipynb not starting with '_')")
     ap.add_argument("--no-execute", action="store_true", help="render the executed copies already in the output folder")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default results/report/)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default report/, ignored by git; results/report/ is the committed copy)")
     args = ap.parse_args()
     out = args.out.resolve()
 
@@ -176,10 +206,10 @@ def main() -> int:
     entries = []
     for p in sorted((p for p in out.glob("*.ipynb")), key=order_key):
         nb = nbformat.read(p, as_version=4)
-        title, summary = title_and_summary(nb, p.stem)
+        title, summary, numbers = title_and_summary(nb, p.stem)
         bad = problems(nb)
         wall = nb.metadata.get("sam_at", {}).get("wall_seconds")
-        entries.append({"name": p.stem, "title": title, "summary": summary,
+        entries.append({"name": p.stem, "title": title, "summary": summary, "numbers": numbers,
                         "status": "ok" if not bad else f"{len(bad)} problem(s)",
                         "wall": f"{wall:.0f} s" if wall is not None else ""})
     write_index(entries, out)

@@ -10,7 +10,11 @@
 #   FASHION_MNIST_DIR=<dir>  use the four Fashion-MNIST .gz files there instead of the Debian package
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-case "${1:-}" in "" | --slurm) ;; *) echo "[setup] error: unknown option $1 (only --slurm)" >&2; exit 2 ;; esac
+case "${1:-}" in
+  "" | --slurm) ;;
+  -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "[setup] error: unknown option $1 (only --slurm; --help describes them)" >&2; exit 2 ;;
+esac
 
 log() { echo "[setup] $*" >&2; }
 die() { echo "[setup] error: $*" >&2; exit 1; }

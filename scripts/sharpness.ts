@@ -36,7 +36,12 @@ usage: bin/deno task sharpness [options]
   --data-dir PATH      where the runs' dataset is (default: the dataset's own place)
   --help               this text
 
-Settings (lib/analysis/measure_run.ts DEFAULT_SETTINGS): ${JSON.stringify(DEFAULT_SETTINGS)}`;
+Settings of every measure (lib/analysis/measure_run.ts DEFAULT_SETTINGS; the cache is keyed by them):
+${
+  Object.entries(DEFAULT_SETTINGS).map(([k, v]) =>
+    `  ${k.padEnd(19)}${Array.isArray(v) ? v.join(", ") : typeof v === "number" ? +v.toPrecision(6) : v}`
+  ).join("\n")
+}`;
 
 const list = (v: string | undefined) => v?.split(",").map((s) => s.trim()).filter(Boolean);
 

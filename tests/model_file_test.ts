@@ -410,7 +410,9 @@ print(json.dumps(out))
 `;
 
 Deno.test({
-  name: "model file: scripts/load_model.py rebuilds the same model in PyTorch (max |diff| < 1e-4)",
+  // The test summary lists ignored tests by name only: the name says why this one is.
+  name: "model file: scripts/load_model.py rebuilds the same model in PyTorch (max |diff| < 1e-4)" +
+    (torchPython ? "" : " [IGNORED: no python with torch and numpy; set SAM_AT_PYTHON]"),
   ignore: !torchPython,
   fn: () => {
     const dir = tempDir();

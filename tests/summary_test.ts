@@ -13,7 +13,6 @@ import type { ResultRow } from "../lib/experiments/results.ts";
 import {
   checkClaims,
   costRatios,
-  costStatements,
   difference,
   formatDiff,
   formatPct,
@@ -23,6 +22,7 @@ import {
   summarize,
   verdict,
 } from "../lib/analysis/summary.ts";
+import { claimStatement, costStatements } from "../lib/report/claim_text.ts";
 
 const close = (a: number, b: number, tol = 1e-9) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -61,7 +61,10 @@ Deno.test("the paper's own numbers: Table 2 rows parse and its claims mostly hol
   assert.equal(claims[0].withinNoise, 1);
   // AT-linf-8 is below SAM-0.2 on L2 16/255 (82.5 vs 84.0): reported, not hidden.
   assert.equal(claims[2].opposite, 1);
-  assert.match(claims[2].statement, /^Claim 2a holds only in part, with exceptions: 31 of 32/);
+  assert.match(
+    claimStatement(claims[2], PAPER_COLUMNS),
+    /^Claim 2a holds only in part, with exceptions: 31 of 32/,
+  );
 });
 
 function fakeRows(): ResultRow[] {
@@ -100,7 +103,7 @@ Deno.test("summarize + checkClaims + costRatios on synthetic runs", () => {
   assert.equal(claims[0].holds, 3 * 8); // SAM +10 points on every robust column
   assert.equal(claims[1].withinNoise, 3); // SAM clean -1 point: within noise at N = 1000
   assert.match(
-    claims[1].statement,
+    claimStatement(claims[1], cols),
     /^Claim 1b holds: of 3 SAM rows, 0 improve clean accuracy beyond 2 SE, 3 keep it/,
   );
   assert.equal(claims[3].holds, 8); // AT -5 points clean
@@ -145,7 +148,58 @@ Deno.test("a claim with few significant cells is called weak, and the side of ea
   const [claim1a] = checkClaims(summarize(rows, cols), cols);
   assert.equal(claim1a.holds, 3);
   assert.match(
-    claim1a.statement,
+    claimStatement(claim1a, cols),
     /^Claim 1a is shown only weakly: 3 of 24 comparisons hold beyond 2 SE, 21 are within noise, 0 go the opposite way; the point estimate lies on the claimed side in 24 of 24\.$/,
   );
+});
+
+Deno.test("each claim's outcome and sentence flip with the data", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  const shift = (fam: string, key: "clean" | "robust", by: number) =>
+    fakeRows().map((r) => {
+      if (!String(r.row_id).startsWith(fam)) return r;
+      const out: ResultRow = { ...r };
+      for (const c of cols) {
+        if ((key === "clean") === (c.key === "clean")) out[c.key] = Number(r[c.key]) + by;
+      }
+      return out;
+    });
+  const claim = (rows: ResultRow[], id: string) => {
+    const c = checkClaims(summarize(rows, cols), cols).find((x) => x.id === id)!;
+    return { outcome: c.outcome, text: claimStatement(c, cols) };
+  };
+  // 1a: SAM +10 points robust in fakeRows; SAM -20 points makes it go the other way.
+  assert.equal(claim(fakeRows(), "1a").outcome, "holds");
+  const no1a = claim(shift("SAM", "robust", -0.2), "1a");
+  assert.equal(no1a.outcome, "does not hold");
+  assert.match(no1a.text, /^Claim 1a does not hold: 0 of 24 .* 24 go the opposite way/);
+  // 1b: SAM -1 point clean keeps it; -10 points loses it.
+  const lost = claim(shift("SAM", "clean", -0.09), "1b");
+  assert.equal(lost.outcome, "does not hold");
+  assert.match(
+    lost.text,
+    /^Claim 1b does not hold: of 3 SAM rows, 0 improve .* 3 lose it \(SAM-0\.05: −10\.0/,
+  );
+  // 2a: AT +25 points over SAM; AT at SAM's level is within noise.
+  assert.match(
+    claim(fakeRows(), "2a").text,
+    /^Claim 2a holds: 64 of 64 .* margin over SAM-0\.05 ranges from 25\.0/,
+  );
+  const level = claim(shift("AT", "robust", -0.25), "2a");
+  assert.equal(level.outcome, "not shown");
+  assert.match(level.text, /^Claim 2a is not shown \(all within noise\)/);
+  // 2b: AT -5 points clean holds; AT +10 points clean goes the other way.
+  const gains = claim(shift("AT", "clean", 0.15), "2b");
+  assert.equal(gains.outcome, "does not hold");
+  assert.match(gains.text, /^Claim 2b does not hold: 0 of 8 AT rows lose .* 8 gain it\.$/);
+});
+
+Deno.test("the cost sentence flips when SAM's measured cost leaves ±30% of the paper's 2x", () => {
+  const cols = evalColumns(EXTENDED_EVAL_ATTACKS);
+  const slowSam = fakeRows().map((r) =>
+    String(r.row_id).startsWith("SAM") ? { ...r, train_seconds: 4 * Number(r.train_seconds) } : r
+  );
+  const said = costStatements(costRatios(summarize(slowSam, cols)));
+  assert.match(said[0], /^SAM costs 8\.0x ST .* about 2x: does not hold \(outside ±30%\)\.$/);
+  assert.match(said[1], /about 10x: holds/);
 });

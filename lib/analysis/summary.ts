@@ -251,39 +251,57 @@ export function cellRecords(
   }));
 }
 
+/** A claim's outcome from its comparisons (see claimOutcome). */
+export type ClaimOutcome =
+  | "holds"
+  | "holds in part"
+  | "shown only weakly"
+  | "not shown"
+  | "holds only in part, with exceptions"
+  | "does not hold";
+
+export type ClaimId = "1a" | "1b" | "2a" | "2b";
+
+/** A claim checked on data: its outcome, the counts it rests on, and every comparison. */
 export interface ClaimCheck {
+  id: ClaimId;
+  /** The claim in words, e.g. "1a. SAM alone raises PGD robust accuracy above ST". */
   claim: string;
   /** What was compared, in words. */
   test: string;
+  outcome: ClaimOutcome;
   holds: number;
   withinNoise: number;
   opposite: number;
-  /** A plain sentence computed from the counts. */
-  statement: string;
+  /** Comparisons whose point estimate lies on the claimed side (significant or not). */
+  claimedSide: number;
+  total: number;
+  /** The most robust SAM row (claim 2a's comparison row). */
+  against?: string;
   cells: Cell[];
-}
-
-/** The verb form for a count: 1 takes the singular. */
-function verb(n: number, singular: string, plural: string): string {
-  return n === 1 ? singular : plural;
 }
 
 /**
  * A claim's outcome from its comparisons: "holds" (all beyond 2 SE the claimed way), "holds in
- * part" (at least half do, none go the other way), "is shown only weakly" (fewer than half do,
- * none the other way), "is not shown" (all within noise), "holds only in part, with exceptions"
- * (some each way), "does not hold" (none the claimed way, some the other).
+ * part" (at least half do, none go the other way), "shown only weakly" (fewer than half do, none
+ * the other way), "not shown" (all within noise), "holds only in part, with exceptions" (some each
+ * way), "does not hold" (none the claimed way, some the other).
  */
-function outcome(
+export function claimOutcome(
   k: { holds: number; withinNoise: number; opposite: number },
   total: number,
-): string {
+): ClaimOutcome {
   if (k.holds === total) return "holds";
   if (k.opposite === 0) {
-    if (k.holds === 0) return "is not shown (all within noise)";
-    return 2 * k.holds >= total ? "holds in part" : "is shown only weakly";
+    if (k.holds === 0) return "not shown";
+    return 2 * k.holds >= total ? "holds in part" : "shown only weakly";
   }
   return k.holds > 0 ? "holds only in part, with exceptions" : "does not hold";
+}
+
+/** Claim 1b ("keeps or improves"): it holds unless a SAM row loses clean accuracy beyond 2 SE. */
+function keepsOutcome(opposite: number, total: number): ClaimOutcome {
+  return opposite === 0 ? "holds" : opposite === total ? "does not hold" : "holds in part";
 }
 
 function countVerdicts(cells: readonly Cell[]) {
@@ -292,12 +310,8 @@ function countVerdicts(cells: readonly Cell[]) {
     withinNoise: cells.filter((c) => c.verdict === "within noise").length,
     opposite: cells.filter((c) => c.verdict === "opposite").length,
     claimedSide: cells.filter((c) => c.claimedSide).length,
+    total: cells.length,
   };
-}
-
-function listCells(cells: readonly Cell[], columns: readonly EvalColumn[]): string {
-  const label = (k: string) => columns.find((c) => c.key === k)?.label ?? k;
-  return cells.map((c) => `${c.row} on ${label(c.column)}`).join(", ");
 }
 
 /** The SAM row with the highest mean robust accuracy (averaged over the robust columns). */
@@ -317,7 +331,8 @@ export function strongestSam(
  * The paper's qualitative claims, checked on `summaries`:
  *  1a SAM raises robust accuracy over ST; 1b SAM keeps or improves clean accuracy;
  *  2a AT is more robust than (the most robust) SAM; 2b AT loses clean accuracy against ST.
- * (The cost claim is costRatios.) Claims whose rows are missing are left out.
+ * (The cost claim is costRatios.) Claims whose rows are missing are left out. The sentences are
+ * lib/report/claim_text.ts's.
  */
 export function checkClaims(
   summaries: readonly RowSummary[],
@@ -332,88 +347,59 @@ export function checkClaims(
   const best = strongestSam(summaries, robust);
   const out: ClaimCheck[] = [];
   const make = (
+    id: ClaimId,
     claim: string,
     test: string,
     cells: Cell[],
-    sentence: (k: ReturnType<typeof countVerdicts>) => string,
+    outcome: (k: ReturnType<typeof countVerdicts>) => ClaimOutcome,
+    against?: string,
   ) => {
     const k = countVerdicts(cells);
-    out.push({ claim, test, ...k, statement: sentence(k), cells });
+    out.push({
+      id,
+      claim,
+      test,
+      outcome: outcome(k),
+      ...k,
+      cells,
+      ...(against ? { against } : {}),
+    });
   };
-  const tally = (k: ReturnType<typeof countVerdicts>, total: number) =>
-    `${k.holds} of ${total} comparisons ${
-      verb(k.holds, "holds", "hold")
-    } beyond 2 SE, ${k.withinNoise} ${
-      verb(k.withinNoise, "is", "are")
-    } within noise, ${k.opposite} ${verb(k.opposite, "goes", "go")} the opposite way; the point ` +
-    `estimate lies on the claimed side in ${k.claimedSide} of ${total}`;
-
+  const usual = (k: ReturnType<typeof countVerdicts>) => claimOutcome(k, k.total);
   if (st && sams.length) {
-    const cells = compareRows(sams.map((a) => ({ a, b: st })), robust, () => 1, fallbackStd);
+    const pairs = sams.map((a) => ({ a, b: st }));
     make(
+      "1a",
       "1a. SAM alone raises PGD robust accuracy above ST",
       "SAM − ST, robust columns",
-      cells,
-      (k) => {
-        return `Claim 1a ${outcome(k, cells.length)}: ${tally(k, cells.length)}` +
-          (k.opposite
-            ? ` (opposite: ${listCells(cells.filter((c) => c.verdict === "opposite"), columns)})`
-            : "") +
-          ".";
-      },
+      compareRows(pairs, robust, () => 1, fallbackStd),
+      usual,
     );
-    const cc = compareRows(sams.map((a) => ({ a, b: st })), clean, () => 1, fallbackStd);
-    make("1b. SAM keeps or improves clean accuracy", "SAM − ST, clean accuracy", cc, (k) => {
-      const word = k.opposite === 0
-        ? "holds"
-        : k.opposite === cc.length
-        ? "does not hold"
-        : "holds only in part";
-      return `Claim 1b ${word}: of ${cc.length} SAM row${cc.length === 1 ? "" : "s"}, ${k.holds} ${
-        verb(k.holds, "improves", "improve")
-      } clean accuracy beyond 2 SE, ${k.withinNoise} ${
-        verb(k.withinNoise, "keeps", "keep")
-      } it (within noise), ${k.opposite} ${verb(k.opposite, "loses", "lose")} it` +
-        (k.opposite
-          ? ` (${
-            cc.filter((c) => c.verdict === "opposite").map((c) =>
-              `${c.row}: ${formatDiff(c.diff, c.verdict, false)} points`
-            ).join(", ")
-          })`
-          : "") +
-        ".";
-    });
+    make(
+      "1b",
+      "1b. SAM keeps or improves clean accuracy",
+      "SAM − ST, clean accuracy",
+      compareRows(pairs, clean, () => 1, fallbackStd),
+      (k) => keepsOutcome(k.opposite, k.total),
+    );
   }
   if (best && ats.length) {
-    const cells = compareRows(ats.map((a) => ({ a, b: best })), robust, () => 1, fallbackStd);
     make(
+      "2a",
       `2a. AT gives far more robustness than SAM (compared with the most robust SAM row, ${best.row.id})`,
       `AT − ${best.row.id}, robust columns`,
-      cells,
-      (k) => {
-        const word = outcome(k, cells.length);
-        const margins = cells.map((c) => c.diff.diff * 100);
-        return `Claim 2a ${word}: ${
-          tally(k, cells.length)
-        }; AT's margin over ${best.row.id} ranges from ${Math.min(...margins).toFixed(1)} to ${
-          Math.max(...margins).toFixed(1)
-        } points.`;
-      },
+      compareRows(ats.map((a) => ({ a, b: best })), robust, () => 1, fallbackStd),
+      usual,
+      best.row.id,
     );
   }
   if (st && ats.length) {
-    const cells = compareRows(ats.map((a) => ({ a, b: st })), clean, () => -1, fallbackStd);
     make(
+      "2b",
       "2b. AT loses clean accuracy (compared with ST)",
       "AT − ST, clean accuracy",
-      cells,
-      (k) => {
-        return `Claim 2b ${outcome(k, cells.length)}: ${k.holds} of ${cells.length} AT row${
-          cells.length === 1 ? "" : "s"
-        } ${verb(k.holds, "loses", "lose")} clean accuracy beyond 2 SE, ${k.withinNoise} ${
-          verb(k.withinNoise, "is", "are")
-        } within noise, ${k.opposite} ${verb(k.opposite, "gains", "gain")} it.`;
-      },
+      compareRows(ats.map((a) => ({ a, b: st })), clean, () => -1, fallbackStd),
+      usual,
     );
   }
   return out;
@@ -457,25 +443,26 @@ export function costRatios(summaries: readonly RowSummary[]): CostRatio[] {
   });
 }
 
-/** Plain sentences on the cost claim: measured SAM and 10-step AT ratios against "about 2x" and "about 10x" (±30%). */
-export function costStatements(ratios: readonly CostRatio[]): string[] {
-  const out: string[] = [];
-  for (
-    const [claim, rows, what] of [
-      [2, ratios.filter((r) => r.paperClaim === 2), "SAM"],
-      [10, ratios.filter((r) => r.paperClaim === 10), "10-step PGD AT"],
-    ] as const
-  ) {
+/** The cost claim as a value: a family's mean ratio to ST against the paper's "about" figure. */
+export interface CostCheck {
+  /** "SAM" or "10-step PGD AT". */
+  what: string;
+  /** The paper's figure: 2 (SAM) or 10 (10-step PGD AT). */
+  claim: number;
+  mean: number;
+  rows: CostRatio[];
+  /** The mean lies within ±30% of the paper's figure. */
+  holds: boolean;
+}
+
+/** The cost claim checked for SAM (about 2x ST) and 10-step PGD AT (about 10x), where measured. */
+export function costChecks(ratios: readonly CostRatio[]): CostCheck[] {
+  const out: CostCheck[] = [];
+  for (const [claim, what] of [[2, "SAM"], [10, "10-step PGD AT"]] as const) {
+    const rows = ratios.filter((r) => r.paperClaim === claim);
     if (rows.length === 0) continue;
     const mean = rows.reduce((s, r) => s + r.ratio, 0) / rows.length;
-    const ok = mean >= 0.7 * claim && mean <= 1.3 * claim;
-    out.push(
-      `${what} costs ${mean.toFixed(1)}x ST per epoch here (${
-        rows.map((r) => `${r.row} ${r.ratio.toFixed(2)}x`).join(", ")
-      }); the paper says about ${claim}x: ${
-        ok ? "holds (within ±30%)" : "does not hold (outside ±30%)"
-      }.`,
-    );
+    out.push({ what, claim, mean, rows, holds: mean >= 0.7 * claim && mean <= 1.3 * claim });
   }
   return out;
 }

@@ -543,7 +543,7 @@ async function runInWorkers(
   log(
     `grid finished: ${todo.length - left} run(s) in ${
       formatDuration(seconds)
-    } with ${count} workers; results in ${shownPath(plan.resultsPath)}`,
+    } with ${count} worker${count === 1 ? "" : "s"}; results in ${shownPath(plan.resultsPath)}`,
   );
   return {
     plan: after,

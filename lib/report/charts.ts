@@ -27,15 +27,22 @@ const SYMBOLS: Record<string, string> = {
 const SAM_COLORS = ["#9ecae1", "#4292c6", "#08519c"];
 const LINF_COLORS = ["#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
 const L2_COLORS = ["#a1d99b", "#74c476", "#31a354", "#006d2c"];
+const ASAM_COLORS = ["#bcbddc", "#6a51a3"];
+const SAM_AT_COLORS = ["#d94801", "#8c2d04"];
 
-/** One colour per grid row: ST black, SAM blues, AT L-inf reds, AT L2 greens (darker = stronger). */
+/**
+ * One colour per grid row: ST black, SAM blues, AT L-inf reds, AT L2 greens, ASAM purples, SAM+AT
+ * oranges (darker = stronger). Each group has its own palette, so no two rows share a colour.
+ */
 export function rowColor(row: GridRow, index: number): string {
   if (row.group === "ST") return "#222222";
-  const palette = row.group === "SAM"
-    ? SAM_COLORS
-    : row.group === "AT-linf"
-    ? LINF_COLORS
-    : L2_COLORS;
+  const palette = {
+    SAM: SAM_COLORS,
+    "AT-linf": LINF_COLORS,
+    "AT-l2": L2_COLORS,
+    ASAM: ASAM_COLORS,
+    "SAM+AT": SAM_AT_COLORS,
+  }[row.group as string] ?? L2_COLORS;
   return palette[Math.min(index, palette.length - 1)];
 }
 

@@ -1,14 +1,15 @@
 /**
  * The Markdown paragraphs of the table notebooks, built from presets, plans and results so that
  * every number in them is computed, never typed: a preset's settings beside the paper's, the
- * sampling-noise paragraph, the claim statements, and what to do when CIFAR results are missing.
+ * sampling-noise paragraph (claim sentences: claim_text.ts), and what to do when CIFAR results are missing.
  */
 import { type EvalColumn, evalColumns } from "../experiments/columns.ts";
 import { RHO_NOTE } from "../experiments/grid.ts";
 import { describePlan, formatEstimate, type GridPlan } from "../experiments/plan.ts";
 import { type Preset, PRESETS } from "../experiments/presets.ts";
 import { datasetSpec } from "../data/registry.ts";
-import type { ClaimCheck, RowSummary } from "../analysis/summary.ts";
+import type { DatasetName } from "../data/dataset.ts";
+import type { RowSummary } from "../analysis/summary.ts";
 
 const PAPER = PRESETS.cifar10.paper;
 
@@ -98,17 +99,9 @@ export function noiseMarkdown(
   ].join(" ");
 }
 
-/** One heading and plain statement per claim. */
-export function claimsMarkdown(claims: readonly ClaimCheck[], where: string): string {
-  if (claims.length === 0) {
-    return `No claim can be checked ${where}: the ST, SAM or AT rows are missing.`;
-  }
-  return claims.map((c) => `**${c.claim}** (${c.test}, ${where}): ${c.statement}`).join("\n\n");
-}
-
 /** What is missing for a CIFAR table, and the exact commands to produce it. */
 export function cifarMissingMarkdown(
-  dataset: "cifar10" | "cifar100",
+  dataset: DatasetName,
   dataProblem: string | null,
   plan: GridPlan,
   notebook: string,
@@ -116,8 +109,10 @@ export function cifarMissingMarkdown(
   const left = plan.runs.filter((r) => r.status !== "done");
   const estimate = formatEstimate(left.reduce((s, r) => s + r.estimatedSeconds, 0));
   const p = plan.preset;
+  const title = datasetSpec(dataset).title;
+  const downloadable = dataset === "cifar10" || dataset === "cifar100";
   const lines = [
-    `**No results of ours for ${dataset} yet** (looked for ${
+    `**No numbers of ours for ${title} exist yet** (looked for ${
       Object.keys(PRESETS[dataset]).map((n) => `\`results/${dataset}-${n}.csv\``).join(" and ")
     }).`,
     "",
@@ -128,7 +123,7 @@ export function cifarMissingMarkdown(
     "To produce our numbers:",
     "",
     "```bash",
-    ...(dataProblem
+    ...(dataProblem && downloadable
       ? [
         `bin/deno run -A scripts/dataset.ts download ${dataset}   # needs network; verifies size, MD5, SHA-256`,
       ]

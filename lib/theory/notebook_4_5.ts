@@ -17,7 +17,8 @@ import {
 import { logspace, maxOf, relGap } from "./notebook_common.ts";
 
 /** The notebook's models: p = 0.9, eta = 0.1 and the given d. */
-export const model = (d: number) => ({ p: 0.9, eta: 0.1, d });
+const ETA = 0.1;
+export const model = (d: number) => ({ p: 0.9, eta: ETA, d });
 
 export interface MatchingRow {
   d: number;
@@ -91,11 +92,13 @@ export function equivalenceChart(): Chart {
       marker: { color: colors[i], symbol: "circle-open", size: 8 },
     });
   });
+  // eps(rho) rises to eta as rho grows: its limit, drawn across the plot (an eps = rho line would
+  // leave the axis range, whose top is near eta, after the first few points).
   traces.push({
-    x: rhos,
-    y: rhos,
+    x: [rhos[0], rhos[rhos.length - 1]],
+    y: [ETA, ETA],
     mode: "lines",
-    name: "eps = rho",
+    name: `eps = eta = ${ETA} (the limit as rho grows)`,
     line: { color: "gray", dash: "dot" },
   });
   return chart(

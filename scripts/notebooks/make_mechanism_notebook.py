@@ -3,9 +3,10 @@
 Usage: .venv/bin/python scripts/notebooks/make_mechanism_notebook.py
 Then execute and render it: bin/deno task report notebooks/mechanism_sharpness_vs_robustness.ipynb
 
-The notebook only calls lib/analysis/mechanism_notebook.ts (which computes what the measure caches
-results/<name>.sharpness.csv lack, via lib/analysis/measure_run.ts) and displays; every number is
-computed when it runs. `bin/deno task sharpness` fills the caches from the command line.
+The notebook only calls lib/report/notebook_mechanism.ts (its module: measures and findings from
+lib/analysis/mechanism_*.ts, which compute what the measure caches results/<name>.sharpness.csv lack
+via lib/analysis/measure_run.ts; tables, charts and prose from lib/report/mechanism_*.ts) and
+displays; every number is computed when it runs. `bin/deno task sharpness` fills the caches from the command line.
 """
 
 from nbcells import code, md, notebook, write
@@ -45,10 +46,10 @@ thread each, is the default; `1` computes in the kernel).
 """),
         code(r"""
 import { showChart, showMarkdown } from "../lib/report/notebook.ts";
-import { readableTable } from "../lib/report/table.ts";
-import * as nb from "../lib/analysis/mechanism_notebook.ts";
+import { table } from "../lib/report/show_table.ts";
+import * as nb from "../lib/report/notebook_mechanism.ts";
 import { DEFAULT_SETTINGS } from "../lib/analysis/measure_run.ts";
-console.log(`lib/analysis/mechanism_notebook.ts: ${Object.keys(nb).join(", ")}`);
+console.log(`lib/report/notebook_mechanism.ts: ${Object.keys(nb).join(", ")}`);
 """),
         md("## Method and settings"),
         code(r"""
@@ -71,7 +72,7 @@ Lanczos with the same number of Hessian-vector products.
 """),
         md("## Run or load"),
         code(r"""
-const env = (k) => Deno.env.get(k) || undefined;
+const env = (k: string) => Deno.env.get(k) || undefined;
 const paths = env("SAM_AT_SHARPNESS_RESULTS")?.split(",").map((s) => s.trim()).filter(Boolean) ?? nb.DEFAULT_RESULTS;
 const mech = await nb.loadMechanism(paths, { workers: env("SAM_AT_WORKERS") ?? "auto" });
 const records = mech.records;
@@ -87,7 +88,7 @@ at h = 0.03; `grad_l1` / `grad_l2` the mean input-gradient norms; `pgd_loss_8_25
 after PGD-10 L∞ 8/255.
 """),
         code(r"""
-readableTable(nb.measuresTable(records))
+table(nb.measuresTable(records))
 """),
         md("### Sharpness against the radius"),
         code(r"""
@@ -103,7 +104,7 @@ Rayleigh quotient re-measured at h/3 and 3h (how much the curvature depends on t
 Hutchinson trace with its standard error over probes.
 """),
         code(r"""
-readableTable(nb.curvatureDiagnostics(records))
+table(nb.curvatureDiagnostics(records))
 """),
         md(r"""
 ## Does flatness order robustness?
@@ -118,7 +119,7 @@ flatter ones resist attacks better?
 """),
         code(r"""
 const corr = nb.correlations(records);
-readableTable(nb.correlationTable(corr))
+table(nb.correlationTable(corr))
 """),
         code(r"""
 for (const file of new Set(records.map((r) => r.results))) {
@@ -172,20 +173,37 @@ linearly with ρ).
 """),
         code(r"""
 const eq = nb.equivalenceRows(records);
-readableTable(nb.equivalenceTable(eq))
+table(nb.equivalenceTable(eq))
 """),
         md("## What the numbers show"),
-        code(r"""
-await showMarkdown(nb.findingsMarkdown(records, corr, eq));
+        md(r"""
+Every sentence below is rendered from a finding value computed from the tables above
+(`lib/analysis/mechanism_findings.ts`): its counts and numbers decide each "yes", "no" and ordering.
+All numbers are ours.
 """),
         code(r"""
-await showMarkdown(nb.verdictMarkdown(records, corr, eq));
+const findings = nb.mechanismFindings(records, corr, eq);
+await showMarkdown(nb.findingsMarkdown(findings, corr));
+"""),
+        md("Each AT run beside ST and SAM ρ = 0.2 of its seed (robust accuracy: PGD-10 L∞ 8/255):"),
+        code(r"""
+table(nb.atComparisonTable(findings.atComparisons))
+"""),
+        md("## Verdicts"),
+        code(r"""
+await showMarkdown(nb.verdictMarkdown(findings));
+"""),
+        md("The AT runs behind verdict 2 (more robust than every SAM/ASAM run of their seed, yet not flatter than some):"),
+        code(r"""
+table(nb.separationTable(findings.acrossMethods.separations), { missing: "none" })
 """),
     ])
 
 
 def main() -> None:
-    write("mechanism_sharpness_vs_robustness", mechanism())
+    write("mechanism_sharpness_vs_robustness", mechanism(),
+          "The paper's RQ1 measured on every saved model: sharpness, curvature, input gradients and landscapes against robust accuracy, and Section 3's argument tested at the first layer.",
+          "ours (the paper reports no such numbers)")
 
 
 if __name__ == "__main__":

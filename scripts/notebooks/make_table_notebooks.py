@@ -1,56 +1,30 @@
-"""Write the three table notebooks (notebooks/table_*.ipynb) without outputs.
+"""Write the four table notebooks (notebooks/table_*.ipynb) without outputs: only their cell layout.
 
 Usage: .venv/bin/python scripts/notebooks/make_table_notebooks.py
 Then execute and render them: bin/deno task report notebooks/table_fashion_mnist.ipynb notebooks/table1_cifar100.ipynb notebooks/table2_cifar10.ipynb
 
-The notebooks only call lib/ (experiments, summary, charts, report_text): runGrid trains what is
-missing from the results CSV and loads the rest; every number and statement is computed.
+Each notebook's logic lives in a typed module, one per notebook (checked by `deno check`, tested):
+lib/report/notebook_table_fashion_mnist.ts (presets default and full) and
+lib/report/notebook_table_cifar.ts (Tables 1 and 2, a function of dataset and preset). A code cell
+calls one function and displays its result; every number and statement is computed when it runs.
 """
 
 from nbcells import code, md, notebook, write
 
-IMPORTS = r"""import pl from "nodejs-polars";
-import { showMarkdown, showPlot } from "../lib/report/notebook.ts";
-import { DatasetError } from "../lib/data/data.ts";
-import { loadDataset } from "../lib/data/registry.ts";
-import { evalColumns, PAPER_COLUMNS } from "../lib/experiments/columns.ts";
+FM_IMPORTS = r"""import { showChart, showMarkdown } from "../lib/report/notebook.ts";
+import { table } from "../lib/report/show_table.ts";
+import { claimCellRecords } from "../lib/report/claim_text.ts";
+import { presetMarkdown, loadMarkdown } from "../lib/report/report_text.ts";
+import * as nb from "../lib/report/notebook_table_fashion_mnist.ts";
+console.log(`lib/report/notebook_table_fashion_mnist.ts: ${Object.keys(nb).join(", ")}`);"""
+
+CIFAR_IMPORTS = r"""import { showChart, showMarkdown } from "../lib/report/notebook.ts";
+import { showTable, table } from "../lib/report/show_table.ts";
+import { claimCellRecords, claimsMarkdown } from "../lib/report/claim_text.ts";
 import { RHO_NOTE } from "../lib/experiments/grid.ts";
-import { planGrid, shownPath } from "../lib/experiments/plan.ts";
-import { getPreset, PRESETS } from "../lib/experiments/presets.ts";
-import { runGrid } from "../lib/experiments/runner.ts";
-import { planTable, wideRows } from "../lib/experiments/table.ts";
-import {
-  cellRecords, checkClaims, costRatios, costStatements, formatPct, PAPER_STD_BOUND, paperSummaries, summarize, tableRecords,
-} from "../lib/analysis/summary.ts";
-import { attackGaps, autoattackColumns, autoattackSummaries, gapRecords, gapsByFamily, tableColumns } from "../lib/analysis/autoattack_view.ts";
-import { detectableEffects } from "../lib/analysis/detectable.ts";
-import { maskingChecksOfResults } from "../lib/analysis/masking.ts";
-import { readEvals, readResults } from "../lib/experiments/results.ts";
-import { costChart, robustVsEpsChart, tradeoffChart } from "../lib/report/charts.ts";
-import { cifarMissingMarkdown, claimsMarkdown, loadMarkdown, noiseMarkdown, presetMarkdown } from "../lib/report/report_text.ts";
-const robustOf = (cols) => cols.filter((c) => c.key !== "clean");
-const cleanOf = (cols) => cols.filter((c) => c.key === "clean");
-console.log("lib/experiments, summary, charts and report_text loaded");"""
-
-
-# Cells shared by the Fashion-MNIST notebook and the CIFAR ones (given `ours`, `columns`).
-def claim_cells(where: str, summaries: str, cols: str, fallback: str = "0"):
-    return [
-        code(f"""
-const claims = checkClaims({summaries}, {cols}, {fallback});
-await showMarkdown(claimsMarkdown(claims, "{where}"));
-"""),
-        md("**Claim 1a and 1b: SAM − ST** (percentage points ± 1 SE; the clean column is claim 1b, the others 1a):"),
-        code(f"""
-const samCells = claims.filter((c) => c.claim.startsWith("1")).flatMap((c) => c.cells);
-samCells.length ? pl.DataFrame(cellRecords(samCells, {cols}, "SAM row")) : "not checked: the ST or SAM rows have no results"
-"""),
-        md("**Claim 2a: AT − the most robust SAM row** (robust columns) **and claim 2b: AT − ST** (clean column):"),
-        code(f"""
-const atCells = claims.filter((c) => c.claim.startsWith("2")).flatMap((c) => c.cells);
-atCells.length ? pl.DataFrame(cellRecords(atCells, {cols}, "AT row")) : "not checked: the ST, SAM or AT rows have no results"
-"""),
-    ]
+import { PAPER_COLUMNS } from "../lib/experiments/columns.ts";
+import * as nb from "../lib/report/notebook_table_cifar.ts";
+console.log(`lib/report/notebook_table_cifar.ts: ${Object.keys(nb).join(", ")}`);"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,59 +77,56 @@ checkpoint), evaluates only what the evaluations CSV lacks, and loads the rest.
 
 
 def fashion_mnist(preset: str):
-    run_cell = (r"""
-const grid = await runGrid({ dataset: "fashion-mnist", preset: preset.name, rows, seeds, resultsPath: env("SAM_AT_RESULTS"), workers: env("SAM_AT_WORKERS") ?? "auto" });
-console.log(`${grid.rows.length} of ${grid.plan.runs.length} planned runs have results: ${grid.trained} trained now, ${grid.skipped} loaded from ${shownPath(grid.plan.resultsPath)}.`);
-""" if preset == "default" else r"""
-// Reads only: the full grid takes hours (bin/deno task experiment --preset full runs or resumes it).
-const plan = planGrid({ dataset: "fashion-mnist", preset: preset.name, rows, seeds, resultsPath: env("SAM_AT_RESULTS") });
-const grid = { plan, rows: plan.runs.map((r) => plan.existing.get(r.runKey)).filter((r) => r), evals: plan.evals };
-const pending = plan.runs.filter((r) => r.status !== "done" || r.missingEvals.length);
-console.log(`${grid.rows.length} of ${plan.runs.length} planned runs are trained (${shownPath(plan.resultsPath)}); ${pending.length} have work left:`);
-for (const r of pending) console.log(`  ${r.row.id} seed ${r.seed}: ${r.status === "done" ? `evaluate ${r.missingEvals.map((e) => e.eval.key).join(", ")}` : r.status}`);
-""")
     cells = [
         md(FM_INTRO[preset] + COMMON_INTRO + (KNOBS if preset == "default" else "")),
-        code(IMPORTS),
+        code(FM_IMPORTS),
         md("## Settings: this preset against the paper"),
         code(rf"""
-const env = (k: string) => Deno.env.get(k) || undefined;
-const preset = getPreset("fashion-mnist", "{preset}");
-// Unset: each row's own seeds (the full preset runs some rows on seed 0 only).
-const seeds = env("SAM_AT_SEEDS");
-const rows = env("SAM_AT_ROWS") ?? "all";
-const allColumns = evalColumns(preset.evals);
-const columns = tableColumns(allColumns);
-await showMarkdown(presetMarkdown(preset, {{ seeds: seeds ?? preset.seeds.join(","), rows }}));
+const s = nb.settings("{preset}");
+await showMarkdown(presetMarkdown(s.preset, {{ seeds: s.seeds ?? s.preset.seeds.join(","), rows: s.rows }}));
 """),
         md("## Run or load" if preset == "default" else "## Load (what is finished)"),
-        code(run_cell),
+        code(r"""
+const loaded = await nb.runOrLoad(s);
+await showMarkdown(loaded.markdown);
+"""),
         md(r"""
-## The table: mean ± std over seeds (accuracy, %)
+## The table: mean ± std over seeds (accuracy, %; all numbers ours)
 
 Columns marked "(ours)" extend the paper's evaluation: larger PGD-10 radii (L∞ 4/255, 8/255; L2
 64/255, 128/255 — the doubling sequence of the paper's radii continued to its largest AT training
 radii; the paper's small radii separate ST and SAM here by about the sampling noise only), and
-AutoAttack at L∞ 8/255 and L2 128/255 (one seed: its cell shows that seed's value, no std).
-ρ marked * is assumed (lost from the paper's text).
+AutoAttack at L∞ 8/255 and L2 128/255 (one seed: its cell shows that seed's value, no std). Beside
+each AutoAttack column, "PGD-10 … [same N pts, seed 0]" is PGD-10 at the same threat on exactly
+AutoAttack's points and seed: compare AutoAttack with that column, not with the PGD-10 mean over
+every test point. ρ marked * is assumed (lost from the paper's text).
 """),
         code(r"""
-const wide = wideRows(grid.rows, grid.evals);
-const summaries = summarize(wide, allColumns);
-pl.DataFrame(tableRecords(summaries, columns))
+const p = nb.page(s, loaded);
+table(nb.mainTable(p))
 """),
         code(r"""
-await showMarkdown(noiseMarkdown(summaries, columns.filter((c) => c.attack !== "autoattack")));
+await showMarkdown(nb.noiseText(p));
 """),
         md(r"""
 **The smallest difference this grid can detect** at 2 standard errors of a difference of two rows
 (median seed std of the column, its seeds, its test points; formula in `lib/analysis/detectable.ts`):
 """),
         code(r"""
-pl.DataFrame(detectableEffects(summaries, columns).map((d) => ({ column: d.label, seeds: d.seeds, test_points: d.testSize, "min. detectable (points)": (100 * d.mde).toFixed(1) })))
+table(nb.detectableTable(p))
 """),
-        md("## The paper's claims under PGD-10 (the paper's attack)"),
-        *claim_cells("Fashion-MNIST, ours, PGD-10", "summaries", "columns.filter((c) => c.attack !== \"autoattack\")"),
+        md("## The paper's claims under PGD-10 (the paper's attack), checked on our numbers"),
+        code(r"""
+await showMarkdown(nb.pgdClaimsMarkdown(p));
+"""),
+        md("**Claim 1a and 1b: SAM − ST** (percentage points ± 1 SE; the clean column is claim 1b, the others 1a):"),
+        code(r"""
+table(claimCellRecords(p.pgdClaims, nb.pgdColumns(p), "1"))
+"""),
+        md("**Claim 2a: AT − the most robust SAM row** (robust columns) **and claim 2b: AT − ST** (clean column):"),
+        code(r"""
+table(claimCellRecords(p.pgdClaims, nb.pgdColumns(p), "2"))
+"""),
         md(r"""
 ## AutoAttack beside PGD-10
 
@@ -165,21 +136,10 @@ and how much PGD-10 overstates robustness. A large gap for the SAM rows but not 
 mean SAM's robustness under PGD-10 is partly an artefact of a weak attack.
 """),
         code(r"""
-const runsCsv = readResults(grid.plan.resultsPath);
-const evalsCsv = readEvals(grid.plan.resultsPath);
-const finishedRuns = runsCsv.filter((r) => grid.rows.some((g) => g.run_key === r.run_key));
-const gaps = attackGaps(finishedRuns, evalsCsv);
-const labelOf = (id) => summaries.find((s) => s.row.id === id)?.row.label ?? id;
-gaps.length ? pl.DataFrame(gapRecords(gaps, labelOf)) : "No AutoAttack columns in these results yet."
+table(nb.gapTable(p), { missing: "no AutoAttack columns in these results yet" })
 """),
         code(r"""
-if (gaps.length) {
-  const byFamily = gapsByFamily(gaps, summaries);
-  await showMarkdown([...byFamily].map(([f, v]) =>
-    `- **${f}**: PGD-10 − AutoAttack is ${(100 * v.reduce((a, b) => a + b, 0) / v.length).toFixed(1)} points on average (${v.length} run × threat; range ${(100 * Math.min(...v)).toFixed(1)} to ${(100 * Math.max(...v)).toFixed(1)}).`).join("\n"));
-} else {
-  await showMarkdown("No AutoAttack results yet: no gaps to summarise.");
-}
+await showMarkdown(nb.gapMarkdown(p));
 """),
         md(r"""
 ### Gradient-masking checks (every AutoAttack evaluation)
@@ -191,13 +151,9 @@ APGD-T; **large-radius** — APGD-CE at L∞ 0.5 (any image can be turned grey) 
 points; **ordering** — every column ≤ clean and each attack non-increasing in ε (0.5 point tolerance).
 """),
         code(r"""
-const checks = maskingChecksOfResults(finishedRuns, evalsCsv, summaries[0]?.testSize ?? 0);
-const failed = checks.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => ({ run: finishedRuns.find((r) => r.run_key === c.runKey)?.run_id, threat: c.threat, check: k.name, detail: k.detail })));
-await showMarkdown(checks.length
-  ? `${checks.length} AutoAttack evaluations, ${checks.reduce((s, c) => s + c.checks.length, 0)} checks: **${failed.length} failed**.` +
-    (failed.length ? " The failures are listed below; a failed check means that column's robustness may be overstated." : " No sign of gradient masking in any run.")
-  : "No AutoAttack evaluations yet: no checks.");
-failed.length ? pl.DataFrame(failed) : pl.DataFrame(checks.map((c) => ({ run: finishedRuns.find((r) => r.run_key === c.runKey)?.row_id, threat: c.threat, points: c.n, ...Object.fromEntries(c.checks.map((k) => [k.name, k.passed ? "pass" : "FAIL"])) })))
+const mask = nb.masking(p);
+await showMarkdown(mask.markdown);
+table(mask.rows)
 """),
         md(r"""
 ### The claims re-checked under AutoAttack
@@ -208,11 +164,8 @@ same threat stands in for it, and the sampling error uses N (both stated here be
 our choice, not a measurement).
 """),
         code(r"""
-const aaCols = autoattackColumns(allColumns);
-const aaSummaries = autoattackSummaries(summaries, allColumns);
-const aaClaims = aaCols.length && gaps.length ? checkClaims(aaSummaries, [...cleanOf(allColumns), ...aaCols]) : [];
-await showMarkdown(aaClaims.length ? claimsMarkdown(aaClaims.filter((c) => /^[12]a/.test(c.claim)), "Fashion-MNIST, ours, AutoAttack") : "No AutoAttack results yet: the claims are checked under PGD-10 only.");
-aaClaims.length ? pl.DataFrame(cellRecords(aaClaims.filter((c) => /^[12]a/.test(c.claim)).flatMap((c) => c.cells), aaCols, "row")) : ""
+await showMarkdown(nb.aaClaimsMarkdown(p));
+table(claimCellRecords(p.aaClaims, p.aaColumns, "1").concat(claimCellRecords(p.aaClaims, p.aaColumns, "2")))
 """),
         md(r"""
 ## Training cost relative to ST
@@ -224,31 +177,17 @@ step. Timings are wall-clock: other processes on the machine inflate them, so th
 average at the end of each run is shown too (`load_avg_1m` in the CSV).
 """),
         code(r"""
-const ratios = costRatios(summaries);
-await showMarkdown(ratios.length ? costStatements(ratios).map((s) => `- ${s}`).join("\n") : "No ST row: no cost ratios.");
-await showMarkdown(loadMarkdown(summaries, navigator.hardwareConcurrency));
-pl.DataFrame(ratios.map((r) => ({
-  row: r.row,
-  seconds_per_epoch: r.epochSeconds.mean.toFixed(2) + (Number.isFinite(r.epochSeconds.std) ? ` ± ${r.epochSeconds.std.toFixed(2)}` : ""),
-  relative_to_ST: r.ratio.toFixed(2), passes_per_step: r.passes, paper_says: r.paperClaim ? `≈ ${r.paperClaim}x` : "",
-  load_avg_1m: (summaries.find((s) => s.row.id === r.row)?.loadAvg.mean ?? NaN).toFixed(2),
-})))
+const cost = nb.cost(p);
+await showMarkdown(cost.markdown);
+await showMarkdown(loadMarkdown(p.summaries, navigator.hardwareConcurrency));
+table(cost.rows)
 """),
         code(r"""
-const cost = costChart(ratios, "Training time per epoch relative to ST (Fashion-MNIST, ours)");
-await showPlot(cost.data, cost.layout);
+await showChart(cost.chart);
 """),
-        md("## Charts"),
+        md("## Charts (ours)"),
         code(r"""
-const wanted = ["pgd10_linf_2_255", "pgd10_linf_8_255", "pgd10_l2_32_255", "pgd10_l2_128_255"];
-const panels = wanted.map((k) => columns.find((c) => c.key === k)).filter((c) => c);
-const trade = tradeoffChart(summaries, panels, "Clean vs robust accuracy under PGD-10 (Fashion-MNIST, ours; error bars: std over seeds)");
-await showPlot(trade.data, trade.layout);
-"""),
-        code(r"""
-const pgdColumns = columns.filter((c) => c.key === "clean" || c.key.startsWith("pgd10_"));
-const byEps = robustVsEpsChart(summaries, pgdColumns, "Accuracy under PGD-10 against the radius (Fashion-MNIST, ours)");
-await showPlot(byEps.data, byEps.layout);
+for (const c of nb.charts(p)) await showChart(c);
 """),
     ]
     if preset == "full":
@@ -260,27 +199,9 @@ The same rows in the fast default preset (small CNN width 8, 2400 training / 100
 and in this one (width 32, all 60000 / 5000), mean over seeds, accuracy %. Both are ours.
 """),
             code(r"""
-const defPlan = planGrid({ dataset: "fashion-mnist", preset: "default" });
-const defSummaries = summarize(planTable(defPlan), evalColumns(defPlan.preset.evals));
-const side = ["clean", "pgd10_linf_8_255", "pgd10_l2_128_255"];
-pl.DataFrame(summaries.filter((s) => defSummaries.some((d) => d.row.id === s.row.id)).map((s) => {
-  const d = defSummaries.find((x) => x.row.id === s.row.id);
-  const rec = { row: s.row.label };
-  for (const k of side) {
-    const label = columns.find((c) => c.key === k)?.label ?? k;
-    rec[`${label} default`] = formatPct(d.metrics[k]);
-    rec[`${label} full`] = formatPct(s.metrics[k]);
-  }
-  return rec;
-}))
-"""),
-            code(r"""
-const defClaims = checkClaims(defSummaries, tableColumns(evalColumns(defPlan.preset.evals)).filter((c) => c.attack !== "autoattack"));
-const fullClaims = checkClaims(summaries, columns.filter((c) => c.attack !== "autoattack"));
-await showMarkdown(["1a", "1b", "2a", "2b"].map((id) => {
-  const d = defClaims.find((c) => c.claim.startsWith(id)), f = fullClaims.find((c) => c.claim.startsWith(id));
-  return `- **${id}** — default: ${d ? d.statement : "not checked"} — **full**: ${f ? f.statement : "not checked"}`;
-}).join("\n"));
+const side = nb.besideDefault(p);
+await showMarkdown(side.markdown);
+table(side.rows)
 """),
         ]
     cells += [
@@ -291,123 +212,94 @@ These are the paper's numbers (Tables 1 and 2), not ours; the paper publishes no
 is below 0.5%, which is used as each cell's std here. Only the paper's five columns exist there.
 """),
         code(r"""
-const paperText = (["cifar10", "cifar100"] as const).map((ds) =>
-  claimsMarkdown(checkClaims(paperSummaries(ds), PAPER_COLUMNS, PAPER_STD_BOUND), `the paper's ${ds === "cifar10" ? "CIFAR-10, Table 2" : "CIFAR-100, Table 1"}`));
-await showMarkdown(paperText.join("\n\n"));
+await showMarkdown(nb.paperClaimsMarkdown());
 """),
     ]
     return notebook(cells)
 
 
 # ---------------------------------------------------------------------------------------------
-def cifar(dataset: str, table: int, title: str, notebook_name: str):
+TITLES = {"cifar10": "CIFAR-10", "cifar10-jpeg": "CIFAR-10 (JPEG q75 copy)", "cifar100": "CIFAR-100"}
+
+
+def cifar(datasets: list, paper: str, table_no: int, title: str, notebook_name: str):
+    ds = ", ".join(f'"{d}"' for d in datasets)
+    names = " and ".join(TITLES[d] for d in datasets)
     return notebook([
         md(f"""
-# Table {table}: {title} — our numbers beside the paper's
+# Table {table_no}: {title} — the paper's numbers, and ours beside them where they exist
 
-The paper's Table {table} (PreActResNet-18, 100 epochs, mean of 3 runs) from `data/paper_tables.csv`,
-and, when our {title} results exist (`results/{dataset}-paper.csv` from the `paper` preset, else
-`results/{dataset}-cpu.csv` from the CPU preset), ours beside it with the differences.
-This notebook never trains: it reads results. Without them it says what is missing and how to
-produce them. ρ marked * is assumed (lost from the paper's text).
+**The paper's numbers:** its Table {table_no} (PreActResNet-18, 100 epochs, mean of 3 runs), read from
+the file data/paper_tables.csv. **Ours:** this project's runs of the same grid on {names},
+shown beside the paper's with the differences once their results files exist; the next sections say
+plainly whether any exist. This notebook never trains. ρ marked * is assumed (lost from the paper's text).
 """),
-        code(IMPORTS),
-        md(f"## The paper's Table {table} (accuracy, %)"),
+        code(CIFAR_IMPORTS),
+        md(f"## The paper's Table {table_no} (accuracy, %; the paper's numbers)"),
         code(f"""
-const dataset = "{dataset}";
-const title = "{title}";
-const paper = paperSummaries(dataset);
 await showMarkdown(`*${{RHO_NOTE}}*`);
-pl.DataFrame(tableRecords(paper, PAPER_COLUMNS))
+table(nb.paperTable("{paper}"))
 """),
         md("## Our results"),
         code(f"""
-// Prefer the paper preset's results, else the CPU preset's.
-const plans = ["paper", "cpu"].map((name) => planGrid({{ dataset, preset: name }}));
-const found = plans.find((p) => p.existing.size > 0);
-const columns = found ? evalColumns(found.preset.evals) : PAPER_COLUMNS;
-const ours = found ? summarize(planTable(found), columns) : [];
-if (found) {{
-  await showMarkdown(`Found ${{found.existing.size}} of ${{found.runs.length}} runs of preset \\`${{found.preset.name}}\\` in \\`${{shownPath(found.resultsPath)}}\\`.` +
-    `\\n\\n${{presetMarkdown(found.preset)}}`);
-}} else {{
-  let problem: string | null = null;
-  try {{
-    await loadDataset(dataset);
-  }} catch (err) {{
-    if (!(err instanceof DatasetError)) throw err;
-    problem = err.message;
-  }}
-  await showMarkdown(cifarMissingMarkdown(dataset, problem, plans[1], "{notebook_name}"));
-}}
+const ours = ([{ds}] as const).map((d) => nb.ours(d));
+await showMarkdown(ours.map((o) => nb.oursMarkdown(o, "{notebook_name}")).join("\\n\\n---\\n\\n"));
 """),
         md("## Ours beside the paper's (accuracy, %; Δ = ours − paper, in points)"),
-        code(r"""
-if (ours.length) {
-  const recs = ours.map((s) => {
-    const p = paper.find((q) => q.row.id === s.row.id);
-    const rec: Record<string, string> = { row: s.row.label, seeds: String(s.seeds.length) };
-    for (const c of PAPER_COLUMNS) {
-      rec[`${c.label} (paper)`] = p ? (100 * p.metrics[c.key].mean).toFixed(1) : "–";
-      rec[`${c.label} (ours)`] = formatPct(s.metrics[c.key]);
-      rec[`${c.label} Δ`] = p && Number.isFinite(s.metrics[c.key]?.mean) ? (100 * (s.metrics[c.key].mean - p.metrics[c.key].mean)).toFixed(1) : "–";
-    }
-    return rec;
-  });
-  await showMarkdown(noiseMarkdown(ours, columns));
-  pl.DataFrame(recs)
-} else {
-  "No results of ours yet: only the paper's numbers are shown (see above for how to produce ours)."
-}
+        code(f"""
+for (const o of ours) {{
+  await showMarkdown(nb.besidePaperMarkdown(o));
+  if (o.found) await showTable(nb.besidePaper(o, "{paper}"));
+}}
 """),
         md("## The paper's claims, checked on the paper's own numbers"),
         md("The paper publishes no std, only that it is below 0.5%; that bound is used as each cell's std."),
-        *claim_cells(f"the paper's {title}, Table {table}", "paper", "PAPER_COLUMNS", "PAPER_STD_BOUND"),
+        code(f"""
+const paperClaims = nb.paperClaims("{paper}");
+await showMarkdown(claimsMarkdown(paperClaims, PAPER_COLUMNS, "the paper's {title}, Table {table_no}"));
+"""),
+        md("**Claim 1a and 1b: SAM − ST** (the paper's numbers; percentage points; the clean column is claim 1b, the others 1a):"),
+        code(r"""
+table(claimCellRecords(paperClaims, PAPER_COLUMNS, "1"))
+"""),
+        md("**Claim 2a: AT − the most robust SAM row** (robust columns) **and claim 2b: AT − ST** (clean column; the paper's numbers):"),
+        code(r"""
+table(claimCellRecords(paperClaims, PAPER_COLUMNS, "2"))
+"""),
         md("## The same claims on our numbers"),
         code(r"""
-ours.length
-  ? await showMarkdown(claimsMarkdown(checkClaims(ours, columns), `ours, preset ${found.preset.name}`))
-  : "No results of ours yet: nothing to check."
+await showMarkdown(ours.map((o) => nb.oursClaimsMarkdown(o)).join("\n\n"));
 """),
         code(r"""
-if (ours.length) {
-  const ratios = costRatios(ours);
-  await showMarkdown(costStatements(ratios).map((s) => `- ${s}`).join("\n") || "No ST row: no cost ratios.");
-  await showMarkdown(loadMarkdown(ours, navigator.hardwareConcurrency));
-  const cost = costChart(ratios, `Training time per epoch relative to ST (${title}, ours)`);
-  await showPlot(cost.data, cost.layout);
-} else {
-  "No results of ours yet: no measured costs. The paper says SAM ≈ 2x and 10-step PGD AT ≈ 10x ST."
+for (const o of ours) {
+  const c = nb.oursCost(o);
+  await showMarkdown(c.markdown);
+  if (c.chart) await showChart(c.chart);
 }
 """),
-        md("## Charts"),
-        code(r"""
-const paperTrade = tradeoffChart(paper, robustOf(PAPER_COLUMNS), `Clean vs robust accuracy: the paper's ${title} numbers`);
-await showPlot(paperTrade.data, paperTrade.layout);
-if (ours.length) {
-  const t = tradeoffChart(ours, robustOf(PAPER_COLUMNS), `Clean vs robust accuracy: ours (${title}, preset ${found.preset.name}; error bars: std over seeds)`);
-  await showPlot(t.data, t.layout);
-}
-"""),
-        code(r"""
-const paperEps = robustVsEpsChart(paper, PAPER_COLUMNS, `Accuracy under PGD-10 against the radius: the paper's ${title} numbers`);
-await showPlot(paperEps.data, paperEps.layout);
-if (ours.length) {
-  const e = robustVsEpsChart(ours, columns, `Accuracy under PGD-10 against the radius: ours (${title}, preset ${found.preset.name})`);
-  await showPlot(e.data, e.layout);
-}
+        md("## Charts (the paper's, then ours where they exist)"),
+        code(f"""
+for (const c of nb.charts(ours, "{paper}")) await showChart(c);
 """),
     ])
 
 
 def main() -> None:
-    for name, nb in [
-        ("table_fashion_mnist", fashion_mnist("default")),
-        ("table_fashion_mnist_full", fashion_mnist("full")),
-        ("table1_cifar100", cifar("cifar100", 1, "CIFAR-100", "table1_cifar100.ipynb")),
-        ("table2_cifar10", cifar("cifar10", 2, "CIFAR-10", "table2_cifar10.ipynb")),
+    for name, nb, summary, numbers in [
+        ("table_fashion_mnist", fashion_mnist("default"),
+         "The paper's 12-row grid on Fashion-MNIST with the fast CPU preset (small CNN, 3 seeds), each claim checked under PGD-10 and AutoAttack.",
+         "ours (the last section: the paper's CIFAR numbers)"),
+        ("table_fashion_mnist_full", fashion_mnist("full"),
+         "The same grid at full scale (all 60000 training images, a model that fits), beside the default preset.",
+         "ours (the last section: the paper's CIFAR numbers)"),
+        ("table1_cifar100", cifar(["cifar100"], "cifar100", 1, "CIFAR-100", "table1_cifar100.ipynb"),
+         "The paper's Table 1 (CIFAR-100) with its claims checked on its own numbers; ours beside it once CIFAR-100 runs exist.",
+         "the paper's (no numbers of ours yet unless CIFAR-100 results exist)"),
+        ("table2_cifar10", cifar(["cifar10", "cifar10-jpeg"], "cifar10", 2, "CIFAR-10", "table2_cifar10.ipynb"),
+         "The paper's Table 2 (CIFAR-10) with its claims checked on its own numbers; ours (CIFAR-10, CIFAR-10 (JPEG q75 copy)) beside it once runs exist.",
+         "the paper's (no numbers of ours yet unless CIFAR-10 results exist)"),
     ]:
-        write(name, nb)
+        write(name, nb, summary, numbers)
 
 
 if __name__ == "__main__":

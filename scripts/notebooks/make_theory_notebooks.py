@@ -25,7 +25,7 @@ $$A(w) = p\,\Phi\!\Big(\frac{w + d\eta}{\sqrt d}\Big) + (1-p)\,\Phi\!\Big(\frac{
 def imports(module: str) -> str:
     """The first code cell: the display helpers and the notebook's module (its output lists what it exports)."""
     return f"""import {{ showChart, showMarkdown }} from "../lib/report/notebook.ts";
-import {{ readableTable }} from "../lib/report/table.ts";
+import {{ table }} from "../lib/report/show_table.ts";
 import * as nb from "../lib/theory/{module}.ts";
 console.log(`lib/theory/{module}.ts: ${{Object.keys(nb).join(", ")}}`);"""
 
@@ -59,7 +59,7 @@ accuracies of samples drawn from the model (`sampleGaussianModel`).
         code(r"""
 const checks = nb.closedFormChecks();
 await showMarkdown(nb.closedFormSummary(checks));
-readableTable(checks, { digits: 6, columns: { relative_gap: 3, error_at_w_ST: 3 } })
+table(checks, { digits: 6, columns: { relative_gap: 3, error_at_w_ST: 3 } })
 """),
         md(r"""
 The error column shows why the search compares errors rather than accuracies: for large $d\eta$ the
@@ -71,7 +71,7 @@ await showChart(nb.accuracyCurvesChart());
 """),
         code(r"""
 // Where each curve of the chart above peaks, found numerically.
-readableTable(nb.curveMaxima(), { digits: 8 })
+table(nb.curveMaxima(), { digits: 8 })
 """),
         md(r"""
 ## Monte Carlo: sampled data on the analytic curve
@@ -83,7 +83,7 @@ $\sqrt{A(1-A)/n}$.
         code(r"""
 const mcRows = nb.monteCarloRows();
 await showChart(nb.monteCarloChart(mcRows));
-readableTable(mcRows)
+table(mcRows)
 """),
     ])
 
@@ -116,7 +116,7 @@ $\varepsilon = 0.1$ the robust optimum falls *below* $w_{ST}$ (0.825 < 0.847); s
         code(r"""
 const checks = nb.closedFormChecks();
 await showMarkdown(nb.closedFormSummary(checks));
-readableTable(checks, { digits: 6, columns: { relative_gap: 3 } })
+table(checks, { digits: 6, columns: { relative_gap: 3 } })
 """),
         md(r"""
 ## $w_{AT}$ grows with $\varepsilon$; robustness is bought with clean accuracy
@@ -139,7 +139,7 @@ non-robust features, with $\pm 2$ standard errors.
         code(r"""
 const attacked = nb.attackedRows();
 await showChart(nb.robustAccuracyChart(attacked));
-readableTable(attacked)
+table(attacked)
 """),
         md(r"""
 ## Derived caution: attacking the robust feature too
@@ -150,7 +150,7 @@ $p\,\Phi\big((w(1-\varepsilon) + d(\eta-\varepsilon))/\sqrt d\big) + (1-p)\,\Phi
 (**derived**), and its maximiser can fall below $w_{ST}$.
 """),
         code(r"""
-readableTable(nb.x1AttackedRows(), { digits: 5 })
+table(nb.x1AttackedRows(), { digits: 5 })
 """),
     ])
 
@@ -216,7 +216,7 @@ import * as training from "../lib/theory/notebook_4_3_training.ts";
 await initBackend();
 const population = training.populationChecks();
 await showMarkdown(training.populationSummary(population));
-readableTable(population, { digits: 6, columns: { relative_gap: 2 } })
+table(population, { digits: 6, columns: { relative_gap: 2 } })
 """),
     md(r"""
 ### The training runs
@@ -230,7 +230,7 @@ One row per run; `shift` is $w$ minus that of the ST run on the same sample and 
     code(r"""
 const trained = training.runToyTraining();
 await showMarkdown(training.trainingSummary(trained));
-readableTable(trained.runs, { digits: 5 })
+table(trained.runs, { digits: 5 })
 """),
     md(r"""
 ### Measured against theory
@@ -248,7 +248,7 @@ compare the shifts for SAM.
 """),
     code(r"""
 const summary = training.summarizeRuns(trained.runs);
-readableTable(summary, { digits: 5 })
+table(summary, { digits: 5 })
 """),
     md(r"""
 ### AT: measured $w$ against Theorem 4.2
@@ -365,7 +365,7 @@ last section.
         code(r"""
 const checks = nb.balanceChecks();
 await showMarkdown(nb.balanceSummary(checks));
-readableTable(checks, { digits: 6, columns: { relative_gap: 3 } })
+table(checks, { digits: 6, columns: { relative_gap: 3 } })
 """),
         md(r"""
 ## The SAM objective against the plain loss
@@ -398,7 +398,7 @@ worst case can also shrink or spread the non-robust weights, and the optimum fal
 (grid over the sphere, then compass search).
 """),
         code(r"""
-readableTable(nb.allWeightsRows(), { digits: 5 })
+table(nb.allWeightsRows(), { digits: 5 })
 """),
         *BEYOND_4_3,
     ])
@@ -436,7 +436,7 @@ $\rho = 1$: exact 11.02276, approximation 11.02274; $\rho = 4$: 11.57660 vs 11.5
         md("## The check values, recomputed"),
         code(r"""
 // The stated values are docs/theory.md#check-values (5 decimals); the others are computed here.
-readableTable(nb.checkValues(), { digits: 9, columns: { relative_error_of_approx: 3 } })
+table(nb.checkValues(), { digits: 9, columns: { relative_error_of_approx: 3 } })
 """),
         md("## Exact and approximate $w_{SAM}$ against $\\rho$"),
         code(r"""
@@ -454,7 +454,7 @@ halves (16 for a $\rho^4$ law), and compare with the derived coefficient $b$.
 await showChart(nb.errorChart());
 """),
         code(r"""
-readableTable(nb.rho4Rows())
+table(nb.rho4Rows())
 """),
         md(r"""
 ## How small is "small"?
@@ -467,7 +467,7 @@ correction $w_{ST}\rho^2/(3d)$ it adds.
 """),
         code(r"""
 await showMarkdown(nb.smallnessSummary());
-readableTable(nb.smallnessRows())
+table(nb.smallnessRows())
 """),
     ])
 
@@ -503,7 +503,7 @@ $\varepsilon$ that matches the exact $w_{SAM}$ (added here: $\varepsilon^* = \et
         code(r"""
 const rows = nb.matchingRows();
 await showMarkdown(nb.matchingSummary(rows));
-readableTable(rows, { digits: 5, columns: { gap_to_small_rho_w_SAM: 2, gap_to_exact_w_SAM: 2 } })
+table(rows, { digits: 5, columns: { gap_to_small_rho_w_SAM: 2, gap_to_exact_w_SAM: 2 } })
 """),
         md(r"""
 ## The $\varepsilon$–$\rho$ equivalence curve
@@ -523,20 +523,31 @@ $\rho/\varepsilon(\rho)$: how many units of SAM radius buy the effect of one uni
 at least $2\sqrt{3d}/\eta$ (the minimum, at $\rho = \sqrt{3d}$).
 """),
         code(r"""
-readableTable(nb.radiusRatioRows(), { digits: 6 })
+table(nb.radiusRatioRows(), { digits: 6 })
 """),
     ])
 
 
 def main() -> None:
-    for name, build in [
-        ("theorem_4_1_standard_training", theorem_4_1),
-        ("theorem_4_2_adversarial_training", theorem_4_2),
-        ("theorem_4_3_sam_improves_robust_weight", theorem_4_3),
-        ("theorem_4_4_small_rho_approximation", theorem_4_4),
-        ("theorem_4_5_sam_vs_at_strength", theorem_4_5),
+    theory = "the paper's theorems (quoted), checked by our computations on its Gaussian model"
+    for name, build, summary, numbers in [
+        ("theorem_4_1_standard_training", theorem_4_1,
+         "Theorem 4.1: the standard-training optimum w_ST, its closed form checked against numerical maximisation and Monte Carlo.",
+         theory),
+        ("theorem_4_2_adversarial_training", theorem_4_2,
+         "Theorem 4.2: the adversarial-training optimum w_AT and its ratio to w_ST, checked numerically.",
+         theory),
+        ("theorem_4_3_sam_improves_robust_weight", theorem_4_3,
+         "Theorem 4.3: SAM raises the weight on the robust feature, checked numerically and with this project's own SAM and PGD-AT trained on samples.",
+         theory + "; the training section's numbers are ours"),
+        ("theorem_4_4_small_rho_approximation", theorem_4_4,
+         "Theorem 4.4: the small-rho approximation of w_SAM and its O(rho^4) error, checked numerically.",
+         theory),
+        ("theorem_4_5_sam_vs_at_strength", theorem_4_5,
+         "Theorem 4.5: the AT radius that matches SAM's rho, exact against the small-rho w_SAM and off by O(rho^4) against the exact one.",
+         theory),
     ]:
-        write(name, build())
+        write(name, build(), summary, numbers)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,11 @@ def notebook(cells) -> nbformat.NotebookNode:
     return nb
 
 
-def write(name: str, nb: nbformat.NotebookNode) -> None:
-    """Write notebooks/<name>.ipynb, reusing the id of each cell whose type and source are unchanged."""
+def write(name: str, nb: nbformat.NotebookNode, summary: str, numbers: str) -> None:
+    """Write notebooks/<name>.ipynb, reusing the id of each cell whose type and source are unchanged.
+    `summary` (one whole sentence) and `numbers` (whose numbers the page shows: the paper's, ours or
+    both) are what the report's index lists for the page."""
+    nb.metadata["sam_at"] = {"summary": summary, "numbers": numbers}
     path = OUT / f"{name}.ipynb"
     if path.exists():
         old = {(c.cell_type, c.source): c.id for c in nbformat.read(path, as_version=4).cells}
