@@ -38,3 +38,26 @@ Deno.test("sweep: configs summarised in file order, rows of a config sorted by e
   assert.equal(summariseSweep(readSweep(join(dir, "absent.csv"))).length, 0);
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("sweep findings: compared at the end of each schedule; the 85% sentence follows the numbers", async () => {
+  const { sweepFindings, quietSeconds } = await import("../lib/report/notebook_cifar_sweep.ts");
+  const dir = Deno.makeTempDirSync();
+  const write = (rows: string[]) => {
+    const path = join(dir, `s${rows.length}.csv`);
+    Deno.writeTextFileSync(path, [HEADER, ...rows].join("\n") + "\n");
+    return summariseSweep(readSweep(path));
+  };
+  const below = write([
+    line(16, 1000, 2, 1, 0.5, 9),
+    line(16, 1000, 2, 2, 0.84, 5),
+    line(32, 500, 3, 1, 0.3, 9),
+  ]);
+  assert.equal(quietSeconds(below[0]), 10); // 2 epochs x the fastest later epoch (5 s)
+  const text = sweepFindings(below).join(" ");
+  assert.match(text, /No finished config reaches 85%; the best final accuracy is 84\.0% \(w16 n1000 e2\)/);
+  assert.match(text, /Still running or cut short: w32 n500 e3 \(1 of 3 epochs\)/);
+  const above = write([line(16, 1000, 2, 1, 0.5, 9), line(16, 1000, 2, 2, 0.86, 5)]);
+  assert.match(sweepFindings(above).join(" "), /The 85% aim is reached by w16 n1000 e2 \(86\.0%\)/);
+  assert.match(sweepFindings([]).join(" "), /No sweep results yet/);
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -281,7 +281,29 @@ for (const o of ours) {
         code(f"""
 for (const c of nb.charts(ours, "{paper}")) await showChart(c);
 """),
+        *(SWEEP_CELLS if "cifar10-jpeg" in datasets else []),
     ])
+
+
+SWEEP_CELLS = [
+    md("""
+## How the CIFAR-10 (JPEG q75 copy) preset was chosen: the sweep (ours)
+
+Our measurement, not the paper's: ST's clean test accuracy (on 2000 fixed test images) after every
+epoch, for PreActResNet-18 at two widths (16, 32) on two training-set sizes (20000 images, all
+50000), each with the paper's piecewise schedule over its own number of epochs, crop + flip, graph
+steps, one TensorFlow thread per process, two processes side by side (scripts/cifar_sweep.ts,
+results/cifar10-jpeg-sweep.csv). The sentences below are computed from that file.
+"""),
+    code(r"""
+import * as sweep from "../lib/report/notebook_cifar_sweep.ts";
+const configs = sweep.sweepConfigs();
+await showMarkdown(sweep.sweepFindings(configs).map((s) => `- ${s}`).join("\n"));
+if (configs.length) await showTable(sweep.sweepTable(configs));
+const sweepPlot = sweep.sweepSectionChart(configs);
+if (sweepPlot) await showChart(sweepPlot);
+"""),
+]
 
 
 def main() -> None:
