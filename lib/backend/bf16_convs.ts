@@ -33,11 +33,11 @@
  * stay fp32 (PreActResNet-18's first conv, 3 input channels; the small CNN's first, 1 channel).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { paddedConv, setMklFeature } from "../models/ops.ts";
+import { paddedConv } from "../models/ops.ts";
 import type { NodeBackendHandle } from "./node_backend.ts";
+import { CONV_PRECISIONS, type ConvPrecision, setMklFeature } from "./speed_settings.ts";
 
-export type ConvPrecision = "fp32" | "bf16";
-export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];
+export { CONV_PRECISIONS, type ConvPrecision };
 
 /** TF_BFLOAT16 in tensorflow/c/tf_datatype.h; tfjs-node's binding exports no constant for it. */
 export const TF_BFLOAT16 = 14;

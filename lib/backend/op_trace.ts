@@ -138,3 +138,8 @@ export function probeMeta(nb: NodeBackendHandle, id: number): TensorMeta {
   real.deleteTensor(out.id);
   return { shape: [...out.shape], dtype: out.dtype };
 }
+
+/** Whether a recording is open now (a replayable called inside one runs plainly eager). */
+export function isRecording(): boolean {
+  return current !== null;
+}
