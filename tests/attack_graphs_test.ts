@@ -96,6 +96,31 @@ for (const arch of ["smallcnn", "prn18"] as const) {
   }
 }
 
+for (
+  const [arch, attack, norm] of [
+    ["smallcnn", "apgd-ce", "linf"],
+    ["smallcnn", "apgd-t", "l2"],
+    ["smallcnn", "apgd-dlr", "linf"],
+    ["prn18", "apgd-ce", "l2"],
+  ] as const
+) {
+  Deno.test(`attack graphs: ${attack} ${norm} on ${arch} (momentum, checkpoints, targets) replays bit for bit`, async () => {
+    const model = build(arch);
+    try {
+      const eps = norm === "linf" ? 8 / 255 : 0.5;
+      const options = attack === "apgd-t" ? { steps: 12, nTargetClasses: 2 } : { steps: 12 };
+      const r = await race(model, arch, { attack, norm, eps, options }, [8, 8]);
+      assert.equal(r.worst, 0);
+      assert.ok(r.moved > 0);
+      assert.ok(r.sameRng);
+      assert.deepEqual(r.status.eager, {});
+      assert.ok(r.status.graphCalls > 0);
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
 Deno.test("attack graphs: FGSM replays bit for bit across batches (one iteration per batch)", async () => {
   const model = build("smallcnn");
   try {

@@ -90,6 +90,11 @@ interface Compiled {
   reads: tf.Variable[];
   /** Variables assigned from the first fetches (the function's results follow). */
   writes: tf.Variable[];
+  /**
+   * Per result of the function: -1 = the next fetch, k >= 0 = feed k itself (a result that is one
+   * of the inputs unchanged: a session cannot fetch what it is fed).
+   */
+  results: number[];
   /** The draws in order; `shape` set for those fed to the graph (after the inputs, in order). */
   draws: { draw: RngDraw; shape: number[] | null }[];
   /** The float constants, fed last (see floatConstants). */
@@ -328,9 +333,11 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
       }
       const constants = floatConstants(backend, t.record, used, new Set(feeds.map((f) => f.id)));
       feeds.push(...constants.ids.map((id) => ({ id, dtype: "float32" as const })));
+      const feedAt = new Map(feeds.map((f, k) => [f.id, k]));
+      const results = t.outputs.map((o) => feedAt.get(tensorId(backend, o)) ?? -1);
       const fetches = [
         ...writes.map((v) => tensorId(backend, v)),
-        ...t.outputs.map((o) => tensorId(backend, o)),
+        ...t.outputs.flatMap((o, j) => results[j] < 0 ? [tensorId(backend, o)] : []),
       ];
       let graph: SessionGraph;
       try {
@@ -341,7 +348,9 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
         return t.outputs;
       }
       // Check: the graph from this call's starting state against this call's eager results.
-      const expected = [...writes, ...t.outputs].map((v) => v.dataSync());
+      const expected = [...writes, ...t.outputs.filter((_, j) => results[j] < 0)].map((v) =>
+        v.dataSync()
+      );
       const drawn = fedDraws.map((id) =>
         tf.tensor(t.record.uploads.get(id) as Float32Array, t.record.meta.get(id)!.shape)
       );
@@ -381,7 +390,7 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
         });
         phases.set(key, {
           phase: "graph",
-          compiled: { graph, reads, writes, draws, constants: constants.tensors },
+          compiled: { graph, reads, writes, results, draws, constants: constants.tensors },
         });
         status.graphs.push(key);
       }
@@ -412,18 +421,21 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
       }
       return compile(nb, key, state.signature, inputs);
     }
-    const { graph, reads, writes, draws, constants } = state.compiled;
+    const { graph, reads, writes, results, draws, constants } = state.compiled;
     // The eager call's draws, in its order, from its Rng (only those it uploaded are fed).
     const drawn = draws.flatMap(({ draw, shape }) => {
       const values = redraw(rng!, draw);
       return shape ? [tf.tensor(values, shape)] : [];
     });
-    const outs = graph.run([...reads, ...inputs, ...drawn, ...constants]);
-    tf.dispose(drawn);
+    const fed = [...reads, ...inputs, ...drawn, ...constants];
+    const outs = graph.run(fed);
     writes.forEach((v, i) => v.assign(outs[i]));
     tf.dispose(outs.slice(0, writes.length));
+    let next = writes.length;
+    const values = results.map((k) => k < 0 ? outs[next++] : tf.clone(fed[k]));
+    tf.dispose(drawn);
     status.graphCalls++;
-    return outs.slice(writes.length);
+    return values;
   };
   return Object.assign(call, {
     status: () => structuredClone(status),
