@@ -121,6 +121,24 @@ for (
   });
 }
 
+for (const norm of ["linf", "l2"] as const) {
+  Deno.test(`attack graphs: Square ${norm} (its queries scored as graphs) gives the eager examples bit for bit`, async () => {
+    const model = build("smallcnn");
+    try {
+      const eps = norm === "linf" ? 8 / 255 : 0.5;
+      const spec = { attack: "square", norm, eps, options: { queries: 40 } };
+      const r = await race(model, "smallcnn", spec, [8, 8]);
+      assert.equal(r.worst, 0);
+      assert.ok(r.moved > 0);
+      assert.ok(r.sameRng);
+      assert.deepEqual(r.status.eager, {});
+      assert.ok(r.status.graphCalls > 0);
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
 Deno.test("attack graphs: FGSM replays bit for bit across batches (one iteration per batch)", async () => {
   const model = build("smallcnn");
   try {
@@ -180,6 +198,16 @@ Deno.test("evaluate: the graph engine gives the eager engine's flags and says wh
     { attack: "pgd", norm: "linf", eps: 8 / 255 },
     { attack: "pgd", norm: "l2", eps: 0.5 },
     { attack: "fgsm", norm: "linf", eps: 8 / 255 },
+    {
+      attack: "autoattack",
+      norm: "l2",
+      eps: 0.5,
+      options: {
+        "apgd-ce": { steps: 10 },
+        "apgd-t": { steps: 10, nTargetClasses: 2 },
+        square: { queries: 30 },
+      },
+    },
   ];
   try {
     const o = { evals, batchSize: 4, progress: "none" as const };
@@ -187,6 +215,7 @@ Deno.test("evaluate: the graph engine gives the eager engine's flags and says wh
     const graph = await evaluate(model, data, o); // the default on tensorflow: graph
     for (const key of Object.keys(eager.evals)) {
       assert.deepEqual(graph.evals[key].robust, eager.evals[key].robust, key);
+      assert.deepEqual(graph.evals[key].stages, eager.evals[key].stages, key);
       assert.equal(eager.evals[key].engine, "eager");
       assert.equal(eager.evals[key].graphSteps, 0);
       assert.equal(graph.evals[key].engine, "graph");

@@ -26,6 +26,7 @@ import { checkBoolean, checkKnownKeys, checkNumber } from "../util/validate.ts";
 import { type Attack, type AttackTarget, checkThreat, type ThreatModel } from "./attack.ts";
 import { boxOf, gatherRows, indicesOf, l2Norms, unit, writeRows } from "./ball.ts";
 import { marginLoss } from "./dlr.ts";
+import { iterate } from "./attack_graphs.ts";
 
 export interface SquareOptions {
   /** Proposals per example per restart (default 5000); one forward pass each. */
@@ -102,6 +103,25 @@ function margins(c: Ctx, xa: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor1D {
     marginLoss(model.forward(xa, mode, mode === "train" ? moments : undefined), y)
   );
 }
+
+/**
+ * One query as a function of tensors only (so that lib/backend/graph_replay.ts can replay it):
+ * [candidates, best, margin, y] -> [best', margin']: the candidates' margins, and per example the
+ * candidate where it lowers the margin or misclassifies.
+ */
+function scoreAndKeep(c: Ctx) {
+  return ([cand, best, margin, y]: readonly tf.Tensor[]): tf.Tensor[] => {
+    const m = margins(c, cand as tf.Tensor4D, y as tf.Tensor1D);
+    const out = tf.tidy(() => {
+      const take = tf.logicalOr(tf.less(m, margin), tf.lessEqual(m, 0));
+      return [tf.where(tf.reshape(take, [-1, 1, 1, 1]), cand, best), tf.where(take, m, margin)];
+    });
+    m.dispose();
+    return out;
+  };
+}
+
+const scoreKey = (c: Ctx) => `square-score ${c.target.mode}`;
 
 /** The starting point of each example (see the file comment). */
 function start(c: Ctx, x: tf.Tensor4D, norm: "linf" | "l2"): tf.Tensor4D {
@@ -234,12 +254,14 @@ async function squareRun(c: Ctx, norm: "linf" | "l2", x: tf.Tensor4D, y: tf.Tens
     }
     if (act.ids.length === 0) break;
     const cand = propose(c, act.x, act.best, it);
-    const m = margins(c, cand, act.y);
-    const [best, newMargin] = tf.tidy(() => {
-      const take = tf.logicalOr(tf.less(m, margin), tf.lessEqual(m, 0));
-      return [tf.where(tf.reshape(take, [-1, 1, 1, 1]), cand, act.best), tf.where(take, m, margin)];
-    });
-    tf.dispose([cand, m, act.best, margin]);
+    // Scoring the proposals is the query (one forward pass): through c.target.graphs when given.
+    const [best, newMargin] = await iterate(c.target, scoreKey(c), scoreAndKeep(c), [
+      cand,
+      act.best,
+      margin,
+      act.y,
+    ]);
+    tf.dispose([cand, act.best, margin]);
     act.best = best as tf.Tensor4D;
     margin = newMargin as tf.Tensor1D;
   }
