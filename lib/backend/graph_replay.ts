@@ -49,6 +49,7 @@ import {
   outsideValue,
   realBinding,
   recordOps,
+  recordOpsSync,
   tensorId,
 } from "./op_trace.ts";
 import { buildSessionGraph, type GraphFeed, type SessionGraph } from "./session_graph.ts";
@@ -222,11 +223,72 @@ function relativeDifference(a: readonly tf.Tensor[], b: readonly ArrayLike<numbe
 const defaultKey = (inputs: readonly tf.Tensor[]) =>
   inputs.map((t) => `${t.dtype === "float32" ? "" : `${t.dtype}:`}${t.shape.join("x")}`).join("/");
 
+type Recorder = <T>(f: () => T) => { result: T; record: OpRecord };
+
 /**
  * `eager` run as one graph per key once that is safe (see the top of this file). On a backend
  * other than tfjs-node every call is `eager`'s. Inputs must be float32, int32 or bool tensors.
  */
 export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replayable {
+  const core = replayCore(options);
+  const plain = async (inputs: readonly tf.Tensor[]) => [...await eager(inputs)];
+  const call = async (inputs: readonly tf.Tensor[]): Promise<tf.Tensor[]> => {
+    const what = core.next(inputs);
+    if (what.kind === "plain") return plain(inputs);
+    if (what.kind === "graph") return core.runGraph(what.compiled, inputs);
+    const nb = core.nb!;
+    const t = core.beginTrace(inputs);
+    let rec: { result: tf.Tensor[]; record: OpRecord };
+    try {
+      rec = await core.withDraws(() => recordOps(nb, () => plain(inputs)));
+    } catch (err) {
+      tf.dispose(t.before);
+      throw err;
+    }
+    return core.afterTrace(what, inputs, t, rec);
+  };
+  return Object.assign(call, { status: core.status, dispose: core.dispose });
+}
+
+/** replayable() for a synchronous function (the Hessian-vector products' gradients). */
+export function replayableSync(
+  eager: (inputs: readonly tf.Tensor[]) => tf.Tensor[],
+  options: ReplayOptions = {},
+): ReplayableSync {
+  const core = replayCore(options);
+  const plain = (inputs: readonly tf.Tensor[]) => [...eager(inputs)];
+  const call = (inputs: readonly tf.Tensor[]): tf.Tensor[] => {
+    const what = core.next(inputs);
+    if (what.kind === "plain") return plain(inputs);
+    if (what.kind === "graph") return core.runGraph(what.compiled, inputs);
+    const nb = core.nb!;
+    const t = core.beginTrace(inputs);
+    let rec: { result: tf.Tensor[]; record: OpRecord };
+    try {
+      rec = core.withDrawsSync(() => recordOpsSync(nb, () => plain(inputs)));
+    } catch (err) {
+      tf.dispose(t.before);
+      throw err;
+    }
+    return core.afterTrace(what, inputs, t, rec);
+  };
+  return Object.assign(call, { status: core.status, dispose: core.dispose });
+}
+
+export type ReplayableSync = ((inputs: readonly tf.Tensor[]) => tf.Tensor[]) & {
+  status(): ReplayStatus;
+  dispose(): void;
+};
+
+/** What a call does: run plainly, run the graph, or record (first or second time). */
+type Next =
+  | { kind: "plain" }
+  | { kind: "graph"; compiled: Compiled }
+  | { kind: "trace1"; key: string }
+  | { kind: "trace2"; key: string; signature: string };
+
+/** The engine-independent part of replayable() and replayableSync(): everything but the call. */
+function replayCore(options: ReplayOptions) {
   const tolerance = checkNumber("tolerance", options.tolerance ?? REPLAY.tolerance, { min: 0 });
   const rng = options.rng;
   const keyOf = options.keyOf ?? defaultKey;
@@ -237,10 +299,28 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
     phases.set(key, { phase: "eager" });
     status.eager[key] = reason;
   };
-  const plain = async (inputs: readonly tf.Tensor[]) => [...await eager(inputs)];
 
-  /** One eager call, recorded; with the variables' tensors before it. */
-  async function traced(backend: NodeBackendHandle, inputs: readonly tf.Tensor[]) {
+  function next(inputs: readonly tf.Tensor[]): Next {
+    if (nb === null || tf.getBackend() !== "tensorflow" || isRecording()) return { kind: "plain" };
+    const key = keyOf(inputs);
+    const state = phases.get(key);
+    if (state === undefined) {
+      phases.set(key, { phase: "warm" });
+      return { kind: "plain" };
+    }
+    if (state.phase === "eager") return { kind: "plain" };
+    if (state.phase === "graph") return { kind: "graph", compiled: state.compiled };
+    nb.getInputTensorIds([...inputs]);
+    const ids = inputs.map((t) => tensorId(nb, t));
+    if (new Set(ids).size !== ids.length) return { kind: "plain" }; // roles ambiguous: not traced
+    return state.phase === "warm"
+      ? { kind: "trace1", key }
+      : { kind: "trace2", key, signature: state.signature };
+  }
+
+  /** Before a recorded call: the variables, their tensors before it, and the roles of the ids. */
+  function beginTrace(inputs: readonly tf.Tensor[]) {
+    const backend = nb!;
     const vars = allVariables();
     // Make lazily uploaded tensors native now, so the record sees them as inputs, not uploads.
     backend.getInputTensorIds([...vars, ...inputs]);
@@ -249,179 +329,204 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
     const roles = new Map<number, string>();
     before.forEach((t, i) => roles.set(tensorId(backend, t), `var:${vars[i].name}`));
     inputs.forEach((t, i) => roles.set(tensorId(backend, t), `in${i}`));
-    let r;
-    try {
-      r = await recordWithDraws(backend, () => plain(inputs));
-    } catch (err) {
-      tf.dispose(before);
-      throw err;
-    }
-    const { result: outputs, record, draws } = r;
-    draws.uploads.forEach((id, k) => id !== null && roles.set(id, `draw${k}`));
-    const outIds = outputs.map((o) => tensorId(backend, o));
-    const signature = `${signatureOf(record, roles, outIds)}\ndraws ${
-      drawSignature(draws.draws, draws.uploads)
-    }`;
-    return { vars, before, outputs, record, draws, signature };
+    return { vars, before, roles };
   }
 
-  /** recordOps, with the draws made from the Rng meanwhile. */
-  async function recordWithDraws<T>(backend: NodeBackendHandle, f: () => Promise<T>) {
-    if (!rng) {
-      const r = await recordOps(backend, f);
-      return { ...r, draws: { draws: [], uploads: [], complete: true } as Draws };
-    }
+  /** Start logging the Rng's draws; returns the function that stops and reads the log. */
+  function drawLog(): (record: OpRecord) => Draws {
+    if (!rng) return () => ({ draws: [], uploads: [], complete: true });
     const start = rng.getState();
     const outer = rng.draws;
     rng.draws = [];
-    let list: RngDraw[];
-    let r: Awaited<ReturnType<typeof recordOps<T>>>;
-    try {
-      r = await recordOps(backend, f);
-    } finally {
-      list = rng.draws;
+    let list: RngDraw[] | null = null;
+    return (record) => {
+      list ??= rng.draws ?? [];
       rng.draws = outer;
-    }
-    const replay = Rng.fromState(start);
-    for (const d of list) redraw(replay, d);
-    const end = rng.getState();
-    const complete = replay.getState().every((w, i) => w === end[i]);
-    return {
-      ...r,
-      draws: { draws: list, uploads: matchUploads(list, r.record.uploads), complete },
+      const replay = Rng.fromState(start);
+      for (const d of list) redraw(replay, d);
+      const end = rng.getState();
+      const complete = replay.getState().every((w, i) => w === end[i]);
+      return { draws: list, uploads: matchUploads(list, record.uploads), complete };
     };
   }
 
-  async function compile(
+  /** A recording with the draws made from the Rng meanwhile (async). */
+  async function withDraws<T>(
+    rec: () => Promise<{ result: T; record: OpRecord }>,
+  ): Promise<{ result: T; record: OpRecord; draws: Draws }> {
+    const stop = drawLog();
+    let r: { result: T; record: OpRecord };
+    try {
+      r = await rec();
+    } catch (err) {
+      stop({ ops: [], uploads: new Map(), meta: new Map() });
+      throw err;
+    }
+    return { ...r, draws: stop(r.record) };
+  }
+
+  /** withDraws for a synchronous recording. */
+  function withDrawsSync<T>(
+    rec: () => { result: T; record: OpRecord },
+  ): { result: T; record: OpRecord; draws: Draws } {
+    const stop = drawLog();
+    let r: { result: T; record: OpRecord };
+    try {
+      r = rec();
+    } catch (err) {
+      stop({ ops: [], uploads: new Map(), meta: new Map() });
+      throw err;
+    }
+    return { ...r, draws: stop(r.record) };
+  }
+
+  /** After a recorded call: its signature, then (second record) the graph built and checked. */
+  function afterTrace(
+    what: Next & { kind: "trace1" | "trace2" },
+    inputs: readonly tf.Tensor[],
+    begun: ReturnType<typeof beginTrace>,
+    rec: { result: tf.Tensor[]; record: OpRecord; draws?: Draws },
+  ): tf.Tensor[] {
+    const backend = nb!;
+    const draws = rec.draws!;
+    const { roles } = begun;
+    draws.uploads.forEach((id, k) => id !== null && roles.set(id, `draw${k}`));
+    const outIds = rec.result.map((o) => tensorId(backend, o));
+    const signature = `${signatureOf(rec.record, roles, outIds)}\ndraws ${
+      drawSignature(draws.draws, draws.uploads)
+    }`;
+    if (what.kind === "trace1") {
+      tf.dispose(begun.before);
+      phases.set(what.key, { phase: "trace1", signature });
+      return rec.result;
+    }
+    try {
+      compile(backend, what.key, what.signature, inputs, {
+        ...begun,
+        outputs: rec.result,
+        record: rec.record,
+        draws,
+        signature,
+      });
+    } finally {
+      tf.dispose(begun.before);
+    }
+    return rec.result;
+  }
+
+  function compile(
     backend: NodeBackendHandle,
     key: string,
     firstSignature: string,
     inputs: readonly tf.Tensor[],
-  ): Promise<tf.Tensor[]> {
-    const t = await traced(backend, inputs);
+    t: {
+      vars: tf.Variable[];
+      before: tf.Tensor[];
+      outputs: tf.Tensor[];
+      record: OpRecord;
+      draws: Draws;
+      signature: string;
+    },
+  ): void {
+    if (t.signature !== firstSignature) {
+      stayEager(key, "the step's ops or uploaded values differ between calls");
+      return;
+    }
+    if (!t.draws.complete) {
+      stayEager(key, "the step draws from its Rng other than by fillUniform or fillNormal");
+      return;
+    }
+    const fedDraws = t.draws.uploads.flatMap((id) => id === null ? [] : [id]);
+    const used = new Set(t.record.ops.flatMap((op) => op.inputs));
+    const preIds = t.before.map((b) => tensorId(backend, b));
+    const readAt = t.vars.flatMap((_, i) => used.has(preIds[i]) ? [i] : []);
+    const reads = readAt.map((i) => t.vars[i]);
+    const writes = t.vars.filter((v, i) => tensorId(backend, v) !== preIds[i]);
+    const dtypeOf = (d: tf.DataType): GraphFeed["dtype"] => {
+      if (d !== "float32" && d !== "int32" && d !== "bool") {
+        throw new Error(`a ${d} input cannot be fed`);
+      }
+      return d;
+    };
+    let feeds: GraphFeed[];
     try {
-      if (t.signature !== firstSignature) {
-        stayEager(key, "the step's ops or uploaded values differ between calls");
-        return t.outputs;
-      }
-      if (!t.draws.complete) {
-        stayEager(key, "the step draws from its Rng other than by fillUniform or fillNormal");
-        return t.outputs;
-      }
-      const fedDraws = t.draws.uploads.flatMap((id) => id === null ? [] : [id]);
-      const used = new Set(t.record.ops.flatMap((op) => op.inputs));
-      const preIds = t.before.map((b) => tensorId(backend, b));
-      const readAt = t.vars.flatMap((_, i) => used.has(preIds[i]) ? [i] : []);
-      const reads = readAt.map((i) => t.vars[i]);
-      const writes = t.vars.filter((v, i) => tensorId(backend, v) !== preIds[i]);
-      const dtypeOf = (d: tf.DataType): GraphFeed["dtype"] => {
-        if (d !== "float32" && d !== "int32" && d !== "bool") {
-          throw new Error(`a ${d} input cannot be fed`);
-        }
-        return d;
-      };
-      let feeds: GraphFeed[];
-      try {
-        feeds = [
-          ...readAt.map((i) => ({ id: preIds[i], dtype: dtypeOf(t.vars[i].dtype) })),
-          ...inputs.map((x) => ({ id: tensorId(backend, x), dtype: dtypeOf(x.dtype) })),
-          ...fedDraws.map((id) => ({ id, dtype: "float32" as const })),
-        ];
-      } catch (err) {
-        stayEager(key, `its graph did not build: ${(err as Error).message}`);
-        return t.outputs;
-      }
-      const constants = floatConstants(backend, t.record, used, new Set(feeds.map((f) => f.id)));
-      feeds.push(...constants.ids.map((id) => ({ id, dtype: "float32" as const })));
-      const feedAt = new Map(feeds.map((f, k) => [f.id, k]));
-      const results = t.outputs.map((o) => feedAt.get(tensorId(backend, o)) ?? -1);
-      const fetches = [
-        ...writes.map((v) => tensorId(backend, v)),
-        ...t.outputs.flatMap((o, j) => results[j] < 0 ? [tensorId(backend, o)] : []),
+      feeds = [
+        ...readAt.map((i) => ({ id: preIds[i], dtype: dtypeOf(t.vars[i].dtype) })),
+        ...inputs.map((x) => ({ id: tensorId(backend, x), dtype: dtypeOf(x.dtype) })),
+        ...fedDraws.map((id) => ({ id, dtype: "float32" as const })),
       ];
-      let graph: SessionGraph;
-      try {
-        graph = buildSessionGraph(backend, { record: t.record, feeds, fetches });
-      } catch (err) {
-        tf.dispose(constants.tensors);
-        stayEager(key, `its graph did not build: ${(err as Error).message}`);
-        return t.outputs;
+    } catch (err) {
+      stayEager(key, `its graph did not build: ${(err as Error).message}`);
+      return;
+    }
+    const constants = floatConstants(backend, t.record, used, new Set(feeds.map((f) => f.id)));
+    feeds.push(...constants.ids.map((id) => ({ id, dtype: "float32" as const })));
+    const feedAt = new Map(feeds.map((f, k) => [f.id, k]));
+    const results = t.outputs.map((o) => feedAt.get(tensorId(backend, o)) ?? -1);
+    const fetches = [
+      ...writes.map((v) => tensorId(backend, v)),
+      ...t.outputs.flatMap((o, j) => results[j] < 0 ? [tensorId(backend, o)] : []),
+    ];
+    let graph: SessionGraph;
+    try {
+      graph = buildSessionGraph(backend, { record: t.record, feeds, fetches });
+    } catch (err) {
+      tf.dispose(constants.tensors);
+      stayEager(key, `its graph did not build: ${(err as Error).message}`);
+      return;
+    }
+    // Check: the graph from this call's starting state against this call's eager results.
+    const expected = [...writes, ...t.outputs.filter((_, j) => results[j] < 0)].map((v) =>
+      v.dataSync()
+    );
+    const drawn = fedDraws.map((id) =>
+      tf.tensor(t.record.uploads.get(id) as Float32Array, t.record.meta.get(id)!.shape)
+    );
+    // Twice: a graph whose kernels do not give the same result on every run must not pass.
+    let diff = 0;
+    let failure: string | null = null;
+    try {
+      for (let run = 0; run < REPLAY.checkRuns; run++) {
+        const outs = graph.run([
+          ...readAt.map((i) => t.before[i]),
+          ...inputs,
+          ...drawn,
+          ...constants.tensors,
+        ]);
+        diff = Math.max(diff, relativeDifference(outs, expected));
+        tf.dispose(outs);
       }
-      // Check: the graph from this call's starting state against this call's eager results.
-      const expected = [...writes, ...t.outputs.filter((_, j) => results[j] < 0)].map((v) =>
-        v.dataSync()
-      );
-      const drawn = fedDraws.map((id) =>
-        tf.tensor(t.record.uploads.get(id) as Float32Array, t.record.meta.get(id)!.shape)
-      );
-      // Twice: a graph whose kernels do not give the same result on every run must not pass.
-      let diff = 0;
-      let failure: string | null = null;
-      try {
-        for (let run = 0; run < REPLAY.checkRuns; run++) {
-          const outs = graph.run([
-            ...readAt.map((i) => t.before[i]),
-            ...inputs,
-            ...drawn,
-            ...constants.tensors,
-          ]);
-          diff = Math.max(diff, relativeDifference(outs, expected));
-          tf.dispose(outs);
-        }
-        status.worstDifference = Math.max(status.worstDifference, diff);
-        if (!(diff <= tolerance)) {
-          failure = `its graph differs from the eager step by ${
-            diff.toExponential(1)
-          } (tolerance ${tolerance})`;
-        }
-      } catch (err) {
-        failure = `its graph did not run: ${(err as Error).message}`;
-      } finally {
-        tf.dispose(drawn);
+      status.worstDifference = Math.max(status.worstDifference, diff);
+      if (!(diff <= tolerance)) {
+        failure = `its graph differs from the eager step by ${
+          diff.toExponential(1)
+        } (tolerance ${tolerance})`;
       }
-      if (failure !== null) {
-        graph.dispose();
-        tf.dispose(constants.tensors);
-        stayEager(key, failure);
-      } else {
-        const draws = t.draws.draws.map((draw, k) => {
-          const id = t.draws.uploads[k];
-          return { draw, shape: id === null ? null : t.record.meta.get(id)!.shape };
-        });
-        phases.set(key, {
-          phase: "graph",
-          compiled: { graph, reads, writes, results, draws, constants: constants.tensors },
-        });
-        status.graphs.push(key);
-      }
-      return t.outputs;
+    } catch (err) {
+      failure = `its graph did not run: ${(err as Error).message}`;
     } finally {
-      tf.dispose(t.before);
+      tf.dispose(drawn);
+    }
+    if (failure !== null) {
+      graph.dispose();
+      tf.dispose(constants.tensors);
+      stayEager(key, failure);
+    } else {
+      const draws = t.draws.draws.map((draw, k) => {
+        const id = t.draws.uploads[k];
+        return { draw, shape: id === null ? null : t.record.meta.get(id)!.shape };
+      });
+      phases.set(key, {
+        phase: "graph",
+        compiled: { graph, reads, writes, results, draws, constants: constants.tensors },
+      });
+      status.graphs.push(key);
     }
   }
 
-  const call = async (inputs: readonly tf.Tensor[]): Promise<tf.Tensor[]> => {
-    if (nb === null || tf.getBackend() !== "tensorflow" || isRecording()) return plain(inputs);
-    const key = keyOf(inputs);
-    const state = phases.get(key);
-    if (state === undefined) {
-      phases.set(key, { phase: "warm" });
-      return plain(inputs);
-    }
-    if (state.phase === "eager") return plain(inputs);
-    if (state.phase !== "graph") {
-      nb.getInputTensorIds([...inputs]);
-      const ids = inputs.map((t) => tensorId(nb, t));
-      if (new Set(ids).size !== ids.length) return plain(inputs); // roles ambiguous: not traced
-      if (state.phase === "warm") {
-        const t = await traced(nb, inputs);
-        tf.dispose(t.before);
-        phases.set(key, { phase: "trace1", signature: t.signature });
-        return t.outputs;
-      }
-      return compile(nb, key, state.signature, inputs);
-    }
-    const { graph, reads, writes, results, draws, constants } = state.compiled;
+  /** One call of a compiled graph. */
+  function runGraph(c: Compiled, inputs: readonly tf.Tensor[]): tf.Tensor[] {
+    const { graph, reads, writes, results, draws, constants } = c;
     // The eager call's draws, in its order, from its Rng (only those it uploaded are fed).
     const drawn = draws.flatMap(({ draw, shape }) => {
       const values = redraw(rng!, draw);
@@ -436,8 +541,16 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
     tf.dispose(drawn);
     status.graphCalls++;
     return values;
-  };
-  return Object.assign(call, {
+  }
+
+  return {
+    nb,
+    next,
+    beginTrace,
+    withDraws,
+    withDrawsSync,
+    afterTrace,
+    runGraph,
     status: () => structuredClone(status),
     dispose: () => {
       for (const s of phases.values()) {
@@ -448,5 +561,5 @@ export function replayable(eager: ReplayFn, options: ReplayOptions = {}): Replay
       }
       phases.clear();
     },
-  });
+  };
 }
