@@ -226,3 +226,39 @@ Deno.test("evaluate: the graph engine gives the eager engine's flags and says wh
     model.dispose();
   }
 });
+
+Deno.test("evaluate: attackGraphs kept across calls: the second call runs every iteration as a graph, same flags", async () => {
+  const model = build("smallcnn");
+  const rng = Rng.fromSeed(3);
+  const n = 8;
+  const data = {
+    name: "synthetic",
+    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
+    labels: Int32Array.from({ length: n }, () => rng.int(10)),
+    n,
+    height: 28,
+    width: 28,
+    channels: 1,
+    numClasses: 10,
+    normalization: { mean: [0.5], std: [0.25] },
+  };
+  const graphs = new AttackGraphs();
+  try {
+    const o = {
+      evals: [{ attack: "pgd", norm: "linf" as const, eps: 8 / 255 }],
+      progress: "none" as const,
+      engine: "graph" as const,
+      attackGraphs: graphs,
+    };
+    const first = await evaluate(model, data, o);
+    const second = await evaluate(model, data, o);
+    const eager = await evaluate(model, data, { ...o, engine: "eager", attackGraphs: undefined });
+    assert.equal(first.evals.pgd10_linf_8_255.graphSteps, 7);
+    assert.equal(second.evals.pgd10_linf_8_255.graphSteps, 10);
+    assert.deepEqual(second.evals.pgd10_linf_8_255.robust, eager.evals.pgd10_linf_8_255.robust);
+    assert.deepEqual(first.evals.pgd10_linf_8_255.robust, eager.evals.pgd10_linf_8_255.robust);
+  } finally {
+    graphs.dispose();
+    model.dispose();
+  }
+});

@@ -46,6 +46,12 @@ export interface EvalOptions {
    * results bit for bit). Default: "graph" on the tensorflow backend, else "eager".
    */
   engine?: Engine;
+  /**
+   * With engine "graph": replays to use (and keep) instead of fresh ones per evaluation, so that
+   * repeated calls on one model (bench/bench.ts) compile each attack iteration once; the caller
+   * disposes them. Only for calls on the same model.
+   */
+  attackGraphs?: AttackGraphs;
 }
 
 export interface StageResult {
@@ -208,7 +214,9 @@ export async function evaluate(
     const rng = Rng.fromSeed(seedFromString(`${seed}:${ev.key}`));
     const robust = new Uint8Array(n);
     const stageHits = new Array(ev.stages.length).fill(0);
-    const graphs = engine === "graph" ? new AttackGraphs() : undefined;
+    const owned = engine === "graph" && !options.attackGraphs;
+    const graphs = engine === "graph" ? options.attackGraphs ?? new AttackGraphs() : undefined;
+    const callsBefore = options.attackGraphs?.status().graphCalls ?? 0;
     let graphStatus;
     try {
       for (let s = 0; s < n; s += batchSize) {
@@ -226,7 +234,7 @@ export async function evaluate(
       }
       graphStatus = graphs?.status();
     } finally {
-      graphs?.dispose();
+      if (owned) graphs?.dispose();
     }
     results[ev.key] = {
       key: ev.key,
@@ -237,7 +245,7 @@ export async function evaluate(
       stages: ev.stages.map((st, k) => ({ attack: st.spec.attack, accuracy: stageHits[k] / n })),
       seconds: (performance.now() - t0) / 1000,
       engine,
-      graphSteps: graphStatus?.graphCalls ?? 0,
+      graphSteps: (graphStatus?.graphCalls ?? 0) - callsBefore,
       ...(graphStatus && Object.keys(graphStatus.eager).length
         ? { eagerReasons: graphStatus.eager }
         : {}),
