@@ -407,7 +407,7 @@ function oursStep(o: Ours, method: Exclude<Method, "EVAL">): TrainStep {
   return usesGraph(method) ? graphTrainStep(eager) : eager;
 }
 
-function usesGraph(method: Method): boolean {
+function usesGraph(_method: Method): boolean {
   return OURS_ENGINE === "graph" && tf.getBackend() === "tensorflow";
 }
 
