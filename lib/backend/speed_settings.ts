@@ -19,7 +19,14 @@
  *   session adds an AddN's terms in another order than eager, and not the same order on every run
  *   (bench/NOTES.md, the width-64 SAM mismatch). lib/optim/sam.ts's gradient norm does this.
  * - random numbers come from the step's Rng by fillUniform / fillNormal only (others make the step
- *   stay eager; graph_replay.ts).
+ *   stay eager; graph_replay.ts; tests/graph_step_test.ts).
+ * - a replayed function computes from its inputs, the variables and true constants only: anything
+ *   that changes between calls (the batch, the learning rate, an attack's box bounds, targets and
+ *   ball geometry) is an input tensor, never a tensor captured by a closure, which the graph would
+ *   freeze at its first value. So Sgd.step takes the learning rate as a scalar tensor, and the
+ *   attacks' iterations (lib/attacks/pgd.ts, apgd.ts, square.ts) take [xAdv, y, bounds...] as
+ *   inputs. Stated by the tests that replay over several batches and rates against eager
+ *   (tests/graph_step_test.ts, tests/attack_graphs_test.ts): a captured per-batch tensor fails them.
  * Guards the replay itself applies (REPLAY below; lib/backend/session_graph.ts,
  * lib/backend/graph_replay.ts), each with a test in tests/graph_step_test.ts:
  * - float constants are fed as inputs, not written as Consts (the optimiser would turn x / c
