@@ -35,7 +35,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { paddedConv } from "../models/ops.ts";
 import type { NodeBackendHandle } from "./node_backend.ts";
-import { CONV_PRECISIONS, type ConvPrecision, setMklFeature } from "./speed_settings.ts";
+import { CONV_PRECISIONS, type ConvPrecision, convState, setMklFeature } from "./speed_settings.ts";
 
 export { CONV_PRECISIONS, type ConvPrecision };
 
@@ -58,7 +58,6 @@ export function bf16Safe(kernel: string, inputs: tf.NamedTensorInfoMap): boolean
   return channels % 2 === 0;
 }
 
-let current: ConvPrecision = "fp32";
 /** Whether eval mode folded conv-BN before bf16 was switched on (restored by fp32). */
 let foldedBeforeBf16 = true;
 const originals = new Map<string, tf.KernelConfig>();
@@ -185,7 +184,7 @@ export function bf16ConvsSupported(): boolean {
 
 /** The precision the convolutions run in now. */
 export function convPrecision(): ConvPrecision {
-  return current;
+  return convState.precision;
 }
 
 /**
@@ -196,8 +195,8 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
   if (!CONV_PRECISIONS.includes(p)) {
     throw new RangeError(`Unknown convolution precision "${p}": use fp32 or bf16.`);
   }
-  const old = current;
-  if (p === current) return old;
+  const old = convState.precision;
+  if (p === old) return old;
   if (p === "bf16") {
     if (!bf16ConvsSupported()) {
       throw new Error(
@@ -237,6 +236,6 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
     originals.clear();
     setMklFeature("foldEvalBn", foldedBeforeBf16);
   }
-  current = p;
+  convState.precision = p;
   return old;
 }

@@ -106,3 +106,10 @@ export function setMklFeature(name: MklFeature, on: boolean): boolean {
 /** The convolution precisions (lib/backend/bf16_convs.ts switches the kernels). */
 export type ConvPrecision = "fp32" | "bf16";
 export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];
+
+/**
+ * The precision the convolutions run in now: read it with bf16_convs.ts convPrecision(), change it
+ * only with setConvPrecision() there (it swaps the kernels). "bf16" is not bit-identical to fp32:
+ * off by default, and rows trained with it say "+bf16-convs".
+ */
+export const convState: { precision: ConvPrecision } = { precision: "fp32" };
