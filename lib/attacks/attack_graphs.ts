@@ -13,7 +13,12 @@
  * training step is replayed instead (lib/training/graph_step.ts).
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import { type Replayable, replayable, type ReplayFn } from "../backend/graph_replay.ts";
+import {
+  type Replayable,
+  replayable,
+  type ReplayFn,
+  type ReplayOptions,
+} from "../backend/graph_replay.ts";
 import type { AttackTarget } from "./attack.ts";
 
 export interface AttackGraphStatus {
@@ -28,11 +33,11 @@ export interface AttackGraphStatus {
 export class AttackGraphs {
   #fns = new Map<string, Replayable>();
 
-  /** The replayable of `key`, made from make() on first use. */
-  get(key: string, make: () => ReplayFn): Replayable {
+  /** The replayable of `key`, made from make() on first use (with `options`, e.g. warmCalls). */
+  get(key: string, make: () => ReplayFn, options: ReplayOptions = {}): Replayable {
     let f = this.#fns.get(key);
     if (!f) {
-      f = replayable(make());
+      f = replayable(make(), options);
       this.#fns.set(key, f);
     }
     return f;
@@ -65,7 +70,8 @@ export async function iterate(
   key: string,
   f: ReplayFn,
   inputs: tf.Tensor[],
+  options: ReplayOptions = {},
 ): Promise<tf.Tensor[]> {
   if (!target.graphs || target.mode !== "eval") return [...await f(inputs)];
-  return target.graphs.get(key, () => f)(inputs);
+  return target.graphs.get(key, () => f, options)(inputs);
 }

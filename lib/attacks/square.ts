@@ -123,6 +123,9 @@ function scoreAndKeep(c: Ctx) {
 
 const scoreKey = (c: Ctx) => `square-score ${c.target.mode}`;
 
+/** Queries an active-set size runs eager before its scoring is recorded as a graph. */
+export const SQUARE_WARM_QUERIES = 8;
+
 /** The starting point of each example (see the file comment). */
 function start(c: Ctx, x: tf.Tensor4D, norm: "linf" | "l2"): tf.Tensor4D {
   const [n, h, w, ch] = x.shape;
@@ -255,12 +258,14 @@ async function squareRun(c: Ctx, norm: "linf" | "l2", x: tf.Tensor4D, y: tf.Tens
     if (act.ids.length === 0) break;
     const cand = propose(c, act.x, act.best, it);
     // Scoring the proposals is the query (one forward pass): through c.target.graphs when given.
+    // The active set shrinks as points are fooled: a size is recorded only once it has lasted
+    // SQUARE_WARM_QUERIES queries, so short-lived sizes never pay for a graph.
     const [best, newMargin] = await iterate(c.target, scoreKey(c), scoreAndKeep(c), [
       cand,
       act.best,
       margin,
       act.y,
-    ]);
+    ], { warmCalls: SQUARE_WARM_QUERIES });
     tf.dispose([cand, act.best, margin]);
     act.best = best as tf.Tensor4D;
     margin = newMargin as tf.Tensor1D;

@@ -78,6 +78,12 @@ export interface ReplayOptions {
   rng?: Rng;
   /** The key of a call (default: its inputs' shapes and dtypes). */
   keyOf?: (inputs: readonly tf.Tensor[]) => string;
+  /**
+   * Plain eager calls of a key before it is recorded (default 1, the minimum: tfjs uploads lazily).
+   * More for steps whose keys are often short-lived (Square's shrinking active set), so that a key
+   * seen only a few times never pays for its recording, graph build and check.
+   */
+  warmCalls?: number;
 }
 
 export type Replayable = ((inputs: readonly tf.Tensor[]) => Promise<tf.Tensor[]>) & {
@@ -103,7 +109,7 @@ interface Compiled {
 }
 
 type Phase =
-  | { phase: "warm" }
+  | { phase: "warm"; calls: number }
   | { phase: "trace1"; signature: string }
   | { phase: "graph"; compiled: Compiled }
   | { phase: "eager" };
@@ -292,6 +298,7 @@ function replayCore(options: ReplayOptions) {
   const tolerance = checkNumber("tolerance", options.tolerance ?? REPLAY.tolerance, { min: 0 });
   const rng = options.rng;
   const keyOf = options.keyOf ?? defaultKey;
+  const warmCalls = checkNumber("warmCalls", options.warmCalls ?? 1, { integer: true, min: 1 });
   const nb = nodeBackend();
   const phases = new Map<string, Phase>();
   const status: ReplayStatus = { graphs: [], eager: {}, worstDifference: 0, graphCalls: 0 };
@@ -304,8 +311,8 @@ function replayCore(options: ReplayOptions) {
     if (nb === null || tf.getBackend() !== "tensorflow" || isRecording()) return { kind: "plain" };
     const key = keyOf(inputs);
     const state = phases.get(key);
-    if (state === undefined) {
-      phases.set(key, { phase: "warm" });
+    if (state === undefined || (state.phase === "warm" && state.calls < warmCalls)) {
+      phases.set(key, { phase: "warm", calls: state?.phase === "warm" ? state.calls + 1 : 1 });
       return { kind: "plain" };
     }
     if (state.phase === "eager") return { kind: "plain" };

@@ -25,8 +25,9 @@
  *   ball geometry) is an input tensor, never a tensor captured by a closure, which the graph would
  *   freeze at its first value. So Sgd.step takes the learning rate as a scalar tensor, and the
  *   attacks' iterations (lib/attacks/pgd.ts, apgd.ts, square.ts) take [xAdv, y, bounds...] as
- *   inputs. Stated by the tests that replay over several batches and rates against eager
- *   (tests/graph_step_test.ts, tests/attack_graphs_test.ts): a captured per-batch tensor fails them.
+ *   inputs. tests/graph_replay_test.ts states the rule (a captured tensor that changes after the
+ *   graph was compiled keeps its old value there); the tests that replay over several batches and
+ *   rates against eager (tests/graph_step_test.ts, tests/attack_graphs_test.ts) fail if a step breaks it.
  * Guards the replay itself applies (REPLAY below; lib/backend/session_graph.ts,
  * lib/backend/graph_replay.ts), each with a test in tests/graph_step_test.ts:
  * - float constants are fed as inputs, not written as Consts (the optimiser would turn x / c
