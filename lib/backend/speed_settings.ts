@@ -104,6 +104,18 @@ export function setMklFeature(name: MklFeature, on: boolean): boolean {
   return old;
 }
 
+/**
+ * oneDNN workaround (lib/models/model.ts conv): below this many input channels a strided 1x1 conv
+ * runs as subsample + 1x1 conv at stride 1 (the same sums). Why: libtensorflow 2.21's oneDNN
+ * kernels on an AVX2-only CPU (AMD EPYC, measured over 1920 shapes) return a wrong weight gradient
+ * for 1x1 convs at stride 2 with 1-4 input channels (off by up to 100%; 8 and 16 channels and every
+ * 3x3 or stride-1 shape were right). PreActResNet-18's shortcuts at width >= 8 are never affected
+ * and keep the direct conv. tests/strided_conv_test.ts fails if the routing stops. (On an AVX-512
+ * EPYC the same kernel crashes for odd batches with 4-8 input channels: bench/NOTES.md, 2026-12-07;
+ * not routed around yet, as that would change PreActResNet-18 width-8 numbers.)
+ */
+export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 8;
+
 /** The convolution precisions (lib/backend/bf16_convs.ts switches the kernels). */
 export type ConvPrecision = "fp32" | "bf16";
 export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];

@@ -41,6 +41,7 @@ import {
   paddedConv,
 } from "./ops.ts";
 import type { Rng } from "../util/rng.ts";
+import { STRIDED_1X1_DIRECT_MIN_CHANNELS } from "../backend/speed_settings.ts";
 import { checkChoice, checkNumber, fail } from "../util/validate.ts";
 
 export type { BatchMoments } from "./ops.ts";
@@ -187,14 +188,8 @@ export function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
   return tf.slice(tf.reshape(rows, [n, hs, ws, s * c]), 0, [n, hs, ws, c]) as tf.Tensor4D;
 }
 
-/**
- * Below this many input channels a strided 1x1 conv runs as subsample + 1x1 conv at stride 1 (the
- * same sums). Why: libtensorflow 2.21's oneDNN kernels on an AVX2-only CPU (AMD EPYC, measured
- * over 1920 shapes) return a wrong weight gradient for 1x1 convs at stride 2 with 1-4 input
- * channels (off by up to 100%; 8 and 16 channels and every 3x3 or stride-1 shape were right).
- * PreActResNet-18's shortcuts at width >= 8 are never affected and keep the direct conv.
- */
-export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 8;
+/** A oneDNN workaround: see lib/backend/speed_settings.ts (tests/strided_conv_test.ts). */
+export { STRIDED_1X1_DIRECT_MIN_CHANNELS };
 
 /** k x k conv (odd k), stride s, PyTorch padding (k-1)/2 on every side. */
 export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: number): tf.Tensor4D {

@@ -270,7 +270,7 @@ export function foldsEvalBn(): boolean {
  * relu(conv(x, w * scale) + shift), one oneDNN conv-with-bias kernel and a ReLU instead of conv,
  * multiply, add and ReLU (and one multiply fewer in the backward pass). Odd k x k filter, stride
  * s, PyTorch's padding (k-1)/2 on every side; not for 1x1 convs at stride > 1 (see
- * STRIDED_1X1_DIRECT_MIN_CHANNELS in model.ts). Differs from the unfolded form by rounding only
+ * STRIDED_1X1_DIRECT_MIN_CHANNELS in speed_settings.ts). Differs from the unfolded form by rounding only
  * (tests/ops_test.ts states the tolerance). Call only where foldsEvalBn() is true.
  */
 export function foldedConvBnReluEval(
