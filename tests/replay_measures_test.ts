@@ -10,6 +10,7 @@ import { type Arch, createModel } from "../lib/models/model.ts";
 import { batchesOf, modelObjective } from "../lib/analysis/objective.ts";
 import { hessianVectorProduct, lanczos } from "../lib/analysis/hessian.ts";
 import { randomNormal } from "../lib/analysis/param_vector.ts";
+import { lossAlongDirection } from "../lib/analysis/input_gradients.ts";
 import { Rng } from "../lib/util/rng.ts";
 import type { Mode } from "../lib/models/model.ts";
 
@@ -74,3 +75,35 @@ for (
     }
   });
 }
+
+Deno.test("measures on the graph engine: the loss along the PGD direction is eager's bit for bit", () => {
+  const model = createModel({
+    arch: "smallcnn",
+    width: 8,
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    mean: [0.5],
+    std: [0.25],
+  }, Rng.fromSeed(0));
+  const rng = Rng.fromSeed(6);
+  const n = 24;
+  const data = {
+    name: "synthetic",
+    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
+    labels: Int32Array.from({ length: n }, () => rng.int(10)),
+    n,
+    height: 28,
+    width: 28,
+    channels: 1,
+    numClasses: 10,
+  };
+  const batches = batchesOf(data, n, 8);
+  try {
+    const eager = lossAlongDirection(model, batches, { engine: "eager" });
+    const graph = lossAlongDirection(model, batches, { engine: "graph" });
+    assert.deepEqual(graph, eager);
+  } finally {
+    tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+    model.dispose();
+  }
+});

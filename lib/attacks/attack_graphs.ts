@@ -16,6 +16,8 @@ import type * as tf from "@tensorflow/tfjs-core";
 import {
   type Replayable,
   replayable,
+  type ReplayableSync,
+  replayableSync,
   type ReplayFn,
   type ReplayOptions,
 } from "../backend/graph_replay.ts";
@@ -31,14 +33,28 @@ export interface AttackGraphStatus {
 }
 
 export class AttackGraphs {
-  #fns = new Map<string, Replayable>();
+  #fns = new Map<string, Replayable | ReplayableSync>();
 
   /** The replayable of `key`, made from make() on first use (with `options`, e.g. warmCalls). */
   get(key: string, make: () => ReplayFn, options: ReplayOptions = {}): Replayable {
-    let f = this.#fns.get(key);
+    let f = this.#fns.get(`async ${key}`) as Replayable | undefined;
     if (!f) {
       f = replayable(make(), options);
-      this.#fns.set(key, f);
+      this.#fns.set(`async ${key}`, f);
+    }
+    return f;
+  }
+
+  /** get() for a synchronous iteration (PGD's, so that pgd() itself can replay). */
+  getSync(
+    key: string,
+    make: () => (inputs: readonly tf.Tensor[]) => tf.Tensor[],
+    options: ReplayOptions = {},
+  ): ReplayableSync {
+    let f = this.#fns.get(`sync ${key}`) as ReplayableSync | undefined;
+    if (!f) {
+      f = replayableSync(make(), options);
+      this.#fns.set(`sync ${key}`, f);
     }
     return f;
   }
@@ -48,8 +64,9 @@ export class AttackGraphs {
     for (const [key, f] of this.#fns) {
       const s = f.status();
       out.graphCalls += s.graphCalls;
-      out.graphs.push(...s.graphs.map((g) => `${key} @ ${g}`));
-      for (const [g, why] of Object.entries(s.eager)) out.eager[`${key} @ ${g}`] = why;
+      const name = key.replace(/^(a?sync) /, "");
+      out.graphs.push(...s.graphs.map((g) => `${name} @ ${g}`));
+      for (const [g, why] of Object.entries(s.eager)) out.eager[`${name} @ ${g}`] = why;
     }
     return out;
   }

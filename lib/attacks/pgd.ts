@@ -23,7 +23,7 @@ import { crossEntropy } from "../models/ops.ts";
 import { Rng } from "../util/rng.ts";
 import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, fail } from "../util/validate.ts";
 import { type Attack, type AttackTarget, type Norm, NORMS } from "./attack.ts";
-import { iterate } from "./attack_graphs.ts";
+import type { AttackGraphs } from "./attack_graphs.ts";
 
 export { type Norm, NORMS };
 
@@ -48,6 +48,11 @@ export interface PgdOptions extends PgdSettings {
   moments?: BatchMoments[];
   /** Box [lo, hi] the adversarial examples are clamped to: default [0, 1] (pixels); null = no clamp. */
   bounds?: readonly [number, number] | null;
+  /**
+   * Eval mode only: run the iterations through these graph replays (./attack_graphs.ts); the same
+   * examples bit for bit. Absent (or train mode): eager.
+   */
+  graphs?: AttackGraphs;
 }
 
 /** Check an attack's settings; returns them. */
@@ -178,8 +183,9 @@ const iterationInputs = (
 
 /**
  * The adversarial examples x + delta (in [0, 1], ||delta|| <= eps) found by PGD; the caller
- * disposes the result. x: [N, H, W, C] in [0, 1]; y: int32 labels [N]. Eager (pgdAttack runs the
- * same iterations, replayed as graphs where the target has them).
+ * disposes the result. x: [N, H, W, C] in [0, 1]; y: int32 labels [N]. With options.graphs (eval
+ * mode) each iteration is replayed as a graph once that gave the eager iteration's result bit for
+ * bit.
  */
 export function pgd(
   model: Classifier,
@@ -190,7 +196,11 @@ export function pgd(
   const p = planPgd(options);
   if (p.eps === 0) return tf.clone(x); // the ball is the point x itself
   const s = pgdStart(x, p);
-  const step = pgdIteration(model, p);
+  const eager = pgdIteration(model, p);
+  const key = `pgd ${p.norm} eps=${p.eps} alpha=${p.alpha} box=${p.lo},${p.hi} ${p.mode}`;
+  const step = options.graphs && p.mode === "eval"
+    ? options.graphs.getSync(key, () => eager)
+    : eager;
   try {
     for (let k = 0; k < p.steps; k++) {
       const [next] = step(iterationInputs(p, s, x, y));
@@ -208,32 +218,13 @@ export function pgd(
  * pgd() with its iterations run through target.graphs (./attack_graphs.ts) when the target has
  * them: the same iterations, the same numbers bit for bit.
  */
-export async function pgdAttack(
+export function pgdAttack(
   target: AttackTarget,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   options: PgdOptions,
 ): Promise<tf.Tensor4D> {
-  const p = planPgd(options);
-  if (p.eps === 0) return tf.clone(x);
-  if (!target.graphs || p.mode !== "eval") return pgd(target.model, x, y, options);
-  const s = pgdStart(x, p);
-  const step = pgdIteration(target.model, p);
-  const key = `pgd ${p.norm} eps=${p.eps} alpha=${p.alpha} box=${p.lo},${p.hi} ${p.mode}`;
-  try {
-    for (let k = 0; k < p.steps; k++) {
-      const [next] = await iterate(target, key, step, iterationInputs(p, s, x, y));
-      s.xAdv.dispose();
-      s.xAdv = next as tf.Tensor4D;
-    }
-  } catch (err) {
-    s.xAdv.dispose();
-    throw err;
-  } finally {
-    s.lower.dispose();
-    s.upper.dispose();
-  }
-  return s.xAdv;
+  return Promise.resolve(pgd(target.model, x, y, { ...options, graphs: target.graphs }));
 }
 
 /** FGSM: one step of size eps, no random start unless asked (Goodfellow et al. 2015). */
