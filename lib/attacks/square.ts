@@ -162,18 +162,36 @@ function start(c: Ctx, x: tf.Tensor4D, norm: "linf" | "l2"): tf.Tensor4D {
 
 /** One L-inf proposal for every active example: one window set to x +- eps. */
 function proposeLinf(c: Ctx, x: tf.Tensor4D, best: tf.Tensor4D, it: number): tf.Tensor4D {
+  const { mask, sg } = linfWindow(c, x, it);
+  const cand = proposeLinfAt(c, x, best, mask, sg);
+  tf.dispose([mask, sg]);
+  return cand;
+}
+
+/** The host draws of one L-inf proposal: the window as a [1, H, W, 1] mask, its channel signs. */
+function linfWindow(c: Ctx, x: tf.Tensor4D, it: number): { mask: tf.Tensor4D; sg: tf.Tensor4D } {
   const [, h, w, ch] = x.shape;
   const rng = c.target.rng;
   const p = squareFraction(it, c.o);
   const s = Math.min(Math.max(Math.round(Math.sqrt(p * h * w)), 1), h, w);
   const [r, q] = [rng.int(h - s + 1), rng.int(w - s + 1)];
-  const sg = signs(rng, ch);
+  return { mask: windowMask(h, w, r, q, s), sg: tf.tensor4d(signs(rng, ch), [1, 1, 1, ch]) };
+}
+
+/** The L-inf proposal from its drawn window and signs (tensors only). */
+function proposeLinfAt(
+  c: Ctx,
+  x: tf.Tensor,
+  best: tf.Tensor,
+  mask: tf.Tensor,
+  sg: tf.Tensor,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const step = tf.mul(windowMask(h, w, r, q, s), tf.tensor4d(sg, [1, 1, 1, ch]));
+    const step = tf.mul(mask, sg);
     const moved = tf.add(best, tf.mul(step, 2 * c.eps));
     const lower = tf.maximum(tf.sub(x, c.eps), c.box[0]);
     const upper = tf.minimum(tf.add(x, c.eps), c.box[1]);
-    return tf.minimum(tf.maximum(moved, lower), upper);
+    return tf.minimum(tf.maximum(moved, lower), upper) as tf.Tensor4D;
   });
 }
 
@@ -256,17 +274,40 @@ async function squareRun(c: Ctx, norm: "linf" | "l2", x: tf.Tensor4D, y: tf.Tens
       margin = nextMargin;
     }
     if (act.ids.length === 0) break;
-    const cand = propose(c, act.x, act.best, it);
-    // Scoring the proposals is the query (one forward pass): through c.target.graphs when given.
-    // The active set shrinks as points are fooled: a size is recorded only once it has lasted
-    // SQUARE_WARM_QUERIES queries, so short-lived sizes never pay for a graph.
-    const [best, newMargin] = await iterate(c.target, scoreKey(c), scoreAndKeep(c), [
-      cand,
-      act.best,
-      margin,
-      act.y,
-    ], { warmCalls: SQUARE_WARM_QUERIES });
-    tf.dispose([cand, act.best, margin]);
+    // A query, through c.target.graphs when given: L-inf the proposal (its window and signs drawn
+    // here, fed) and its scoring; L2 the scoring only (its proposal slices and pads at drawn
+    // positions, which a graph would freeze). The active set shrinks as points are fooled: a size
+    // is recorded only once it has lasted SQUARE_WARM_QUERIES queries, so short-lived sizes never
+    // pay for a graph.
+    let best: tf.Tensor, newMargin: tf.Tensor;
+    if (norm === "linf") {
+      const { mask, sg } = linfWindow(c, act.x, it);
+      [best, newMargin] = await iterate(
+        c.target,
+        `square-query linf eps=${c.eps} box=${c.box}`,
+        (
+          [x, b, m, y, k, g],
+        ) => {
+          const cand = proposeLinfAt(c, x, b, k, g);
+          const out = scoreAndKeep(c)([cand, b, m, y]);
+          cand.dispose();
+          return out;
+        },
+        [act.x, act.best, margin, act.y, mask, sg],
+        { warmCalls: SQUARE_WARM_QUERIES },
+      );
+      tf.dispose([mask, sg]);
+    } else {
+      const cand = propose(c, act.x, act.best, it);
+      [best, newMargin] = await iterate(c.target, scoreKey(c), scoreAndKeep(c), [
+        cand,
+        act.best,
+        margin,
+        act.y,
+      ], { warmCalls: SQUARE_WARM_QUERIES });
+      cand.dispose();
+    }
+    tf.dispose([act.best, margin]);
     act.best = best as tf.Tensor4D;
     margin = newMargin as tf.Tensor1D;
   }
