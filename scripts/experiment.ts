@@ -66,9 +66,11 @@ ${
   --backend NAME      tensorflow | tensorflow-gpu | wasm (default: SAM_AT_BACKEND or tensorflow)
   --conv-precision P  fp32 (default) | bf16: train with bfloat16 convolutions (tensorflow backend;
                       evaluations stay fp32; results default to results/<dataset>-<preset>-bf16.csv)
-  --step-engine E     eager (default) | graph: run each training step as one libtensorflow graph
-                      once it is checked against the eager step (tensorflow backend; the project's
-                      steps replay bit for bit; speed in bench/NOTES.md; rows say "+graph-steps")
+  --step-engine E     graph (default on the tensorflow backend) | eager: graph runs each training
+                      step and each attack iteration as one libtensorflow graph once it gave the
+                      eager step's results bit for bit (else that step stays eager; speed in
+                      bench/NOTES.md; rows say "+graph-steps"); eager (the default on other
+                      backends) runs op by op, the reference the graph is checked against
   --results PATH      runs CSV (default results/<dataset>-<preset>.csv; evaluations go to
                       <name>.evals.csv beside it, models to models/<name>/)
   --data-dir PATH     where the dataset is: a folder (or, for cifar10-jpeg, an archive) instead

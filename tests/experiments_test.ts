@@ -506,17 +506,21 @@ Deno.test("runGrid: finished runs are skipped, an interrupted run resumes from i
   }
 });
 
-Deno.test("runGrid --step-engine graph: the rows are an eager grid's bit for bit, say +graph-steps, and bad engines are refused in one sentence", async () => {
+Deno.test("runGrid: the graph engine (the default on tensorflow) gives an eager grid's rows bit for bit, say +graph-steps, and bad engines are refused in one sentence", async () => {
   await initBackend("tensorflow");
   const dir = Deno.makeTempDirSync({ prefix: "sam-at-graph-grid-" });
   const lines: string[] = [];
   const base = { preset: TINY, data: toy(), progress: "none" as const, rows: "ST,SAM-0.1" };
   try {
-    const eager = await runGrid({ ...base, resultsPath: `${dir}/eager.csv`, log: () => {} });
+    const eager = await runGrid({
+      ...base,
+      resultsPath: `${dir}/eager.csv`,
+      stepEngine: "eager",
+      log: () => {},
+    });
     const graph = await runGrid({
       ...base,
       resultsPath: `${dir}/graph.csv`,
-      stepEngine: "graph",
       log: (l) => lines.push(l),
     });
     // 96 examples in batches of 32 for 2 epochs: 6 steps, the last 3 as a graph.
@@ -530,6 +534,20 @@ Deno.test("runGrid --step-engine graph: the rows are an eager grid's bit for bit
       assert.equal(r.final_train_loss, eager.rows[i].final_train_loss, r.row_id as string);
     });
     assert.ok(eager.rows.every((r) => r.backend === "tensorflow"));
+    // The evaluations: the same accuracy and flags; the engine named in the backend column.
+    let evalRowsSeen = 0;
+    for (const [runKey, byKey] of eager.evals) {
+      for (const [key, e] of byKey) {
+        const g = graph.evals.get(runKey)!.get(key)!;
+        assert.equal(g.accuracy, e.accuracy, key);
+        assert.equal(g.robust_flags, e.robust_flags, key);
+        assert.equal(e.backend, "tensorflow");
+        assert.match(String(g.backend), /^tensorflow(\+graph-steps)?$/);
+        evalRowsSeen++;
+      }
+    }
+    assert.ok(evalRowsSeen >= 2);
+    assert.ok(lines.some((l) => /engine graph: [1-9]\d* attack iterations as a graph/.test(l)));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

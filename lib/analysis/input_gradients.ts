@@ -12,6 +12,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { pgd } from "../attacks/pgd.ts";
+import { AttackGraphs } from "../attacks/attack_graphs.ts";
+import { defaultEngine, type Engine } from "../backend/speed_settings.ts";
 import type { Norm } from "../attacks/attack.ts";
 import type { Classifier } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
@@ -77,6 +79,8 @@ export interface DirectionOptions {
   radii?: readonly number[];
   /** Noise seed of PGD's start and of the random direction (default 0). */
   seed?: number;
+  /** Engine of PGD's iterations (default: speed_settings.ts defaultEngine); the same numbers. */
+  engine?: Engine;
 }
 
 export interface DirectionCurve {
@@ -108,41 +112,48 @@ export function lossAlongDirection(
     ra: radii.map(() => 0),
   };
   let n = 0;
-  for (const { x, y } of batches) {
-    const k = x.shape[0];
-    const adv = pgd(model, x, y, { norm, eps, alpha: eps / 4, steps, rng, mode: "eval" });
-    const dPgd = tf.sub(adv, x);
-    adv.dispose();
-    const dRand = (() => {
-      const a = new Float32Array(x.size);
-      for (let i = 0; i < a.length; i++) a[i] = rng.uint32() & 1 ? eps : -eps;
-      const t = tf.tensor4d(a, x.shape);
-      if (norm === "linf") return t;
-      // L2: the same random signs rescaled to L2 radius eps per image.
-      const out = tf.tidy(() => tf.mul(t, 1 / Math.sqrt(x.size / k)));
-      t.dispose();
-      return out;
-    })();
-    try {
-      radii.forEach((e, j) => {
-        for (const [d, lk, ak] of [[dPgd, "pl", "pa"], [dRand, "rl", "ra"]] as const) {
-          const [loss, acc] = tf.tidy(() => {
-            const xe = tf.clipByValue(tf.add(x, tf.mul(d, e / eps)), 0, 1) as tf.Tensor4D;
-            const logits = model.forward(xe, "eval");
-            return [
-              crossEntropy(logits, y),
-              tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), "float32")),
-            ];
-          });
-          sums[lk][j] += loss.dataSync()[0] * k;
-          sums[ak][j] += acc.dataSync()[0] * k;
-          tf.dispose([loss, acc]);
-        }
-      });
-    } finally {
-      tf.dispose([dPgd, dRand]);
+  // The attacks' default engine (lib/backend/speed_settings.ts): the same examples bit for bit.
+  const engine = options.engine ?? defaultEngine(tf.getBackend());
+  const graphs = engine === "graph" ? new AttackGraphs() : undefined;
+  try {
+    for (const { x, y } of batches) {
+      const k = x.shape[0];
+      const adv = pgd(model, x, y, { norm, eps, alpha: eps / 4, steps, rng, mode: "eval", graphs });
+      const dPgd = tf.sub(adv, x);
+      adv.dispose();
+      const dRand = (() => {
+        const a = new Float32Array(x.size);
+        for (let i = 0; i < a.length; i++) a[i] = rng.uint32() & 1 ? eps : -eps;
+        const t = tf.tensor4d(a, x.shape);
+        if (norm === "linf") return t;
+        // L2: the same random signs rescaled to L2 radius eps per image.
+        const out = tf.tidy(() => tf.mul(t, 1 / Math.sqrt(x.size / k)));
+        t.dispose();
+        return out;
+      })();
+      try {
+        radii.forEach((e, j) => {
+          for (const [d, lk, ak] of [[dPgd, "pl", "pa"], [dRand, "rl", "ra"]] as const) {
+            const [loss, acc] = tf.tidy(() => {
+              const xe = tf.clipByValue(tf.add(x, tf.mul(d, e / eps)), 0, 1) as tf.Tensor4D;
+              const logits = model.forward(xe, "eval");
+              return [
+                crossEntropy(logits, y),
+                tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), "float32")),
+              ];
+            });
+            sums[lk][j] += loss.dataSync()[0] * k;
+            sums[ak][j] += acc.dataSync()[0] * k;
+            tf.dispose([loss, acc]);
+          }
+        });
+      } finally {
+        tf.dispose([dPgd, dRand]);
+      }
+      n += k;
     }
-    n += k;
+  } finally {
+    graphs?.dispose();
   }
   return {
     radii,

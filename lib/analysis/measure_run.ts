@@ -291,13 +291,17 @@ const slice = (batches: Batch[], images: number) => {
   return out;
 };
 
-/** Compute one group for a loaded model. `tick` is called once per work unit. */
+/**
+ * Compute one group for a loaded model. `tick` is called once per work unit. `engine`, when given,
+ * gets how many of the objective's losses and gradients ran as graphs (lib/analysis/objective.ts).
+ */
 export async function computeGroup(
   model: Model,
   data: RunData,
   s: MeasureSettings,
   group: MeasureGroup,
   tick: Tick = async () => {},
+  engine?: { graphCalls: number },
 ): Promise<GroupOutput[]> {
   const out: GroupOutput[] = [];
   if (group === "input") {
@@ -457,6 +461,7 @@ export async function computeGroup(
       );
     }
   } finally {
+    if (engine) engine.graphCalls += obj.graphCalls();
     obj.dispose();
   }
   return out;
@@ -656,7 +661,8 @@ export async function computeMeasureCache(options: CacheOptions): Promise<CacheR
       try {
         for (const g of t.groups) {
           const t0 = performance.now();
-          const outs = await computeGroup(model, data, s, g, tick);
+          const engine = { graphCalls: 0 };
+          const outs = await computeGroup(model, data, s, g, tick, engine);
           const seconds = (performance.now() - t0) / 1000;
           const key = settingsKey(s, g);
           checkOutputs(outs, s, g);
@@ -673,7 +679,8 @@ export async function computeMeasureCache(options: CacheOptions): Promise<CacheR
             se: x.se ?? null,
             extra: x.extra ?? {},
             seconds,
-            backend: activeBackend() ?? "",
+            // As in the results files: "+graph-steps" when losses and gradients ran as graphs.
+            backend: (activeBackend() ?? "") + (engine.graphCalls > 0 ? "+graph-steps" : ""),
             load_avg_1m: loadAverage(),
             finished_at: new Date().toISOString(),
           }));

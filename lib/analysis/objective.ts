@@ -10,12 +10,20 @@
  * chunks are fixed, so in either mode the loss is a deterministic function of the weights.
  *
  * Anything with this interface can be measured: tests use quadratics with known Hessians.
+ *
+ * A model's objective runs each chunk's loss and its gradient on the engine asked for (default:
+ * lib/backend/speed_settings.ts defaultEngine, "graph" on the tensorflow backend): with "graph",
+ * each is replayed as one libtensorflow graph once it gave the eager computation's results bit for
+ * bit (lib/backend/graph_replay.ts), so the measures (sharpness, Hessian-vector products,
+ * landscapes) are the same numbers on either engine.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Mode, Model } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
 import type { Dataset } from "../data/data.ts";
 import { checkNumber } from "../util/validate.ts";
+import { type ReplayableSync, replayableSync } from "../backend/graph_replay.ts";
+import { defaultEngine, type Engine } from "../backend/speed_settings.ts";
 
 export interface Objective {
   /** The parameters the measures move (all of them together form "w"). */
@@ -60,10 +68,30 @@ export function batchesOf(data: Dataset, n: number, size: number): Batch[] {
  * The training loss of `model` on fixed batches, in `mode`. Owns the batches it is given (dispose()
  * releases them); the model stays the caller's. All chunks weigh the same (give equal-size chunks).
  */
-export function modelObjective(model: Model, batches: Batch[], mode: Mode = "train"): Objective {
+export function modelObjective(
+  model: Model,
+  batches: Batch[],
+  mode: Mode = "train",
+  engine: Engine = defaultEngine(tf.getBackend()),
+): Objective & { graphCalls(): number; eagerReasons(): string[] } {
   if (batches.length === 0) throw new RangeError("modelObjective needs at least one batch.");
   const params = model.params;
-  const lossOf = (b: Batch) => crossEntropy(model.forward(b.x, mode), b.y);
+  // A chunk's loss, and its loss and gradient, as functions of [x, y] (replayable).
+  const lossFn = ([x, y]: readonly tf.Tensor[]) => [
+    crossEntropy(model.forward(x as tf.Tensor4D, mode), y as tf.Tensor1D),
+  ];
+  const gradFn = ([x, y]: readonly tf.Tensor[]) => {
+    const { value, grads } = tf.variableGrads(
+      () => crossEntropy(model.forward(x as tf.Tensor4D, mode), y as tf.Tensor1D),
+      params as tf.Variable[],
+    );
+    return [value, ...params.map((p) => grads[p.name])];
+  };
+  const replays: ReplayableSync[] = engine === "graph"
+    ? [replayableSync(lossFn), replayableSync(gradFn)]
+    : [];
+  const [lossRun, gradRun] = replays.length ? replays : [lossFn, gradFn];
+  const lossOf = (b: Batch) => lossRun([b.x, b.y])[0] as tf.Scalar;
   const pick = (chunk?: number) => {
     if (chunk === undefined) return batches;
     checkNumber("chunk", chunk, { integer: true, min: 0, max: batches.length - 1 });
@@ -84,10 +112,9 @@ export function modelObjective(model: Model, batches: Batch[], mode: Mode = "tra
       let sum: tf.Tensor[] | null = null;
       let total = 0;
       for (const b of bs) {
-        const { value, grads } = tf.variableGrads(() => lossOf(b), params as tf.Variable[]);
+        const [value, ...g] = gradRun([b.x, b.y]);
         total += value.dataSync()[0];
         value.dispose();
-        const g = params.map((p) => grads[p.name]);
         if (sum === null) sum = g;
         else {
           const next: tf.Tensor[] = tf.tidy(() => sum!.map((s, i) => tf.add(s, g[i])));
@@ -100,7 +127,17 @@ export function modelObjective(model: Model, batches: Batch[], mode: Mode = "tra
       if (k > 1) tf.dispose(sum!);
       return { loss: total / k, grads };
     },
+    /** Losses and gradients computed by a graph so far (engine "graph"). */
+    graphCalls: () => replays.reduce((s, r) => s + r.status().graphCalls, 0),
+    /** Why a loss or gradient stayed eager (engine "graph"), one line per input shape. */
+    eagerReasons: () =>
+      replays.flatMap((r, i) =>
+        Object.entries(r.status().eager).map(([k, why]) =>
+          `${["loss", "gradient"][i]} ${k}: ${why}`
+        )
+      ),
     dispose() {
+      for (const r of replays) r.dispose();
       tf.dispose(batches.flatMap((b) => [b.x, b.y]));
     },
   };

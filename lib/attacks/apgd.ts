@@ -37,11 +37,20 @@ import {
   type Norm,
   type ThreatModel,
 } from "./attack.ts";
-import { boxOf, gatherRows, indicesOf, projector, unit, writeRows } from "./ball.ts";
+import {
+  ballGeometry,
+  boxOf,
+  gatherRows,
+  indicesOf,
+  projectOnto,
+  unit,
+  writeRows,
+} from "./ball.ts";
+import { iterate } from "./attack_graphs.ts";
 import { dlrLoss, dlrTargetedLoss, perExampleCrossEntropy } from "./dlr.ts";
 
-/** Per-example loss of the logits: higher = closer to fooling. */
-type Loss = (z: tf.Tensor2D, y: tf.Tensor1D) => tf.Tensor1D;
+/** Per-example loss of the logits (targeted losses also take the targets): higher = closer to fooling. */
+type Loss = (z: tf.Tensor2D, y: tf.Tensor1D, t?: tf.Tensor1D) => tf.Tensor1D;
 
 interface Ctx {
   model: Classifier;
@@ -53,6 +62,8 @@ interface Ctx {
   steps: number;
   rho: number;
   rng: Rng;
+  /** The loss's name, for the graph engine's keys. */
+  lossName: ApgdLoss;
 }
 
 /**
@@ -85,11 +96,11 @@ function startPoint(x: tf.Tensor4D, c: Ctx): tf.Tensor4D {
 }
 
 /** Per-example loss, its gradient, and whether each example is classified correctly. */
-function lossAndGrad(c: Ctx, loss: Loss, xa: tf.Tensor4D, y: tf.Tensor1D) {
+function lossAndGrad(c: Ctx, loss: Loss, xa: tf.Tensor4D, y: tf.Tensor1D, t?: tf.Tensor1D) {
   let l!: tf.Tensor1D, correct!: tf.Tensor1D;
   const g = tf.grad((v: tf.Tensor) => {
     const z = c.model.forward(v as tf.Tensor4D, c.mode, c.sink);
-    const per = loss(z, y);
+    const per = loss(z, y, t);
     l = tf.keep(per);
     correct = tf.keep(tf.equal(tf.argMax(z, 1), y) as tf.Tensor1D);
     return tf.sum(per);
@@ -110,13 +121,93 @@ function advance(st: State, f: () => State): void {
 
 const rows = (t: tf.Tensor) => tf.reshape(t, [-1, 1, 1, 1]);
 
+/** The state an APGD iteration reads, in the order it takes it (after it: y, the geometry, t). */
+const READS = [
+  "xAdv",
+  "xOld",
+  "grad",
+  "step",
+  "acc",
+  "xBestAdv",
+  "xBest",
+  "gradBest",
+  "lossBest",
+  "prevLoss",
+  "increases",
+] as const;
+/** The state an APGD iteration returns, in order. */
+const WRITES = [
+  "xOld",
+  "xAdv",
+  "grad",
+  "acc",
+  "xBestAdv",
+  "increases",
+  "prevLoss",
+  "xBest",
+  "gradBest",
+  "lossBest",
+] as const;
+
+/**
+ * One APGD iteration (the step, the projection, the loss and its gradient at the new point, the
+ * bookkeeping of the best points) as a function of tensors only, so that
+ * lib/backend/graph_replay.ts can replay it: [...READS, y, ...geometry, (t)] -> WRITES. `a` is the
+ * momentum weight (1 on the first step, 0.75 after).
+ */
+function apgdIteration(c: Ctx, loss: Loss, targeted: boolean, a: number) {
+  const nGeometry = c.norm === "linf" ? 2 : 1;
+  return (inputs: readonly tf.Tensor[]): tf.Tensor[] => {
+    const st = Object.fromEntries(READS.map((k, i) => [k, inputs[i]])) as State;
+    const y = inputs[READS.length] as tf.Tensor1D;
+    const geometry = inputs.slice(READS.length + 1, READS.length + 1 + nGeometry);
+    const t = targeted ? inputs[READS.length + 1 + nGeometry] as tf.Tensor1D : undefined;
+    const project = (v: tf.Tensor4D) => projectOnto(v, c.norm, c.eps, c.box, geometry);
+    const dir = (g: tf.Tensor4D) => c.norm === "linf" ? tf.sign(g) : unit(g, "l2");
+    const xNew = tf.tidy(() => {
+      const xa = st.xAdv as tf.Tensor4D;
+      const z = project(tf.add(xa, tf.mul(st.step, dir(st.grad as tf.Tensor4D))));
+      const moved = tf.add(
+        tf.add(xa, tf.mul(tf.sub(z, xa), a)),
+        tf.mul(tf.sub(xa, st.xOld), 1 - a),
+      );
+      return project(moved as tf.Tensor4D);
+    });
+    const r = lossAndGrad(c, loss, xNew, y, t);
+    const next = tf.tidy(() => {
+      const improved = tf.greater(r.l, st.lossBest);
+      return {
+        xOld: st.xAdv,
+        xAdv: xNew,
+        grad: r.g,
+        acc: tf.logicalAnd(st.acc, r.correct),
+        xBestAdv: tf.where(rows(tf.logicalNot(r.correct)), xNew, st.xBestAdv),
+        increases: tf.add(st.increases, tf.cast(tf.greater(r.l, st.prevLoss), "float32")),
+        prevLoss: r.l,
+        xBest: tf.where(rows(improved), xNew, st.xBest),
+        gradBest: tf.where(rows(improved), r.g, st.gradBest),
+        lossBest: tf.where(improved, r.l, st.lossBest),
+      } as State;
+    });
+    r.correct.dispose();
+    return WRITES.map((k) => next[k]);
+  };
+}
+
 /** One APGD run: best point and loss, whether still robust, last misclassified iterate. */
-function apgdRun(c: Ctx, x: tf.Tensor4D, y: tf.Tensor1D, loss: Loss) {
+async function apgdRun(
+  c: Ctx,
+  target: Pick<AttackTarget, "graphs" | "mode">,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  loss: Loss,
+  t: tf.Tensor1D | null,
+) {
   const n = x.shape[0];
-  const project = projector(x, c.norm, c.eps, c.box);
+  const geometry = ballGeometry(x, c.norm, c.eps, c.box);
   const windows = new Map(apgdCheckpoints(c.steps).map((w) => [w.at, w.len]));
   const x0 = startPoint(x, c);
-  const first = lossAndGrad(c, loss, x0, y);
+  const first = lossAndGrad(c, loss, x0, y, t ?? undefined);
   const st: State = {
     xAdv: x0,
     xOld: x0,
@@ -132,57 +223,51 @@ function apgdRun(c: Ctx, x: tf.Tensor4D, y: tf.Tensor1D, loss: Loss) {
     increases: tf.zeros([n]),
     step: tf.fill([n, 1, 1, 1], 2 * c.eps),
   };
-  const dir = (g: tf.Tensor4D) => c.norm === "linf" ? tf.sign(g) : unit(g, "l2");
-  for (let i = 0; i < c.steps; i++) {
-    const a = i > 0 ? 0.75 : 1;
-    const xNew = tf.tidy(() => {
-      const xa = st.xAdv as tf.Tensor4D;
-      const z = project(tf.add(xa, tf.mul(st.step, dir(st.grad as tf.Tensor4D))));
-      const moved = tf.add(
-        tf.add(xa, tf.mul(tf.sub(z, xa), a)),
-        tf.mul(tf.sub(xa, st.xOld), 1 - a),
-      );
-      return project(moved as tf.Tensor4D);
-    });
-    const r = lossAndGrad(c, loss, xNew, y);
-    advance(st, () => {
-      const improved = tf.greater(r.l, st.lossBest);
-      return {
-        xOld: st.xAdv,
-        xAdv: xNew,
-        grad: r.g,
-        acc: tf.logicalAnd(st.acc, r.correct),
-        xBestAdv: tf.where(rows(tf.logicalNot(r.correct)), xNew, st.xBestAdv),
-        increases: tf.add(st.increases, tf.cast(tf.greater(r.l, st.prevLoss), "float32")),
-        prevLoss: r.l,
-        xBest: tf.where(rows(improved), xNew, st.xBest),
-        gradBest: tf.where(rows(improved), r.g, st.gradBest),
-        lossBest: tf.where(improved, r.l, st.lossBest),
-      };
-    });
-    r.correct.dispose();
-    const len = windows.get(i);
-    if (len !== undefined) {
-      advance(st, () => {
-        const oscillating = tf.lessEqual(st.increases, len * c.rho);
-        const stalled = tf.logicalAnd(
-          tf.logicalNot(st.reducedLastCheck),
-          tf.greaterEqual(st.lossBestLastCheck, st.lossBest),
-        );
-        const halve = tf.logicalOr(oscillating, stalled);
-        const h4 = rows(halve);
-        return {
-          reducedLastCheck: halve,
-          lossBestLastCheck: st.lossBest,
-          step: tf.where(h4, tf.div(st.step, 2), st.step),
-          xAdv: tf.where(h4, st.xBest, st.xAdv),
-          grad: tf.where(h4, st.gradBest, st.grad),
-          increases: tf.zeros([n]),
-        };
-      });
+  const steps = [1, 0.75].map((a) => apgdIteration(c, loss, t !== null, a));
+  const key = (a: number) =>
+    `apgd ${c.lossName} ${c.norm} eps=${c.eps} box=${c.box.join(",")} a=${a} ${c.mode}`;
+  try {
+    for (let i = 0; i < c.steps; i++) {
+      const a = i > 0 ? 0.75 : 1;
+      const inputs = [...READS.map((k) => st[k]), y, ...geometry, ...(t ? [t] : [])];
+      const outs = await iterate(target, key(a), steps[i > 0 ? 1 : 0], inputs);
+      const next = Object.fromEntries(WRITES.map((k, j) => [k, outs[j]])) as State;
+      // Dispose what no key holds any more (several keys may share one tensor).
+      const held = new Set([
+        ...Object.values(next),
+        st.step,
+        st.reducedLastCheck,
+        st.lossBestLastCheck,
+      ]);
+      for (const old of new Set(WRITES.map((k) => st[k]))) if (!held.has(old)) old.dispose();
+      Object.assign(st, next);
+      const len = windows.get(i);
+      if (len !== undefined) {
+        advance(st, () => {
+          const oscillating = tf.lessEqual(st.increases, len * c.rho);
+          const stalled = tf.logicalAnd(
+            tf.logicalNot(st.reducedLastCheck),
+            tf.greaterEqual(st.lossBestLastCheck, st.lossBest),
+          );
+          const halve = tf.logicalOr(oscillating, stalled);
+          const h4 = rows(halve);
+          return {
+            reducedLastCheck: halve,
+            lossBestLastCheck: st.lossBest,
+            step: tf.where(h4, tf.div(st.step, 2), st.step),
+            xAdv: tf.where(h4, st.xBest, st.xAdv),
+            grad: tf.where(h4, st.gradBest, st.grad),
+            increases: tf.zeros([n]),
+          };
+        });
+      }
     }
+  } catch (err) {
+    for (const v of new Set(Object.values(st))) v.dispose();
+    throw err;
+  } finally {
+    if (c.norm === "linf") tf.dispose(geometry);
   }
-  project.dispose();
   const out = {
     xBest: st.xBest as tf.Tensor4D,
     lossBest: st.lossBest as tf.Tensor1D,
@@ -190,7 +275,7 @@ function apgdRun(c: Ctx, x: tf.Tensor4D, y: tf.Tensor1D, loss: Loss) {
     xBestAdv: st.xBestAdv as tf.Tensor4D,
   };
   const keep = new Set<tf.Tensor>(Object.values(out));
-  for (const t of new Set(Object.values(st))) if (!keep.has(t)) t.dispose();
+  for (const v of new Set(Object.values(st))) if (!keep.has(v)) v.dispose();
   return out;
 }
 
@@ -214,10 +299,11 @@ export const MAX_APGD_ROWS = 2048;
  */
 async function apgdRuns(
   c: Ctx,
+  target: Pick<AttackTarget, "graphs" | "mode">,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   runs: RunTargets[],
-  loss: Loss | ((t: tf.Tensor1D) => Loss),
+  loss: Loss,
   minClasses: number,
 ): Promise<tf.Tensor4D> {
   const cleanHit = tf.tidy(() => {
@@ -243,8 +329,7 @@ async function apgdRuns(
       "int32",
     );
     try {
-      const runLoss = t === null ? loss as Loss : (loss as (t: tf.Tensor1D) => Loss)(t);
-      const r = apgdRun(c, xs, ys, runLoss);
+      const r = await apgdRun(c, target, xs, ys, loss, t);
       const [acc, lossBest] = await Promise.all([r.acc.data(), r.lossBest.data()]);
       // Per example: the first run that fooled it, else its best-loss run (if it beats earlier groups').
       const pick = new Int32Array(m), fooled = new Array<boolean>(m).fill(false);
@@ -352,16 +437,17 @@ export async function apgd(
     steps: s.steps,
     rho: s.rho,
     rng: target.rng,
+    lossName: s.loss,
   };
   const minClasses = { ce: 2, dlr: 3, "dlr-targeted": 4 }[s.loss];
   if (s.loss !== "dlr-targeted") {
     const loss = s.loss === "ce" ? perExampleCrossEntropy : dlrLoss;
-    return apgdRuns(c, x, y, new Array(s.restarts).fill(null), loss, minClasses);
+    return apgdRuns(c, target, x, y, new Array(s.restarts).fill(null), loss, minClasses);
   }
   const targets = await targetClasses(c, x, s.nTargetClasses ?? 9);
   const runs = targets.flatMap((classes) => new Array<RunTargets>(s.restarts).fill(classes));
-  const loss = (t: tf.Tensor1D): Loss => (z, yy) => dlrTargetedLoss(z, yy, t);
-  return apgdRuns(c, x, y, runs, loss, minClasses);
+  const loss: Loss = (z, yy, t) => dlrTargetedLoss(z, yy, t!);
+  return apgdRuns(c, target, x, y, runs, loss, minClasses);
 }
 
 /** What APGD takes as an attack: iterations, restarts, rho; APGD-T also its number of targets. */

@@ -11,6 +11,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { BatchMoments, Classifier, Mode } from "../models/model.ts";
 import type { Rng } from "../util/rng.ts";
+import type { AttackGraphs } from "./attack_graphs.ts";
 import { checkChoice, checkNumber } from "../util/validate.ts";
 
 export const NORMS = ["linf", "l2"] as const;
@@ -32,6 +33,11 @@ export interface AttackTarget {
   moments?: BatchMoments[];
   /** Box the examples are clamped to: default [0, 1]; null = none (non-pixel inputs). */
   bounds?: readonly [number, number] | null;
+  /**
+   * The graph engine's replays of the attack iterations (./attack_graphs.ts), eval mode only;
+   * absent = every iteration runs eager. Either way the results are the same, bit for bit.
+   */
+  graphs?: AttackGraphs;
 }
 
 // deno-lint-ignore no-explicit-any

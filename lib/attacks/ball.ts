@@ -46,27 +46,54 @@ export function projector(
   x: tf.Tensor4D,
   norm: Norm,
   eps: number,
-  [lo, hi]: [number, number],
+  box: [number, number],
 ): Projector {
-  if (norm === "linf") {
-    // Clamping to the box only moves coordinates toward x, so the result stays in the ball.
-    const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), lo));
-    const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), hi));
-    const f = ((xa: tf.Tensor4D) =>
-      tf.tidy(() => tf.minimum(tf.maximum(xa, lower), upper))) as Projector;
-    f.dispose = () => tf.dispose([lower, upper]);
-    return f;
-  }
-  const f = ((xa: tf.Tensor4D) =>
-    tf.tidy(() => {
-      const d = tf.sub(xa, x);
-      const n = l2Norms(d);
-      // The reference's x + normalize(d) * min(eps, ||d||).
-      const scaled = tf.mul(tf.div(d, tf.add(n, 1e-12)), tf.minimum(n, eps));
-      return tf.clipByValue(tf.add(x, scaled), lo, hi);
-    })) as Projector;
-  f.dispose = () => {};
+  const g = ballGeometry(x, norm, eps, box);
+  const f = ((xa: tf.Tensor4D) => projectOnto(xa, norm, eps, box, g)) as Projector;
+  f.dispose = () => {
+    if (norm === "linf") tf.dispose(g);
+  };
   return f;
+}
+
+/**
+ * What the projection onto the ball around x needs, as tensors (so that an iteration can take them
+ * as inputs, lib/attacks/attack_graphs.ts): L-inf the box bounds [lower, upper] (eps-ball ∩ box,
+ * new tensors: the caller disposes them), L2 [x] itself.
+ */
+export function ballGeometry(
+  x: tf.Tensor4D,
+  norm: Norm,
+  eps: number,
+  [lo, hi]: [number, number],
+): tf.Tensor4D[] {
+  if (norm === "l2") return [x];
+  // Clamping to the box only moves coordinates toward x, so the result stays in the ball.
+  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), lo)) as tf.Tensor4D;
+  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), hi)) as tf.Tensor4D;
+  return [lower, upper];
+}
+
+/** xa projected onto {x + d : ||d|| <= eps} ∩ box, given ballGeometry(x, ...). */
+export function projectOnto(
+  xa: tf.Tensor4D,
+  norm: Norm,
+  eps: number,
+  [lo, hi]: [number, number],
+  geometry: readonly tf.Tensor[],
+): tf.Tensor4D {
+  if (norm === "linf") {
+    const [lower, upper] = geometry;
+    return tf.tidy(() => tf.minimum(tf.maximum(xa, lower), upper) as tf.Tensor4D);
+  }
+  const [x] = geometry;
+  return tf.tidy(() => {
+    const d = tf.sub(xa, x);
+    const n = l2Norms(d);
+    // The reference's x + normalize(d) * min(eps, ||d||).
+    const scaled = tf.mul(tf.div(d, tf.add(n, 1e-12)), tf.minimum(n, eps));
+    return tf.clipByValue(tf.add(x, scaled), lo, hi) as tf.Tensor4D;
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  * every other attack to be at least as strong on a trained model.
  */
 import type { Attack } from "./attack.ts";
-import { fgsm } from "./pgd.ts";
+import { pgdAttack } from "./pgd.ts";
 import { checkKnownKeys } from "../util/validate.ts";
 
 export const FGSM: Attack<Record<string, never>> = {
@@ -18,12 +18,16 @@ export const FGSM: Attack<Record<string, never>> = {
   tag: () => "fgsm",
   run(target, x, y, threat) {
     if (threat.eps === 0) return Promise.resolve(x.clone());
-    return Promise.resolve(fgsm(target.model, x, y, {
+    // fgsm() in ./pgd.ts, with its one iteration run through target.graphs when given.
+    return pgdAttack(target, x, y, {
       ...threat,
+      alpha: threat.eps,
+      steps: 1,
+      randomStart: false,
       mode: target.mode,
       rng: target.rng,
       moments: target.moments,
       bounds: target.bounds,
-    }));
+    });
   },
 };

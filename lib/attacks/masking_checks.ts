@@ -14,6 +14,8 @@
  *     turn a misclassified point correct by chance), and the same attack is non-increasing in
  *     eps within 0.5 points.
  */
+import { AttackGraphs } from "./attack_graphs.ts";
+import { defaultEngine } from "../backend/speed_settings.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/data.ts";
 import type { Classifier } from "../models/model.ts";
@@ -177,26 +179,32 @@ async function largeRadiusAccuracy(
   const rng = Rng.fromSeed(seedFromString(`${seed}:large:${threat.norm}:${threat.eps}`));
   const plane = data.height * data.width * data.channels;
   let hits = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const e = Math.min(n, s + batchSize);
-    const x = tf.tensor4d(data.images.slice(s * plane, e * plane), [
-      e - s,
-      data.height,
-      data.width,
-      data.channels,
-    ]);
-    const y = tf.tensor1d(data.labels.slice(s, e), "int32");
-    const adv = await apgd({ model, mode: "eval", rng }, x, y, threat, {
-      loss: "ce",
-      steps,
-      restarts: 1,
-      rho: 0.75,
-    });
-    const hit = tf.tidy(() =>
-      tf.sum(tf.cast(tf.equal(tf.argMax(model.forward(adv, "eval"), 1), y), "int32"))
-    );
-    hits += (await hit.data())[0];
-    tf.dispose([x, y, adv, hit]);
+  // The engine evaluate() uses by default (lib/backend/speed_settings.ts): the same numbers.
+  const graphs = defaultEngine(tf.getBackend()) === "graph" ? new AttackGraphs() : undefined;
+  try {
+    for (let s = 0; s < n; s += batchSize) {
+      const e = Math.min(n, s + batchSize);
+      const x = tf.tensor4d(data.images.slice(s * plane, e * plane), [
+        e - s,
+        data.height,
+        data.width,
+        data.channels,
+      ]);
+      const y = tf.tensor1d(data.labels.slice(s, e), "int32");
+      const adv = await apgd({ model, mode: "eval", rng, graphs }, x, y, threat, {
+        loss: "ce",
+        steps,
+        restarts: 1,
+        rho: 0.75,
+      });
+      const hit = tf.tidy(() =>
+        tf.sum(tf.cast(tf.equal(tf.argMax(model.forward(adv, "eval"), 1), y), "int32"))
+      );
+      hits += (await hit.data())[0];
+      tf.dispose([x, y, adv, hit]);
+    }
+  } finally {
+    graphs?.dispose();
   }
   return hits / n;
 }

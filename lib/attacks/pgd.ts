@@ -22,7 +22,8 @@ import type { BatchMoments, Classifier, Mode } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
 import { Rng } from "../util/rng.ts";
 import { checkBoolean, checkChoice, checkKnownKeys, checkNumber, fail } from "../util/validate.ts";
-import { type Attack, type Norm, NORMS } from "./attack.ts";
+import { type Attack, type AttackTarget, type Norm, NORMS } from "./attack.ts";
+import type { AttackGraphs } from "./attack_graphs.ts";
 
 export { type Norm, NORMS };
 
@@ -47,6 +48,11 @@ export interface PgdOptions extends PgdSettings {
   moments?: BatchMoments[];
   /** Box [lo, hi] the adversarial examples are clamped to: default [0, 1] (pixels); null = no clamp. */
   bounds?: readonly [number, number] | null;
+  /**
+   * Eval mode only: run the iterations through these graph replays (./attack_graphs.ts); the same
+   * examples bit for bit. Absent (or train mode): eager.
+   */
+  graphs?: AttackGraphs;
 }
 
 /** Check an attack's settings; returns them. */
@@ -97,16 +103,20 @@ function randomStart(x: tf.Tensor4D, norm: Norm, eps: number, rng: Rng): tf.Tens
   });
 }
 
-/**
- * The adversarial examples x + delta (in [0, 1], ||delta|| <= eps) found by PGD; the caller
- * disposes the result. x: [N, H, W, C] in [0, 1]; y: int32 labels [N].
- */
-export function pgd(
-  model: Classifier,
-  x: tf.Tensor4D,
-  y: tf.Tensor1D,
-  options: PgdOptions,
-): tf.Tensor4D {
+interface PgdPlan {
+  norm: Norm;
+  eps: number;
+  alpha: number;
+  steps: number;
+  mode: Mode;
+  rng: Rng;
+  sink?: BatchMoments[];
+  lo: number;
+  hi: number;
+  useStart: boolean;
+}
+
+function planPgd(options: PgdOptions): PgdPlan {
   const { norm, eps, alpha, steps } = validatePgd(options);
   const mode = options.mode ?? "eval";
   checkChoice("mode", mode, ["train", "eval"]);
@@ -122,40 +132,99 @@ export function pgd(
     fail("bounds", bounds, "null or [lo, hi] with finite lo < hi");
   }
   const [lo, hi] = bounds ?? [-Infinity, Infinity]; // clipByValue with infinite bounds is a no-op
+  return { norm, eps, alpha, steps, mode, rng, sink, lo, hi, useStart };
+}
 
-  if (eps === 0) return tf.clone(x); // the ball is the point x itself
-
-  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), lo)); // L-inf box ∩ bounds
-  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), hi));
-  let xAdv: tf.Tensor4D = tf.tidy(() => {
-    if (!useStart) return tf.clone(x);
-    return tf.clipByValue(tf.add(x, randomStart(x, norm, eps, rng)), lo, hi) as tf.Tensor4D;
+/** The L-inf box (eps-ball ∩ bounds) and the start point; the caller disposes all three. */
+function pgdStart(x: tf.Tensor4D, p: PgdPlan) {
+  const lower = tf.tidy(() => tf.maximum(tf.sub(x, p.eps), p.lo)); // L-inf box ∩ bounds
+  const upper = tf.tidy(() => tf.minimum(tf.add(x, p.eps), p.hi));
+  const xAdv: tf.Tensor4D = tf.tidy(() => {
+    if (!p.useStart) return tf.clone(x);
+    return tf.clipByValue(
+      tf.add(x, randomStart(x, p.norm, p.eps, p.rng)),
+      p.lo,
+      p.hi,
+    ) as tf.Tensor4D;
   });
+  return { lower, upper, xAdv };
+}
 
-  const lossGrad = tf.grad((xa: tf.Tensor) =>
-    crossEntropy(model.forward(xa as tf.Tensor4D, mode, sink), y)
-  );
+/**
+ * One PGD iteration as a function of tensors only (so that lib/backend/graph_replay.ts can replay
+ * it): L-inf [xAdv, y, lower, upper] -> [next], L2 [xAdv, x, y] -> [next].
+ */
+function pgdIteration(model: Classifier, p: PgdPlan) {
+  return (inputs: readonly tf.Tensor[]): tf.Tensor[] => [tf.tidy(() => {
+    const [xAdv, a, b, c] = inputs as tf.Tensor4D[];
+    const y = (p.norm === "linf" ? a : b) as unknown as tf.Tensor1D;
+    const g = tf.grad((xa: tf.Tensor) =>
+      crossEntropy(model.forward(xa as tf.Tensor4D, p.mode, p.sink), y)
+    )(xAdv);
+    if (p.norm === "linf") {
+      const [lower, upper] = [b, c];
+      const moved = tf.add(xAdv, tf.mul(tf.sign(g), p.alpha));
+      return tf.minimum(tf.maximum(moved, lower), upper) as tf.Tensor4D;
+    }
+    const x = a;
+    const gNorm = tf.add(perExampleNorm(g), 1e-10);
+    const unit = tf.div(g, tf.reshape(gNorm, broadcastShape(g)));
+    const delta = projectL2(tf.add(tf.sub(xAdv, x), tf.mul(unit, p.alpha)), p.eps);
+    return tf.clipByValue(tf.add(x, delta), p.lo, p.hi) as tf.Tensor4D;
+  })];
+}
+
+const iterationInputs = (
+  p: PgdPlan,
+  s: { xAdv: tf.Tensor4D; lower: tf.Tensor; upper: tf.Tensor },
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): tf.Tensor[] => p.norm === "linf" ? [s.xAdv, y, s.lower, s.upper] : [s.xAdv, x, y];
+
+/**
+ * The adversarial examples x + delta (in [0, 1], ||delta|| <= eps) found by PGD; the caller
+ * disposes the result. x: [N, H, W, C] in [0, 1]; y: int32 labels [N]. With options.graphs (eval
+ * mode) each iteration is replayed as a graph once that gave the eager iteration's result bit for
+ * bit.
+ */
+export function pgd(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: PgdOptions,
+): tf.Tensor4D {
+  const p = planPgd(options);
+  if (p.eps === 0) return tf.clone(x); // the ball is the point x itself
+  const s = pgdStart(x, p);
+  const eager = pgdIteration(model, p);
+  const key = `pgd ${p.norm} eps=${p.eps} alpha=${p.alpha} box=${p.lo},${p.hi} ${p.mode}`;
+  const step = options.graphs && p.mode === "eval"
+    ? options.graphs.getSync(key, () => eager)
+    : eager;
   try {
-    for (let k = 0; k < steps; k++) {
-      const next: tf.Tensor4D = tf.tidy(() => {
-        const g = lossGrad(xAdv);
-        if (norm === "linf") {
-          const moved = tf.add(xAdv, tf.mul(tf.sign(g), alpha));
-          return tf.minimum(tf.maximum(moved, lower), upper) as tf.Tensor4D;
-        }
-        const gNorm = tf.add(perExampleNorm(g), 1e-10);
-        const unit = tf.div(g, tf.reshape(gNorm, broadcastShape(g)));
-        const delta = projectL2(tf.add(tf.sub(xAdv, x), tf.mul(unit, alpha)), eps);
-        return tf.clipByValue(tf.add(x, delta), lo, hi) as tf.Tensor4D;
-      });
-      xAdv.dispose();
-      xAdv = next;
+    for (let k = 0; k < p.steps; k++) {
+      const [next] = step(iterationInputs(p, s, x, y));
+      s.xAdv.dispose();
+      s.xAdv = next as tf.Tensor4D;
     }
   } finally {
-    lower.dispose();
-    upper.dispose();
+    s.lower.dispose();
+    s.upper.dispose();
   }
-  return xAdv;
+  return s.xAdv;
+}
+
+/**
+ * pgd() with its iterations run through target.graphs (./attack_graphs.ts) when the target has
+ * them: the same iterations, the same numbers bit for bit.
+ */
+export function pgdAttack(
+  target: AttackTarget,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: PgdOptions,
+): Promise<tf.Tensor4D> {
+  return Promise.resolve(pgd(target.model, x, y, { ...options, graphs: target.graphs }));
 }
 
 /** FGSM: one step of size eps, no random start unless asked (Goodfellow et al. 2015). */
@@ -199,13 +268,13 @@ export const PGD: Attack<PgdAttackOptions> = {
   tag: (o) => `pgd${o.steps}`,
   run(target, x, y, threat, o) {
     if (threat.eps === 0) return Promise.resolve(x.clone());
-    return Promise.resolve(pgd(target.model, x, y, {
+    return pgdAttack(target, x, y, {
       ...threat,
       ...o,
       mode: target.mode,
       rng: target.rng,
       moments: target.moments,
       bounds: target.bounds,
-    }));
+    });
   },
 };

@@ -26,6 +26,7 @@ import { checkBoolean, checkKnownKeys, checkNumber } from "../util/validate.ts";
 import { type Attack, type AttackTarget, checkThreat, type ThreatModel } from "./attack.ts";
 import { boxOf, gatherRows, indicesOf, l2Norms, unit, writeRows } from "./ball.ts";
 import { marginLoss } from "./dlr.ts";
+import { iterate } from "./attack_graphs.ts";
 
 export interface SquareOptions {
   /** Proposals per example per restart (default 5000); one forward pass each. */
@@ -103,6 +104,28 @@ function margins(c: Ctx, xa: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor1D {
   );
 }
 
+/**
+ * One query as a function of tensors only (so that lib/backend/graph_replay.ts can replay it):
+ * [candidates, best, margin, y] -> [best', margin']: the candidates' margins, and per example the
+ * candidate where it lowers the margin or misclassifies.
+ */
+function scoreAndKeep(c: Ctx) {
+  return ([cand, best, margin, y]: readonly tf.Tensor[]): tf.Tensor[] => {
+    const m = margins(c, cand as tf.Tensor4D, y as tf.Tensor1D);
+    const out = tf.tidy(() => {
+      const take = tf.logicalOr(tf.less(m, margin), tf.lessEqual(m, 0));
+      return [tf.where(tf.reshape(take, [-1, 1, 1, 1]), cand, best), tf.where(take, m, margin)];
+    });
+    m.dispose();
+    return out;
+  };
+}
+
+const scoreKey = (c: Ctx) => `square-score ${c.target.mode}`;
+
+/** Queries an active-set size runs eager before its scoring is recorded as a graph. */
+export const SQUARE_WARM_QUERIES = 8;
+
 /** The starting point of each example (see the file comment). */
 function start(c: Ctx, x: tf.Tensor4D, norm: "linf" | "l2"): tf.Tensor4D {
   const [n, h, w, ch] = x.shape;
@@ -139,18 +162,36 @@ function start(c: Ctx, x: tf.Tensor4D, norm: "linf" | "l2"): tf.Tensor4D {
 
 /** One L-inf proposal for every active example: one window set to x +- eps. */
 function proposeLinf(c: Ctx, x: tf.Tensor4D, best: tf.Tensor4D, it: number): tf.Tensor4D {
+  const { mask, sg } = linfWindow(c, x, it);
+  const cand = proposeLinfAt(c, x, best, mask, sg);
+  tf.dispose([mask, sg]);
+  return cand;
+}
+
+/** The host draws of one L-inf proposal: the window as a [1, H, W, 1] mask, its channel signs. */
+function linfWindow(c: Ctx, x: tf.Tensor4D, it: number): { mask: tf.Tensor4D; sg: tf.Tensor4D } {
   const [, h, w, ch] = x.shape;
   const rng = c.target.rng;
   const p = squareFraction(it, c.o);
   const s = Math.min(Math.max(Math.round(Math.sqrt(p * h * w)), 1), h, w);
   const [r, q] = [rng.int(h - s + 1), rng.int(w - s + 1)];
-  const sg = signs(rng, ch);
+  return { mask: windowMask(h, w, r, q, s), sg: tf.tensor4d(signs(rng, ch), [1, 1, 1, ch]) };
+}
+
+/** The L-inf proposal from its drawn window and signs (tensors only). */
+function proposeLinfAt(
+  c: Ctx,
+  x: tf.Tensor,
+  best: tf.Tensor,
+  mask: tf.Tensor,
+  sg: tf.Tensor,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const step = tf.mul(windowMask(h, w, r, q, s), tf.tensor4d(sg, [1, 1, 1, ch]));
+    const step = tf.mul(mask, sg);
     const moved = tf.add(best, tf.mul(step, 2 * c.eps));
     const lower = tf.maximum(tf.sub(x, c.eps), c.box[0]);
     const upper = tf.minimum(tf.add(x, c.eps), c.box[1]);
-    return tf.minimum(tf.maximum(moved, lower), upper);
+    return tf.minimum(tf.maximum(moved, lower), upper) as tf.Tensor4D;
   });
 }
 
@@ -233,13 +274,40 @@ async function squareRun(c: Ctx, norm: "linf" | "l2", x: tf.Tensor4D, y: tf.Tens
       margin = nextMargin;
     }
     if (act.ids.length === 0) break;
-    const cand = propose(c, act.x, act.best, it);
-    const m = margins(c, cand, act.y);
-    const [best, newMargin] = tf.tidy(() => {
-      const take = tf.logicalOr(tf.less(m, margin), tf.lessEqual(m, 0));
-      return [tf.where(tf.reshape(take, [-1, 1, 1, 1]), cand, act.best), tf.where(take, m, margin)];
-    });
-    tf.dispose([cand, m, act.best, margin]);
+    // A query, through c.target.graphs when given: L-inf the proposal (its window and signs drawn
+    // here, fed) and its scoring; L2 the scoring only (its proposal slices and pads at drawn
+    // positions, which a graph would freeze). The active set shrinks as points are fooled: a size
+    // is recorded only once it has lasted SQUARE_WARM_QUERIES queries, so short-lived sizes never
+    // pay for a graph.
+    let best: tf.Tensor, newMargin: tf.Tensor;
+    if (norm === "linf") {
+      const { mask, sg } = linfWindow(c, act.x, it);
+      [best, newMargin] = await iterate(
+        c.target,
+        `square-query linf eps=${c.eps} box=${c.box}`,
+        (
+          [x, b, m, y, k, g],
+        ) => {
+          const cand = proposeLinfAt(c, x, b, k, g);
+          const out = scoreAndKeep(c)([cand, b, m, y]);
+          cand.dispose();
+          return out;
+        },
+        [act.x, act.best, margin, act.y, mask, sg],
+        { warmCalls: SQUARE_WARM_QUERIES },
+      );
+      tf.dispose([mask, sg]);
+    } else {
+      const cand = propose(c, act.x, act.best, it);
+      [best, newMargin] = await iterate(c.target, scoreKey(c), scoreAndKeep(c), [
+        cand,
+        act.best,
+        margin,
+        act.y,
+      ], { warmCalls: SQUARE_WARM_QUERIES });
+      cand.dispose();
+    }
+    tf.dispose([act.best, margin]);
     act.best = best as tf.Tensor4D;
     margin = newMargin as tf.Tensor1D;
   }

@@ -33,11 +33,11 @@
  * stay fp32 (PreActResNet-18's first conv, 3 input channels; the small CNN's first, 1 channel).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { paddedConv, setMklFeature } from "../models/ops.ts";
+import { paddedConv } from "../models/ops.ts";
 import type { NodeBackendHandle } from "./node_backend.ts";
+import { CONV_PRECISIONS, type ConvPrecision, convState, setMklFeature } from "./speed_settings.ts";
 
-export type ConvPrecision = "fp32" | "bf16";
-export const CONV_PRECISIONS: readonly ConvPrecision[] = ["fp32", "bf16"];
+export { CONV_PRECISIONS, type ConvPrecision };
 
 /** TF_BFLOAT16 in tensorflow/c/tf_datatype.h; tfjs-node's binding exports no constant for it. */
 export const TF_BFLOAT16 = 14;
@@ -58,7 +58,6 @@ export function bf16Safe(kernel: string, inputs: tf.NamedTensorInfoMap): boolean
   return channels % 2 === 0;
 }
 
-let current: ConvPrecision = "fp32";
 /** Whether eval mode folded conv-BN before bf16 was switched on (restored by fp32). */
 let foldedBeforeBf16 = true;
 const originals = new Map<string, tf.KernelConfig>();
@@ -185,7 +184,7 @@ export function bf16ConvsSupported(): boolean {
 
 /** The precision the convolutions run in now. */
 export function convPrecision(): ConvPrecision {
-  return current;
+  return convState.precision;
 }
 
 /**
@@ -196,8 +195,8 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
   if (!CONV_PRECISIONS.includes(p)) {
     throw new RangeError(`Unknown convolution precision "${p}": use fp32 or bf16.`);
   }
-  const old = current;
-  if (p === current) return old;
+  const old = convState.precision;
+  if (p === old) return old;
   if (p === "bf16") {
     if (!bf16ConvsSupported()) {
       throw new Error(
@@ -237,6 +236,6 @@ export function setConvPrecision(p: ConvPrecision): ConvPrecision {
     originals.clear();
     setMklFeature("foldEvalBn", foldedBeforeBf16);
   }
-  current = p;
+  convState.precision = p;
   return old;
 }

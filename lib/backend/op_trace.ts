@@ -110,6 +110,22 @@ export async function recordOps<T>(
   }
 }
 
+/** recordOps for a synchronous f. */
+export function recordOpsSync<T>(
+  nb: NodeBackendHandle,
+  f: () => T,
+): { result: T; record: OpRecord } {
+  if (current) throw new Error("recordOps: a recording is already open; they do not nest.");
+  install(nb);
+  const record: OpRecord = { ops: [], uploads: new Map(), meta: new Map() };
+  current = record;
+  try {
+    return { result: f(), record };
+  } finally {
+    current = null;
+  }
+}
+
 /** The native tensor id behind a tfjs tensor (tfjs-node). */
 export function tensorId(nb: NodeBackendHandle, t: tf.Tensor): number {
   return nb.tensorMap.get(t.dataId).id;
@@ -137,4 +153,9 @@ export function probeMeta(nb: NodeBackendHandle, id: number): TensorMeta {
   const [out] = real.executeOp("Identity", [], [id], 1);
   real.deleteTensor(out.id);
   return { shape: [...out.shape], dtype: out.dtype };
+}
+
+/** Whether a recording is open now (a replayable called inside one runs plainly eager). */
+export function isRecording(): boolean {
+  return current !== null;
 }

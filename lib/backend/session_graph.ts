@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
 import type { NodeBackendHandle } from "./node_backend.ts";
 import { type OpAttr, type OpRecord, outsideValue, realBinding } from "./op_trace.ts";
+import { REPLAY } from "./speed_settings.ts";
 
 // deno-lint-ignore no-explicit-any
 type Proto = any;
@@ -31,7 +32,7 @@ function proto(): Proto {
 
 export interface GraphFeed {
   id: number;
-  dtype: "float32" | "int32";
+  dtype: "float32" | "int32" | "bool";
 }
 
 export interface SessionGraphSpec {
@@ -118,16 +119,17 @@ function typeAttr(dtype: number): Proto {
  * - a Sqrt that something divides by: x / sqrt(y) would become x * rsqrt(y);
  * - a FusedBatchNormV3 output that a Relu takes: the two would become one fused kernel, which
  *   differs in the last bit for channel counts that are not multiples of 8 (lib/models/ops.ts).
- * (Float constants are the other such case: lib/training/graph_step.ts feeds them, not Consts.)
+ * (Float constants are the other such case: lib/backend/graph_replay.ts feeds them, not Consts.)
+ * Both switches are in lib/backend/speed_settings.ts (REPLAY).
  */
 function rewriteGuards(record: OpRecord): number[] {
   const made = (name: string) =>
     new Set(record.ops.filter((op) => op.name === name).map((op) => op.outputs[0]));
   const [sqrts, bns] = [made("Sqrt"), made("FusedBatchNormV3")];
   const guards = record.ops.flatMap((op) =>
-    op.name === "RealDiv" || op.name === "Div"
+    (op.name === "RealDiv" || op.name === "Div") && REPLAY.fetchSqrtDivisors
       ? op.inputs.slice(1).filter((id) => sqrts.has(id))
-      : op.name === "Relu"
+      : op.name === "Relu" && REPLAY.fetchBnBeforeRelu
       ? op.inputs.filter((id) => bns.has(id))
       : []
   );
@@ -138,7 +140,11 @@ function rewriteGuards(record: OpRecord): number[] {
 export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec): SessionGraph {
   const pb = proto();
   const b = realBinding(nb);
-  const dtypeOf = { float32: b.TF_FLOAT as number, int32: b.TF_INT32 as number };
+  const dtypeOf = {
+    float32: b.TF_FLOAT as number,
+    int32: b.TF_INT32 as number,
+    bool: b.TF_BOOL as number,
+  };
   const graph = new pb.GraphDef();
   const names = new Map<number, string>();
   let consts = 0;
@@ -201,7 +207,7 @@ export function buildSessionGraph(nb: NodeBackendHandle, spec: SessionGraphSpec)
   }
   const feedInfo = spec.feeds.map((f) => ({
     name: `feed${f.id}:0`,
-    tfDtype: f.dtype === "int32" ? "DT_INT32" : "DT_FLOAT",
+    tfDtype: { float32: "DT_FLOAT", int32: "DT_INT32", bool: "DT_BOOL" }[f.dtype],
   }));
   return {
     run: (feeds) => {

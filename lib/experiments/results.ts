@@ -134,7 +134,8 @@ export function evalRows(
     robust_flags: flagsToBase64(r.robust),
     seconds: r.seconds,
     seed,
-    backend,
+    // The evaluations file has no engine column; the backend names it, as for training rows.
+    backend: backend + ((r.graphSteps ?? 0) > 0 ? "+graph-steps" : ""),
     finished_at: new Date().toISOString(),
   }));
 }

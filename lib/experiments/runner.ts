@@ -18,6 +18,7 @@
 import { basename, dirname, join } from "node:path";
 import { activeBackend, backendFromEnv, initBackend, parseBackend } from "../backend/backend.ts";
 import { cpuHasBf16 } from "../backend/bf16_convs.ts";
+import { defaultEngine } from "../backend/speed_settings.ts";
 import type { Dataset, DatasetSplits } from "../data/data.ts";
 import { subset } from "../data/data.ts";
 import { checkDataDir, loadDataset } from "../data/registry.ts";
@@ -87,8 +88,10 @@ export interface GridOptions extends PlanOptions {
   /** Set in a worker process: how many workers share the grid (ETA, longest-first order). */
   workerShare?: number;
   /**
-   * "graph": each run's training steps run as one checked libtensorflow graph (train()'s
-   * stepEngine; tensorflow backend). Its rows' backend column says "+graph-steps". Default eager.
+   * "graph": each run's training steps and attack iterations run as checked libtensorflow graphs
+   * (train()'s stepEngine, evaluate()'s engine; tensorflow backend; bit for bit the eager
+   * engine's results). Rows with graph steps say "+graph-steps" in their backend column. Default:
+   * "graph" on the tensorflow backend, else "eager" (lib/backend/speed_settings.ts).
    */
   stepEngine?: StepEngine;
 }
@@ -125,7 +128,7 @@ export function checkGridOptions(o: GridOptions = {}): void {
       "--conv-precision bf16 needs a CPU with AVX512-BF16 or AMX-BF16; this one has neither, so libtensorflow would emulate bfloat16 (measured ~11x slower than fp32 on PreActResNet-18); drop --conv-precision bf16.",
     );
   }
-  const engine = checkChoice("--step-engine", o.stepEngine ?? "eager", STEP_ENGINES);
+  const engine = checkChoice("--step-engine", o.stepEngine ?? defaultEngine(backend), STEP_ENGINES);
   if (engine === "graph" && backend !== "tensorflow") {
     throw new ExperimentError(
       `--step-engine graph needs the tensorflow backend (libtensorflow's graph executor), not ${backend}; drop it or use --backend tensorflow.`,
@@ -434,6 +437,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
                 seed: run.seed,
                 progress: o.progress,
                 label: `eval ${run.row.id} seed ${run.seed}`,
+                engine: o.stepEngine,
               });
               for (const row of evalRows(run.runKey, ev, run.seed, activeBackend() ?? backend)) {
                 if (appendEval(plan.resultsPath, row)) evaluatedCount++;
@@ -449,7 +453,7 @@ export async function runGrid(o: GridOptions = {}): Promise<GridResult> {
                     (r.stages.length > 1
                       ? ` (${r.stages.map((s) => `${s.attack} ${pct(s.accuracy)}`).join(" -> ")})`
                       : "")
-                  ).join(", "),
+                  ).join(", ") + evalEngineSummary(ev),
               );
             }
           }
@@ -555,6 +559,21 @@ async function runInWorkers(
     heldElsewhere: left,
     seconds,
   };
+}
+
+/** "; engine graph: 940 attack iterations as a graph" (and the keys that stayed eager, why). */
+function evalEngineSummary(ev: Awaited<ReturnType<typeof evaluate>>): string {
+  const cols = Object.values(ev.evals);
+  if (!cols.length) return "";
+  const engine = cols[0].engine ?? "eager";
+  if (engine === "eager") return "; engine eager";
+  const steps = cols.reduce((s, c) => s + (c.graphSteps ?? 0), 0);
+  const eager = cols.flatMap((c) =>
+    Object.entries(c.eagerReasons ?? {}).map(([k, why]) => `${k} (${why})`)
+  );
+  return `; engine graph: ${steps} attack iterations as a graph${
+    eager.length ? `; eager: ${eager.join("; ")}` : ""
+  }`;
 }
 
 /** "graph step: 1170 steps as a graph (128x32x32x3/128); eager: 80x32x32x3/80 (reason)". */

@@ -31,7 +31,7 @@ export interface SlurmOptions {
   time?: string;
   /** Passed to every task (default: SAM_AT_BACKEND, which sbatch exports, or tensorflow). */
   backend?: string;
-  /** Passed to every task: "graph" trains with train()'s graph step engine (default eager). */
+  /** Passed to every task when set: "graph" or "eager" (default: each task's backend's, speed_settings.ts). */
   stepEngine?: string;
   keepCheckpoints?: boolean;
   /** The sbatch and squeue commands (tests point them elsewhere). */
@@ -162,7 +162,7 @@ function commonArgs(plan: GridPlan, s: SlurmOptions): string[] {
     plan.resultsPath,
     ...(s.backend ? ["--backend", s.backend] : []),
     ...(plan.preset.train.convPrecision === "bf16" ? ["--conv-precision", "bf16"] : []),
-    ...(s.stepEngine === "graph" ? ["--step-engine", "graph"] : []),
+    ...(s.stepEngine ? ["--step-engine", s.stepEngine] : []),
     ...(plan.dataDir !== undefined ? ["--data-dir", plan.dataDir] : []),
   ];
 }

@@ -14,6 +14,7 @@ import {
   paddedConv,
 } from "./ops.ts";
 import type { Rng } from "../util/rng.ts";
+import { STRIDED_1X1_DIRECT_MIN_CHANNELS } from "../backend/speed_settings.ts";
 
 export type Mode = "train" | "eval";
 
@@ -109,17 +110,8 @@ export function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
   return tf.slice(tf.reshape(rows, [n, hs, ws, s * c]), 0, [n, hs, ws, c]) as tf.Tensor4D;
 }
 
-/**
- * Below this many input channels a strided 1x1 conv runs as subsample + 1x1 conv at stride 1 (the
- * same sums). Why: libtensorflow 2.21's oneDNN kernels get its weight gradient wrong or crash for
- * small channel counts. On an AVX2-only AMD EPYC (measured over 1920 shapes) the gradient was off
- * by up to 100% with 1-4 input channels at stride 2. On an AVX-512 (BF16) AMD EPYC the process
- * dies ("double free or corruption", "malloc assertion failure") for 1-15 input channels at
- * stride 2 with odd batch sizes (measured: 8 channels, batches 1, 3, 5, 7, 9, ..., 63 at 32x32;
- * 9-15 channels at 16-32 pixels; 16, 24, 32 and 64 channels never). PreActResNet-18's shortcuts
- * at width >= 16 keep the direct conv; at width 8 they take the subsample route.
- */
-export const STRIDED_1X1_DIRECT_MIN_CHANNELS = 16;
+/** A oneDNN workaround: see lib/backend/speed_settings.ts (tests/strided_conv_test.ts). */
+export { STRIDED_1X1_DIRECT_MIN_CHANNELS };
 
 /** k x k conv (odd k), stride s, PyTorch padding (k-1)/2 on every side. */
 export function conv(x: tf.Tensor4D, w: tf.Variable | tf.Tensor4D, stride: number): tf.Tensor4D {

@@ -37,6 +37,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { NodeBackendHandle } from "../backend/node_backend.ts";
+import { type MklFeature, oneDnn, setMklFeature, setMklOps } from "../backend/speed_settings.ts";
 
 export const BN_EPSILON = 1e-5;
 
@@ -47,7 +48,6 @@ export interface BatchMoments {
 }
 
 let portableOnly = false;
-let mklAllowed = true;
 /** Result of the one-time probe for libtensorflow's oneDNN kernels (undefined = not probed yet). */
 let mklProbed: boolean | undefined;
 
@@ -65,37 +65,15 @@ function nativeBackend(): NodeBackendHandle | null {
   return typeof b.executeMultipleOutputs === "function" && b.binding ? b : null;
 }
 
-/**
- * Allow (default) or forbid the oneDNN kernels on tfjs-node; for tests and benchmarks, which
- * compare both paths. Returns the old value.
- */
-export function setMklOps(on: boolean): boolean {
-  const old = mklAllowed;
-  mklAllowed = on;
-  return old;
-}
-
-/** The oneDNN replacements, each switchable on its own (for benchmarks: bench/micro.ts). */
-export type MklFeature = "bnRelu" | "maxPool" | "paddedConv" | "foldEvalBn";
-const mklFeatures: Record<MklFeature, boolean> = {
-  bnRelu: true,
-  maxPool: true,
-  paddedConv: true,
-  foldEvalBn: true,
-};
-
-/** Switch one oneDNN replacement on or off (all are on by default); returns the old value. */
-export function setMklFeature(name: MklFeature, on: boolean): boolean {
-  const old = mklFeatures[name];
-  mklFeatures[name] = on;
-  return old;
-}
+// The oneDNN switches live with the other speed switches (lib/backend/speed_settings.ts).
+export { type MklFeature, setMklFeature, setMklOps };
+const mklFeatures = oneDnn.features;
 
 const MKL_LABEL = "MklNameChangeOp";
 
 /** Whether libtensorflow's oneDNN kernels (_MklNative*) run here: probed once on a tiny input. */
 function mklOps(nb: NodeBackendHandle): boolean {
-  if (!mklAllowed) return false;
+  if (!oneDnn.allowed) return false;
   if (mklProbed === undefined) {
     mklProbed = false;
     // CPU only: on tfjs-node-gpu these kernels would pull tensors back to the host.
@@ -292,7 +270,7 @@ export function foldsEvalBn(): boolean {
  * relu(conv(x, w * scale) + shift), one oneDNN conv-with-bias kernel and a ReLU instead of conv,
  * multiply, add and ReLU (and one multiply fewer in the backward pass). Odd k x k filter, stride
  * s, PyTorch's padding (k-1)/2 on every side; not for 1x1 convs at stride > 1 (see
- * STRIDED_1X1_DIRECT_MIN_CHANNELS in model.ts). Differs from the unfolded form by rounding only
+ * STRIDED_1X1_DIRECT_MIN_CHANNELS in speed_settings.ts). Differs from the unfolded form by rounding only
  * (tests/ops_test.ts states the tolerance). Call only where foldsEvalBn() is true.
  */
 export function foldedConvBnReluEval(

@@ -10,17 +10,24 @@
  *   stage is reported.
  * - Each evaluation draws its noise from its own Rng, seeded by (seed, its key): adding or
  *   removing one evaluation never changes another's numbers.
+ * - The attacks' iterations run on the engine asked for (default: lib/backend/speed_settings.ts
+ *   defaultEngine, "graph" on the tensorflow backend): "graph" replays each iteration as one
+ *   libtensorflow graph once it gave the eager iteration's results bit for bit
+ *   (lib/attacks/attack_graphs.ts), so both engines give the same flags; each column says how many
+ *   iterations ran as a graph.
  * Accuracies are fractions in [0, 1]; robust flags are one byte per example (1 = robust).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttackTarget } from "../attacks/attack.ts";
+import { AttackGraphs } from "../attacks/attack_graphs.ts";
+import { defaultEngine, type Engine, ENGINES } from "../backend/speed_settings.ts";
 import { type EvalSpec, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
 import { runAttack } from "../attacks/registry.ts";
 import type { Dataset } from "../data/data.ts";
 import type { Classifier } from "../models/model.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng, seedFromString } from "../util/rng.ts";
-import { checkNumber, fail } from "../util/validate.ts";
+import { checkChoice, checkNumber, fail, OptionError } from "../util/validate.ts";
 
 export type { EvalSpec };
 
@@ -34,6 +41,17 @@ export interface EvalOptions {
   limit?: number;
   progress?: ProgressStyle;
   label?: string;
+  /**
+   * How the attacks' iterations run: "eager", or "graph" (tensorflow backend only; the same
+   * results bit for bit). Default: "graph" on the tensorflow backend, else "eager".
+   */
+  engine?: Engine;
+  /**
+   * With engine "graph": replays to use (and keep) instead of fresh ones per evaluation, so that
+   * repeated calls on one model (bench/bench.ts) compile each attack iteration once; the caller
+   * disposes them. Only for calls on the same model.
+   */
+  attackGraphs?: AttackGraphs;
 }
 
 export interface StageResult {
@@ -51,6 +69,11 @@ export interface EvalColumnResult {
   robust: Uint8Array;
   stages: StageResult[];
   seconds: number;
+  /** The engine the attack iterations ran on, and how many of them ran as a graph (absent: eager). */
+  engine?: Engine;
+  graphSteps?: number;
+  /** With engine "graph": the iterations that stayed eager, by key, with the reason. */
+  eagerReasons?: Record<string, string>;
 }
 
 export interface EvalResult {
@@ -70,6 +93,14 @@ export function validateEvalOptions(o: EvalOptions): ResolvedEval[] {
   if (o.batchSize !== undefined) checkNumber("batchSize", o.batchSize, { integer: true, min: 1 });
   if (o.seed !== undefined) checkNumber("seed", o.seed, { integer: true, min: 0, max: 4294967295 });
   if (o.limit !== undefined) checkNumber("limit", o.limit, { integer: true, min: 1 });
+  if (o.engine !== undefined) {
+    checkChoice("engine", o.engine, ENGINES);
+    if (o.engine === "graph" && tf.getBackend() !== "tensorflow") {
+      throw new OptionError(
+        `engine graph needs the tensorflow (tfjs-node) backend, not ${tf.getBackend()}; use eager here.`,
+      );
+    }
+  }
   const resolved = (o.evals ?? []).map((e) => resolveEval(e));
   const keys = resolved.map((r) => r.key);
   const twice = keys.find((k, i) => keys.indexOf(k) !== i);
@@ -111,8 +142,9 @@ async function evalBatch(
   clean: Uint8Array,
   rng: Rng,
   stageHits: number[],
+  graphs: AttackGraphs | undefined,
 ): Promise<Uint8Array> {
-  const target: AttackTarget = { model, mode: "eval", rng };
+  const target: AttackTarget = { model, mode: "eval", rng, graphs };
   if (ev.stages.length === 1 && !ev.protocol) {
     const xAdv = await runAttack(ev.stages[0], target, x, y);
     const flags = await correctFlags(model, xAdv, y);
@@ -152,6 +184,7 @@ export async function evaluate(
   const batchSize = options.batchSize ?? 256;
   const seed = options.seed ?? 0;
   const n = Math.min(data.n, options.limit ?? data.n);
+  const engine = options.engine ?? defaultEngine(tf.getBackend());
   if (n < 1) fail("data", data.name, "a dataset with at least one example");
   const start = performance.now();
   // Work units for the progress bar: one clean pass plus each evaluation's passes over the data.
@@ -181,15 +214,27 @@ export async function evaluate(
     const rng = Rng.fromSeed(seedFromString(`${seed}:${ev.key}`));
     const robust = new Uint8Array(n);
     const stageHits = new Array(ev.stages.length).fill(0);
-    for (let s = 0; s < n; s += batchSize) {
-      const e = Math.min(n, s + batchSize);
-      const { x, y } = batchOf(data, s, e);
-      try {
-        robust.set(await evalBatch(model, ev, x, y, correct.subarray(s, e), rng, stageHits), s);
-      } finally {
-        tf.dispose([x, y]);
+    const owned = engine === "graph" && !options.attackGraphs;
+    const graphs = engine === "graph" ? options.attackGraphs ?? new AttackGraphs() : undefined;
+    const callsBefore = options.attackGraphs?.status().graphCalls ?? 0;
+    let graphStatus;
+    try {
+      for (let s = 0; s < n; s += batchSize) {
+        const e = Math.min(n, s + batchSize);
+        const { x, y } = batchOf(data, s, e);
+        try {
+          robust.set(
+            await evalBatch(model, ev, x, y, correct.subarray(s, e), rng, stageHits, graphs),
+            s,
+          );
+        } finally {
+          tf.dispose([x, y]);
+        }
+        await progress.update(n * (1 + j) + e, ev.label);
       }
-      await progress.update(n * (1 + j) + e, ev.label);
+      graphStatus = graphs?.status();
+    } finally {
+      if (owned) graphs?.dispose();
     }
     results[ev.key] = {
       key: ev.key,
@@ -199,6 +244,11 @@ export async function evaluate(
       robust,
       stages: ev.stages.map((st, k) => ({ attack: st.spec.attack, accuracy: stageHits[k] / n })),
       seconds: (performance.now() - t0) / 1000,
+      engine,
+      graphSteps: (graphStatus?.graphCalls ?? 0) - callsBefore,
+      ...(graphStatus && Object.keys(graphStatus.eager).length
+        ? { eagerReasons: graphStatus.eager }
+        : {}),
     };
   }
   const robust = Object.fromEntries(Object.values(results).map((r) => [r.key, r.accuracy]));

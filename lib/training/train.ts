@@ -53,13 +53,17 @@ import type { Updater } from "../optim/optimizer.ts";
 import { createUpdater, resolveOptimizer } from "../optim/registry.ts";
 import { createSgd, type LearningRate, type Sgd } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
+import { defaultEngine, type Engine, ENGINES } from "../backend/speed_settings.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
 export type RunningStats = typeof RUNNING_STATS[number];
 
-/** How a training step runs: op by op (eager), or as one checked libtensorflow graph. */
-export const STEP_ENGINES = ["eager", "graph"] as const;
-export type StepEngine = typeof STEP_ENGINES[number];
+/**
+ * How a training step runs: op by op (eager), or as one checked libtensorflow graph. The engines
+ * and the default are lib/backend/speed_settings.ts's.
+ */
+export const STEP_ENGINES = ENGINES;
+export type StepEngine = Engine;
 
 export interface TrainConfig {
   /** Optimizer (SGD, SAM, ASAM) x training inputs (clean, or an attack's). */
@@ -237,8 +241,8 @@ export interface TrainOptions {
    * "graph" runs each training step as one libtensorflow graph once it has been checked against
    * the eager step (lib/training/graph_step.ts; tensorflow backend only; speed in bench/NOTES.md).
    * This project's steps (PreActResNet-18 and the small CNN; ST, SAM, AT) replay bit for bit;
-   * a step that does not stays eager. Default "eager". An execution choice, not part of the run's
-   * settings.
+   * a step that does not stays eager. Default: "graph" on the tensorflow backend, else "eager"
+   * (speed_settings.ts defaultEngine). An execution choice, not part of the run's settings.
    */
   stepEngine?: StepEngine;
 }
@@ -331,10 +335,14 @@ export async function train(
   if (options.evalLimit !== undefined) {
     checkNumber("evalLimit", options.evalLimit, { integer: true, min: 1 });
   }
-  const engine = checkChoice("stepEngine", options.stepEngine ?? "eager", STEP_ENGINES);
+  const engine = checkChoice(
+    "stepEngine",
+    options.stepEngine ?? defaultEngine(tf.getBackend()),
+    STEP_ENGINES,
+  );
   if (engine === "graph" && tf.getBackend() !== "tensorflow") {
     throw new OptionError(
-      `stepEngine graph needs the tensorflow (tfjs-node) backend, not ${tf.getBackend()}; use eager (the default) here.`,
+      `stepEngine graph needs the tensorflow (tfjs-node) backend, not ${tf.getBackend()}; use eager (the default there) here.`,
     );
   }
   if (cfg.convPrecision === "bf16" && !bf16ConvsSupported()) {
@@ -446,6 +454,7 @@ export async function train(
           limit: options.evalLimit,
           seed: (cfg.seed + epoch + 1) >>> 0,
           progress: "none",
+          engine,
         });
         m.evalClean = r.clean;
         m.evalRobust = r.robust;
