@@ -21,7 +21,9 @@ import {
   mechanismFindings,
 } from "../analysis/mechanism_findings.ts";
 import type { CorrelationRow } from "../analysis/mechanism_correlations.ts";
-import { load, type Page, page, settings } from "./notebook_table_fashion_mnist.ts";
+import { load, type Page, page, settings } from "./notebook_grid.ts";
+import type { DatasetName } from "../data/dataset.ts";
+import { shownPath } from "../experiments/plan.ts";
 
 const p1 = (x: number) => (100 * x).toFixed(1);
 const signed = (x: number) => `${x < 0 ? "−" : ""}${Math.abs(100 * x).toFixed(1)}`;
@@ -155,18 +157,23 @@ function computeBullet(p: Page): string {
   } h and their evaluations ${(evals / 3600).toFixed(1)} h (sums of the results files' seconds).`;
 }
 
-/** The generated block of a Fashion-MNIST preset. */
-export function presetBlock(preset: "default" | "full"): string {
-  const s = settings(preset, false);
+/** The generated block of one of our grids (a Fashion-MNIST preset, or cifar10-jpeg/cpu). */
+export function presetBlock(preset: string, dataset: DatasetName = "fashion-mnist"): string {
+  const s = settings(preset, false, dataset);
   const p = page(s, load(s));
-  const rows = preset === "default"
+  if (p.finishedRuns.length === 0) {
+    return `No finished runs yet: 0 of ${p.loaded.plan.runs.length} planned runs of \`${dataset}/${preset}\` are in \`${
+      shownPath(p.loaded.plan.resultsPath)
+    }\` (the grid runs in the background and resumes across sessions).`;
+  }
+  const rows = dataset === "fashion-mnist" && preset === "default"
     ? ["ST", "SAM-0.05", "SAM-0.1", "SAM-0.2", "AT-linf-8", "AT-l2-128"]
     : undefined;
   return [
     table(p, rows),
     "",
     ...claimBullets(p),
-    ...(preset === "full" ? [computeBullet(p)] : []),
+    ...(preset === "default" ? [] : [computeBullet(p)]),
   ].join("\n");
 }
 
@@ -256,13 +263,14 @@ export function mechanismBlock(
   return parts.join(" ");
 }
 
-export const BLOCKS = ["default", "full", "mechanism"] as const;
+export const BLOCKS = ["default", "full", "cifar10-jpeg", "mechanism"] as const;
 export type BlockName = typeof BLOCKS[number];
 
 export function generatedBlocks(): Record<BlockName, string> {
   return {
     default: presetBlock("default"),
     full: presetBlock("full"),
+    "cifar10-jpeg": presetBlock("cpu", "cifar10-jpeg"),
     mechanism: mechanismBlock(),
   };
 }

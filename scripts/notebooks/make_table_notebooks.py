@@ -4,7 +4,7 @@ Usage: .venv/bin/python scripts/notebooks/make_table_notebooks.py
 Then execute and render them: bin/deno task report notebooks/table_fashion_mnist.ipynb notebooks/table1_cifar100.ipynb notebooks/table2_cifar10.ipynb
 
 Each notebook's logic lives in a typed module, one per notebook (checked by `deno check`, tested):
-lib/report/notebook_table_fashion_mnist.ts (presets default and full) and
+lib/report/notebook_grid.ts (presets default and full) and
 lib/report/notebook_table_cifar.ts (Tables 1 and 2, a function of dataset and preset). A code cell
 calls one function and displays its result; every number and statement is computed when it runs.
 """
@@ -15,8 +15,8 @@ FM_IMPORTS = r"""import { showChart, showMarkdown } from "../lib/report/notebook
 import { table } from "../lib/report/show_table.ts";
 import { claimCellRecords } from "../lib/report/claim_text.ts";
 import { presetMarkdown, loadMarkdown } from "../lib/report/report_text.ts";
-import * as nb from "../lib/report/notebook_table_fashion_mnist.ts";
-console.log(`lib/report/notebook_table_fashion_mnist.ts: ${Object.keys(nb).join(", ")}`);"""
+import * as nb from "../lib/report/notebook_grid.ts";
+console.log(`lib/report/notebook_grid.ts: ${Object.keys(nb).join(", ")}`);"""
 
 CIFAR_IMPORTS = r"""import { showChart, showMarkdown } from "../lib/report/notebook.ts";
 import { showTable, table } from "../lib/report/show_table.ts";
@@ -76,6 +76,121 @@ checkpoint), evaluates only what the evaluations CSV lacks, and loads the rest.
 """
 
 
+FM_TABLE_INTRO = r"""
+## The table: mean ± std over seeds (accuracy, %; all numbers ours)
+
+Columns marked "(ours)" extend the paper's evaluation: larger PGD-10 radii (L∞ 4/255, 8/255; L2
+64/255, 128/255 — the doubling sequence of the paper's radii continued to its largest AT training
+radii; the paper's small radii separate ST and SAM here by about the sampling noise only), and
+AutoAttack at L∞ 8/255 and L2 128/255 (one seed: its cell shows that seed's value, no std). Beside
+each AutoAttack column, "PGD-10 … [same N pts, seed 0]" is PGD-10 at the same threat on exactly
+AutoAttack's points and seed: compare AutoAttack with that column, not with the PGD-10 mean over
+every test point. ρ marked * is assumed (lost from the paper's text).
+"""
+
+
+def grid_cells(module: str, table_intro: str):
+    """The analysis of one of our grids (lib/report/notebook_grid.ts imported as `module`; cells
+    before these define `s` and `loaded`): the table, noise, claims under PGD-10 and AutoAttack,
+    masking checks, cost, charts."""
+    cells = [
+        md(table_intro),
+        code(r"""
+const p = {M}.page(s, loaded);
+table({M}.mainTable(p))
+"""),
+        code(r"""
+await showMarkdown({M}.noiseText(p));
+"""),
+        md(r"""
+**The smallest difference this grid can detect** at 2 standard errors of a difference of two rows
+(median seed std of the column, its seeds, its test points; formula in `lib/analysis/detectable.ts`):
+"""),
+        code(r"""
+table({M}.detectableTable(p))
+"""),
+        md("## The paper's claims under PGD-10 (the paper's attack), checked on our numbers"),
+        code(r"""
+await showMarkdown({M}.pgdClaimsMarkdown(p));
+"""),
+        md("**Claim 1a and 1b: SAM − ST** (percentage points ± 1 SE; the clean column is claim 1b, the others 1a):"),
+        code(r"""
+table(claimCellRecords(p.pgdClaims, {M}.pgdColumns(p), "1"))
+"""),
+        md("**Claim 2a: AT − the most robust SAM row** (robust columns) **and claim 2b: AT − ST** (clean column):"),
+        code(r"""
+table(claimCellRecords(p.pgdClaims, {M}.pgdColumns(p), "2"))
+"""),
+        md(r"""
+## AutoAttack beside PGD-10
+
+Per run with AutoAttack columns: PGD-10 and AutoAttack on the **same** test points (PGD-10's
+per-example results restricted to AutoAttack's first N), the accuracy after each AutoAttack stage,
+and how much PGD-10 overstates robustness. A large gap for the SAM rows but not the AT rows would
+mean SAM's robustness under PGD-10 is partly an artefact of a weak attack.
+"""),
+        code(r"""
+table({M}.gapTable(p), { missing: "no AutoAttack columns in these results yet" })
+"""),
+        code(r"""
+await showMarkdown({M}.gapMarkdown(p));
+"""),
+        md(r"""
+### Gradient-masking checks (every AutoAttack evaluation)
+
+From the evaluations run beside AutoAttack on the same points (`lib/analysis/masking.ts`):
+**square-after-apgd** — the black-box Square may fool at most 1% of the points after APGD-CE and
+APGD-T; **large-radius** — APGD-CE at L∞ 0.5 (any image can be turned grey) must leave < 1%;
+**more-steps** — PGD-50 and APGD-CE-100 may not be more than 1 point above PGD-10 on the same
+points; **ordering** — every column ≤ clean and each attack non-increasing in ε (0.5 point tolerance).
+"""),
+        code(r"""
+const mask = {M}.masking(p);
+await showMarkdown(mask.markdown);
+table(mask.rows)
+"""),
+        md(r"""
+### The claims re-checked under AutoAttack
+
+The same comparisons with AutoAttack's accuracy in place of PGD-10's. AutoAttack ran on one seed
+per row and on N test points, so its own seed spread is unknown: the seed std of PGD-10 at the
+same threat stands in for it, and the sampling error uses N (both stated here because they are
+our choice, not a measurement).
+"""),
+        code(r"""
+await showMarkdown({M}.aaClaimsMarkdown(p));
+table(claimCellRecords(p.aaClaims, p.aaColumns, "1").concat(claimCellRecords(p.aaClaims, p.aaColumns, "2")))
+"""),
+        md(r"""
+## Training cost relative to ST
+
+Seconds per training epoch (each run's median epoch, from the results CSV; the median leaves out
+the first epoch's warm-up), divided by ST's. The paper: SAM ≈ 2x, AT with 10-step PGD ≈ 10x. Our
+L∞ 1/255, 2/255 and all L2 AT rows use 5-step PGD (the authors' settings), so about 6 passes per
+step. Timings are wall-clock: other processes on the machine inflate them, so the 1-minute load
+average at the end of each run is shown too (`load_avg_1m` in the CSV).
+"""),
+        code(r"""
+const cost = {M}.cost(p);
+await showMarkdown(cost.markdown);
+await showMarkdown(loadMarkdown(p.summaries, navigator.hardwareConcurrency));
+table(cost.rows)
+"""),
+        code(r"""
+await showChart(cost.chart);
+"""),
+        md("## Charts (ours)"),
+        code(r"""
+for (const c of {M}.charts(p)) await showChart(c);
+"""),
+    
+    ]
+    for c in cells:
+        if c.cell_type == "code":
+            c.source = c.source.replace("{M}.", f"{module}.")
+    return cells
+
+
 def fashion_mnist(preset: str):
     cells = [
         md(FM_INTRO[preset] + COMMON_INTRO + (KNOBS if preset == "default" else "")),
@@ -90,106 +205,7 @@ await showMarkdown(presetMarkdown(s.preset, {{ seeds: s.seeds ?? s.preset.seeds.
 const loaded = await nb.runOrLoad(s);
 await showMarkdown(loaded.markdown);
 """),
-        md(r"""
-## The table: mean ± std over seeds (accuracy, %; all numbers ours)
-
-Columns marked "(ours)" extend the paper's evaluation: larger PGD-10 radii (L∞ 4/255, 8/255; L2
-64/255, 128/255 — the doubling sequence of the paper's radii continued to its largest AT training
-radii; the paper's small radii separate ST and SAM here by about the sampling noise only), and
-AutoAttack at L∞ 8/255 and L2 128/255 (one seed: its cell shows that seed's value, no std). Beside
-each AutoAttack column, "PGD-10 … [same N pts, seed 0]" is PGD-10 at the same threat on exactly
-AutoAttack's points and seed: compare AutoAttack with that column, not with the PGD-10 mean over
-every test point. ρ marked * is assumed (lost from the paper's text).
-"""),
-        code(r"""
-const p = nb.page(s, loaded);
-table(nb.mainTable(p))
-"""),
-        code(r"""
-await showMarkdown(nb.noiseText(p));
-"""),
-        md(r"""
-**The smallest difference this grid can detect** at 2 standard errors of a difference of two rows
-(median seed std of the column, its seeds, its test points; formula in `lib/analysis/detectable.ts`):
-"""),
-        code(r"""
-table(nb.detectableTable(p))
-"""),
-        md("## The paper's claims under PGD-10 (the paper's attack), checked on our numbers"),
-        code(r"""
-await showMarkdown(nb.pgdClaimsMarkdown(p));
-"""),
-        md("**Claim 1a and 1b: SAM − ST** (percentage points ± 1 SE; the clean column is claim 1b, the others 1a):"),
-        code(r"""
-table(claimCellRecords(p.pgdClaims, nb.pgdColumns(p), "1"))
-"""),
-        md("**Claim 2a: AT − the most robust SAM row** (robust columns) **and claim 2b: AT − ST** (clean column):"),
-        code(r"""
-table(claimCellRecords(p.pgdClaims, nb.pgdColumns(p), "2"))
-"""),
-        md(r"""
-## AutoAttack beside PGD-10
-
-Per run with AutoAttack columns: PGD-10 and AutoAttack on the **same** test points (PGD-10's
-per-example results restricted to AutoAttack's first N), the accuracy after each AutoAttack stage,
-and how much PGD-10 overstates robustness. A large gap for the SAM rows but not the AT rows would
-mean SAM's robustness under PGD-10 is partly an artefact of a weak attack.
-"""),
-        code(r"""
-table(nb.gapTable(p), { missing: "no AutoAttack columns in these results yet" })
-"""),
-        code(r"""
-await showMarkdown(nb.gapMarkdown(p));
-"""),
-        md(r"""
-### Gradient-masking checks (every AutoAttack evaluation)
-
-From the evaluations run beside AutoAttack on the same points (`lib/analysis/masking.ts`):
-**square-after-apgd** — the black-box Square may fool at most 1% of the points after APGD-CE and
-APGD-T; **large-radius** — APGD-CE at L∞ 0.5 (any image can be turned grey) must leave < 1%;
-**more-steps** — PGD-50 and APGD-CE-100 may not be more than 1 point above PGD-10 on the same
-points; **ordering** — every column ≤ clean and each attack non-increasing in ε (0.5 point tolerance).
-"""),
-        code(r"""
-const mask = nb.masking(p);
-await showMarkdown(mask.markdown);
-table(mask.rows)
-"""),
-        md(r"""
-### The claims re-checked under AutoAttack
-
-The same comparisons with AutoAttack's accuracy in place of PGD-10's. AutoAttack ran on one seed
-per row and on N test points, so its own seed spread is unknown: the seed std of PGD-10 at the
-same threat stands in for it, and the sampling error uses N (both stated here because they are
-our choice, not a measurement).
-"""),
-        code(r"""
-await showMarkdown(nb.aaClaimsMarkdown(p));
-table(claimCellRecords(p.aaClaims, p.aaColumns, "1").concat(claimCellRecords(p.aaClaims, p.aaColumns, "2")))
-"""),
-        md(r"""
-## Training cost relative to ST
-
-Seconds per training epoch (each run's median epoch, from the results CSV; the median leaves out
-the first epoch's warm-up), divided by ST's. The paper: SAM ≈ 2x, AT with 10-step PGD ≈ 10x. Our
-L∞ 1/255, 2/255 and all L2 AT rows use 5-step PGD (the authors' settings), so about 6 passes per
-step. Timings are wall-clock: other processes on the machine inflate them, so the 1-minute load
-average at the end of each run is shown too (`load_avg_1m` in the CSV).
-"""),
-        code(r"""
-const cost = nb.cost(p);
-await showMarkdown(cost.markdown);
-await showMarkdown(loadMarkdown(p.summaries, navigator.hardwareConcurrency));
-table(cost.rows)
-"""),
-        code(r"""
-await showChart(cost.chart);
-"""),
-        md("## Charts (ours)"),
-        code(r"""
-for (const c of nb.charts(p)) await showChart(c);
-"""),
-    ]
+    ] + grid_cells("nb", FM_TABLE_INTRO)
     if preset == "full":
         cells += [
             md(r"""
@@ -281,8 +297,47 @@ for (const o of ours) {
         code(f"""
 for (const c of nb.charts(ours, "{paper}")) await showChart(c);
 """),
+        *(JPEG_GRID_CELLS() if "cifar10-jpeg" in datasets else []),
         *(SWEEP_CELLS if "cifar10-jpeg" in datasets else []),
     ])
+
+
+JPEG_TABLE_INTRO = r"""
+### The table: mean ± std over seeds (accuracy, %; all numbers ours, on CIFAR-10 (JPEG q75 copy))
+
+All numbers in this section are ours, measured on the lossy JPEG copy of CIFAR-10 (not on CIFAR-10
+itself: JPEG moves pixels by amounts comparable with the attack radii). Columns marked "(ours)"
+extend the paper's evaluation: PGD-10 at L∞ 8/255 and L2 128/255 (the largest AT training radii),
+and AutoAttack at the same two threats on the first 500 test images of seed 0's runs (one seed: its
+cell shows that seed's value, no std). Beside each AutoAttack column, "PGD-10 … [same N pts, seed
+0]" is PGD-10 at the same threat on exactly AutoAttack's points and seed: compare AutoAttack with
+that column. PGD-10 columns use the first 2000 test images (a fixed random sample of every class),
+clean accuracy all 10000. ρ marked * is assumed (lost from the paper's text).
+"""
+
+
+def JPEG_GRID_CELLS():
+    """Our CIFAR-10 (JPEG q75 copy) grid analysed as the Fashion-MNIST pages are (reads only)."""
+    return [
+        md("""
+## Our CIFAR-10 (JPEG q75 copy) grid in full (ours)
+
+The preset `cifar10-jpeg/cpu` (its settings and every difference from the paper's protocol are
+listed below), analysed the way the Fashion-MNIST pages are: every claim under PGD-10 and under
+AutoAttack with the 2-standard-error rule, the smallest detectable difference, the
+gradient-masking checks, the cost per epoch. This notebook only reads: the grid runs in the
+background (`bin/deno task experiment --dataset cifar10-jpeg --preset cpu`), and rows appear here
+as their runs finish.
+"""),
+        code(r"""
+import * as grid from "../lib/report/notebook_grid.ts";
+import { loadMarkdown, presetMarkdown } from "../lib/report/report_text.ts";
+const s = grid.settings("cpu", false, "cifar10-jpeg");
+await showMarkdown(presetMarkdown(s.preset, { seeds: s.preset.seeds.join(","), rows: s.rows }));
+const loaded = grid.load(s);
+await showMarkdown(loaded.markdown);
+"""),
+    ] + grid_cells("grid", JPEG_TABLE_INTRO)
 
 
 SWEEP_CELLS = [

@@ -1,9 +1,13 @@
 /**
- * The notebooks `table_fashion_mnist` (preset default: trains what is missing) and
- * `table_fashion_mnist_full` (preset full: reads only): what their cells call. Every number they
- * show is ours, except the last section's, which are the paper's CIFAR numbers (said there).
+ * One of our grids as a page: what the cells of `table_fashion_mnist` (preset default: trains what
+ * is missing), `table_fashion_mnist_full` (preset full: reads only) and the CIFAR-10 (JPEG q75
+ * copy) section of `table2_cifar10` (preset cifar10-jpeg/cpu: reads only) call, and README's
+ * generated findings. Every number it shows is ours, except paperClaimsMarkdown's, which are the
+ * paper's CIFAR numbers (said there).
  */
 import { threatLabel } from "../attacks/attack.ts";
+import type { DatasetName } from "../data/dataset.ts";
+import { datasetSpec } from "../data/registry.ts";
 import { type EvalColumn, evalColumns, PAPER_COLUMNS } from "../experiments/columns.ts";
 import { planGrid, shownPath } from "../experiments/plan.ts";
 import { getPreset, type Preset } from "../experiments/presets.ts";
@@ -53,8 +57,12 @@ export interface Settings {
 }
 
 /** The preset's settings; with `fromEnv` (the notebooks) the knobs narrow the grid. */
-export function settings(presetName: "default" | "full", fromEnv = true): Settings {
-  const preset = getPreset("fashion-mnist", presetName);
+export function settings(
+  presetName: string,
+  fromEnv = true,
+  dataset: DatasetName = "fashion-mnist",
+): Settings {
+  const preset = getPreset(dataset, presetName);
   const allColumns = evalColumns(preset.evals);
   const get = (k: string) => (fromEnv ? env(k) : undefined);
   return {
@@ -78,7 +86,7 @@ export interface Loaded {
 
 function gridOptions(s: Settings) {
   return {
-    dataset: "fashion-mnist" as const,
+    dataset: s.preset.dataset,
     preset: s.preset.name,
     rows: s.rows,
     seeds: s.seeds,
@@ -195,7 +203,8 @@ export function detectableTable(p: Page) {
   }));
 }
 
-const WHERE_PGD = "Fashion-MNIST, ours, PGD-10";
+/** "Fashion-MNIST, ours" — the page's data, for claim sentences and chart titles. */
+const where = (p: Page) => `${datasetSpec(p.s.preset.dataset).title}, ours`;
 
 /** The columns the PGD-10 claims are checked on (clean and PGD-10). */
 export function pgdColumns(p: Page): EvalColumn[] {
@@ -208,7 +217,7 @@ export function noiseText(p: Page): string {
 }
 
 export function pgdClaimsMarkdown(p: Page): string {
-  return claimsMarkdown(p.pgdClaims, pgdOnly(p.s.columns), WHERE_PGD);
+  return claimsMarkdown(p.pgdClaims, pgdOnly(p.s.columns), `${where(p)}, PGD-10`);
 }
 
 export function gapTable(p: Page) {
@@ -256,7 +265,7 @@ export function masking(p: Page) {
 
 export function aaClaimsMarkdown(p: Page): string {
   return p.aaClaims.length
-    ? claimsMarkdown(p.aaClaims, p.aaColumns, "Fashion-MNIST, ours, AutoAttack")
+    ? claimsMarkdown(p.aaClaims, p.aaColumns, `${where(p)}, AutoAttack`)
     : "No AutoAttack results yet: the claims are checked under PGD-10 only.";
 }
 
@@ -275,7 +284,7 @@ export function cost(p: Page) {
       paper_says: r.paperClaim ? `≈ ${r.paperClaim}x` : "not stated",
       load_avg_1m: (p.summaries.find((s) => s.row.id === r.row)?.loadAvg.mean ?? NaN).toFixed(2),
     })),
-    chart: costChart(ratios, "Training time per epoch relative to ST (Fashion-MNIST, ours)"),
+    chart: costChart(ratios, `Training time per epoch relative to ST (${where(p)})`),
   };
 }
 
@@ -289,12 +298,12 @@ export function charts(p: Page): Chart[] {
     tradeoffChart(
       p.summaries,
       panels,
-      "Clean vs robust accuracy under PGD-10 (Fashion-MNIST, ours; error bars: std over seeds)",
+      `Clean vs robust accuracy under PGD-10 (${where(p)}; error bars: std over seeds)`,
     ),
     robustVsEpsChart(
       p.summaries,
       pgd,
-      "Accuracy under PGD-10 against the radius (Fashion-MNIST, ours)",
+      `Accuracy under PGD-10 against the radius (${where(p)})`,
     ),
   ];
 }
