@@ -47,11 +47,19 @@ import { createSgd, type Sgd } from "../lib/optim/sgd.ts";
 import { makeTrainStep, type TrainStep } from "../lib/training/train.ts";
 import { type GraphTrainStep, graphTrainStep } from "../lib/training/graph_step.ts";
 import { at, type Method as TrainMethod, sam, ST } from "../lib/training/method.ts";
-import { type Method, type ModelCase, stepFlops } from "./flops.ts";
+import {
+  evalStepPasses,
+  type Method,
+  type ModelCase,
+  stepFlops,
+  type StepPasses,
+  trainStepPasses,
+} from "./flops.ts";
 import { parseBatches, parseBenchArgs, parsePeerVariants, type PeerVariant } from "./options.ts";
 import { bestOf, type VariantResult } from "./peer_pick.ts";
 import { type ConvPrecision, setConvPrecision } from "../lib/backend/bf16_convs.ts";
 import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
+import type { AttackSpec } from "../lib/attacks/attack.ts";
 
 const args = parseBenchArgs();
 const QUICK = args.quick;
@@ -351,6 +359,19 @@ const SETTINGS: Record<Exclude<Method, "EVAL">, TrainMethod> = {
   AT: at("linf", 8 / 255, 2 / 255, 10),
 };
 
+/** EVAL's attack: PGD-10 with its default step eps/4 = 2/255, as the peer. */
+const EVAL_ATTACK: AttackSpec = {
+  attack: "pgd",
+  norm: "linf",
+  eps: 8 / 255,
+  options: { steps: 10 },
+};
+
+/** The passes of a timed step, from the plugins (bench/flops.ts). */
+function passesOf(method: Method): StepPasses {
+  return method === "EVAL" ? evalStepPasses(EVAL_ATTACK) : trainStepPasses(SETTINGS[method]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Our side
 
@@ -418,8 +439,7 @@ async function runOurs(o: Ours, method: Method, n: number): Promise<number[]> {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       await evaluate(o.model, o.data, {
-        // PGD-10 with its default step eps/4 = 2/255, as the peer.
-        evals: [{ attack: "pgd", norm: "linf", eps: 8 / 255, options: { steps: 10 } }],
+        evals: [EVAL_ATTACK],
         batchSize: o.data.n,
         progress: "none",
         // The engine asked for (evaluate()'s own default would be graph on tensorflow); graph
@@ -679,7 +699,7 @@ async function measureCase(
     model: m.label,
     method,
     batch,
-    gflop: stepFlops(m, method, batch) / 1e9,
+    gflop: stepFlops(m, passesOf(method), batch) / 1e9,
   };
   if (typeof plan === "string") {
     const r = { ...unmeasured(backend, m.label, method, batch, plan), gflop: base.gflop };
@@ -778,7 +798,7 @@ async function measureCase(
   } else if (pc) {
     note ||= "torch numbers from the tensorflow pass of this run";
   }
-  const flops = stepFlops(m, method, batch);
+  const flops = stepFlops(m, passesOf(method), batch);
   const frac = (ms: number) => flops / (ms / 1000) / 1e9 / machinePeakGflops;
   const msOf = (label: string) => pc?.results.find((x) => x.variant.label === label)?.ms ?? NaN;
   const best = pc?.best, eager = pc?.eager, compiled = pc?.compiled;

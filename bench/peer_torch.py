@@ -1,12 +1,10 @@
 """PyTorch CPU peer of bench/bench.ts: the same models, batch, optimizer, SAM and PGD, timed the same way.
 
-Architectures (identical to lib/models/model.ts, which follows the authors' model.py):
-  prn18     PreActResNet-18 of any width w (the authors' model.py at w = 64): conv3x3(w) -> 4 stages
-            of 2 PreActBlocks (w, 2w, 4w, 8w; strides 1, 2, 2, 2) -> BN-ReLU -> global average
-            pool (= avg_pool2d(4) at 32x32) -> linear with bias. Convs have no bias.
-  smallcnn  [conv3x3(w)-BN-ReLU-maxpool2] [conv3x3(2w)-BN-ReLU-maxpool2] [conv3x3(4w)-BN-ReLU]
-            -> global average pool -> linear.
-The per-channel normalisation runs inside forward (inputs and attacks live in [0, 1] pixel space).
+Architectures: scripts/torch_models.py's modules (the ones scripts/load_model.py rebuilds model
+files with), from the table in scripts/arch_table.py that tests/arch_table_test.ts checks against
+lib/models/architectures.ts: prn18 (PreActResNet-18 of width w; the authors' model.py at w = 64),
+smallcnn, wrn16 (WRN-16-k, k = width). The per-channel normalisation runs inside forward (inputs
+and attacks live in [0, 1] pixel space).
 
 Methods (batch 128 by default, SGD momentum 0.9, weight decay 5e-4, as the paper):
   ST   one forward/backward and an SGD step.
@@ -60,81 +58,16 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+# The architectures: scripts/torch_models.py, built from the table scripts/arch_table.py (as
+# scripts/load_model.py builds a model file's), never restated here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from arch_table import ARCHITECTURES  # noqa: E402
+from torch_models import build  # noqa: E402
 
 FASHION = ([0.2860], [0.3530])
 CIFAR10 = ([0.4914, 0.4822, 0.4465], [0.2471, 0.2435, 0.2616])
-
-
-class PreActBlock(nn.Module):
-    def __init__(self, in_planes, planes, stride=1):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_planes)
-        self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride, bias=False))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if hasattr(self, "shortcut") else x
-        out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
-        out += shortcut
-        return out
-
-
-class PreActResNet18(nn.Module):
-    def __init__(self, width=64, in_channels=3, num_classes=10, mean=CIFAR10[0], std=CIFAR10[1]):
-        super().__init__()
-        self.register_buffer("mu", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("sigma", torch.tensor(std).view(1, -1, 1, 1))
-        self.in_planes = width
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
-        self.layer1 = self._make_layer(width, 1)
-        self.layer2 = self._make_layer(2 * width, 2)
-        self.layer3 = self._make_layer(4 * width, 2)
-        self.layer4 = self._make_layer(8 * width, 2)
-        self.bn = nn.BatchNorm2d(8 * width)
-        self.linear = nn.Linear(8 * width, num_classes)
-
-    def _make_layer(self, planes, stride):
-        layers = []
-        for s in [stride, 1]:
-            layers.append(PreActBlock(self.in_planes, planes, s))
-            self.in_planes = planes
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        out = self.conv1((x - self.mu) / self.sigma)
-        out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
-        out = F.relu(self.bn(out))
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)  # = avg_pool2d(out, 4) at 32x32 input
-        return self.linear(out)
-
-
-class SmallCnn(nn.Module):
-    def __init__(self, width=32, in_channels=1, num_classes=10, mean=FASHION[0], std=FASHION[1]):
-        super().__init__()
-        self.register_buffer("mu", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("sigma", torch.tensor(std).view(1, -1, 1, 1))
-        widths = [width, 2 * width, 4 * width]
-        cins = [in_channels] + widths[:-1]
-        self.convs = nn.ModuleList(
-            nn.Conv2d(ci, co, kernel_size=3, padding=1, bias=False) for ci, co in zip(cins, widths))
-        self.bns = nn.ModuleList(nn.BatchNorm2d(c) for c in widths)
-        self.linear = nn.Linear(widths[-1], num_classes)
-
-    def forward(self, x):
-        h = (x - self.mu) / self.sigma
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            h = F.relu(bn(conv(h)))
-            if i < len(self.convs) - 1:
-                h = F.max_pool2d(h, 2, 2)
-        return self.linear(F.adaptive_avg_pool2d(h, 1).flatten(1))
 
 
 def peak_rss_reset():
@@ -177,12 +110,11 @@ class Runner:
         if key not in self.models:
             torch.manual_seed(0)
             c = req["channels"]
-            if req["arch"] == "prn18":
-                norm = CIFAR10 if c == 3 else ([0.5] * c, [0.25] * c)
-                model = PreActResNet18(req["width"], c, 10, *norm)
-            else:
-                norm = FASHION if c == 1 else ([0.5] * c, [0.25] * c)
-                model = SmallCnn(req["width"], c, 10, *norm)
+            default = FASHION if req["arch"] == "smallcnn" else CIFAR10
+            mean, std = default if len(default[0]) == c else ([0.5] * c, [0.25] * c)
+            s = req["size"]
+            model = build({"arch": req["arch"], "width": req["width"], "inputShape": [s, s, c],
+                           "numClasses": 10, "mean": mean, "std": std})
             fmt = torch.channels_last if req["layout"] == "channels_last" else torch.contiguous_format
             model = model.to(memory_format=fmt)
             opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
@@ -382,7 +314,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--serve", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--arch", default="prn18", choices=["prn18", "smallcnn"])
+    ap.add_argument("--arch", default="prn18", choices=list(ARCHITECTURES))
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--channels", type=int, default=None)

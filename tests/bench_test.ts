@@ -1,6 +1,13 @@
 /** The benchmark's FLOP counts (bench/flops.ts) against MACs counted by PyTorch forward hooks. */
 import assert from "node:assert/strict";
-import { forwardFlops, type ModelCase, stepFlops } from "../bench/flops.ts";
+import {
+  evalStepPasses,
+  forwardFlops,
+  type ModelCase,
+  stepFlops,
+  trainStepPasses,
+} from "../bench/flops.ts";
+import { at, sam, ST } from "../lib/training/method.ts";
 import { parseBatches, parsePeerVariants } from "../bench/options.ts";
 import { bestOf, type VariantResult } from "../bench/peer_pick.ts";
 
@@ -22,12 +29,27 @@ Deno.test("bench: forward FLOPs are 2 x the MACs PyTorch hooks count on bench/pe
   );
 });
 
-Deno.test("bench: step FLOPs are ST 3F, SAM 6F, AT-10 23F, EVAL 22F per batch", () => {
+Deno.test("bench: step FLOPs from the plugins' passes are ST 3F, SAM 6F, AT-10 23F, EVAL 22F per batch", () => {
   const f = forwardFlops(prn(16)) * 128;
-  assert.deepEqual(
-    (["ST", "SAM", "AT", "EVAL"] as const).map((m) => stepFlops(prn(16), m, 128) / f),
-    [3, 6, 23, 22],
-  );
+  const pgd10 = { attack: "pgd", norm: "linf", eps: 8 / 255, options: { steps: 10 } } as const;
+  const steps = [
+    trainStepPasses(ST),
+    trainStepPasses(sam(0.05)),
+    trainStepPasses(at("linf", 8 / 255, 2 / 255, 10)),
+    evalStepPasses(pgd10),
+  ];
+  assert.deepEqual(steps.map((p) => stepFlops(prn(16), p, 128) / f), [3, 6, 23, 22]);
+  assert.deepEqual(steps[2], { gradient: 1, inputGradient: 10, forward: 0 });
+  // Not by name: LookSAM k=4 (1 + 1/4 gradient passes), FGSM AT (1 step), Square eval (forward only).
+  const looksam = { optimizer: { name: "looksam", k: 4 }, perturb: null };
+  assert.equal(stepFlops(prn(16), trainStepPasses(looksam), 128) / f, 3.75);
+  const fgsmAt = {
+    optimizer: { name: "sgd" },
+    perturb: { attack: "fgsm", norm: "linf" as const, eps: 8 / 255 },
+  };
+  assert.equal(stepFlops(prn(16), trainStepPasses(fgsmAt), 128) / f, 5);
+  const sq = { attack: "square", norm: "linf" as const, eps: 8 / 255, options: { queries: 100 } };
+  assert.equal(stepFlops(prn(16), evalStepPasses(sq), 128) / f, 102);
 });
 
 Deno.test("bench: --peer-variants parses MODE/LAYOUT, dedupes, and needs an fp32 variant", () => {

@@ -424,6 +424,9 @@ Deno.test({
         // Odd sizes on the stride-2 path (28 -> 14 -> 7 -> 4) and the other channel count.
         { ...SMALLCNN, arch: "prn18", width: 4 },
         { ...PRN18, arch: "smallcnn", width: 8, inputShape: [30, 30, 3] },
+        // WRN-16-k in RobustBench's layout, with (k = 2) and without (k = 1) block1's shortcut.
+        { ...PRN18, arch: "wrn16", width: 2 },
+        { ...SMALLCNN, arch: "wrn16", width: 1 },
       ];
       const jobs: [string, string][] = [];
       const expected = new Map<string, Float32Array>();

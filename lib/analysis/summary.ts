@@ -12,6 +12,7 @@
  * "within noise" otherwise.
  */
 import { fileURLToPath } from "node:url";
+import { attackPasses, resolveAttack } from "../attacks/registry.ts";
 import type { EvalColumn } from "../experiments/columns.ts";
 import { ALL_ROWS, GRID, type GridRow, paperRowId } from "../experiments/grid.ts";
 import { familyOf, optimizerPasses } from "../training/method.ts";
@@ -416,7 +417,11 @@ export interface CostRatio {
   ratioStd: number;
   /** The paper's statement for this row, if it makes one: SAM ~2x, 10-step AT ~10x. */
   paperClaim?: number;
-  /** Forward+backward passes per training step relative to ST (SAM 2; AT: steps + 1; SAM+AT steps + 2). */
+  /**
+   * Passes through the model per training step, as the plugins state them: the optimizer's
+   * gradient passes (ST 1, SAM 2, LookSAM 1 + 1/k) plus the input attack's passes, input-gradient
+   * and forward-only alike (PGD-k: k). So ST 1, SAM 2, AT-10 11, SAM+AT-10 12.
+   */
   passes: number;
 }
 
@@ -429,7 +434,9 @@ export function costRatios(summaries: readonly RowSummary[]): CostRatio[] {
     const ratio = s.epochSeconds.mean / st.epochSeconds.mean;
     const family = familyOf(s.row.method);
     const steps = Number(s.row.method.perturb?.options?.steps ?? 0);
-    const passes = optimizerPasses(s.row.method) + steps;
+    const p = s.row.method.perturb;
+    const attack = p ? attackPasses(resolveAttack(p)) : { inputGradient: 0, forward: 0 };
+    const passes = optimizerPasses(s.row.method) + attack.inputGradient + attack.forward;
     const paperClaim = family === "SAM" ? 2 : family === "AT" && steps === 10 ? 10 : undefined;
     return {
       row: s.row.id,

@@ -481,6 +481,9 @@ function untargeted(name: string, loss: "ce" | "dlr", summary: string): Attack<A
       return resolveCommon(name, o, threat);
     },
     tag: (o) => `${name.replace("-", "")}${o.steps}${restartTag(o)}`,
+    // One gradient per iteration per run; restarts run only on the points not yet fooled, so
+    // this is an upper bound, as the planner has always priced them.
+    passes: (o) => ({ inputGradient: o.steps * o.restarts, forward: 0 }),
     run: (target, x, y, threat, o) => apgd(target, x, y, threat, { loss, ...o }),
   };
 }
@@ -517,5 +520,7 @@ export const APGD_T: Attack<ApgdTargetedOptions> = {
   },
   tag: (o) =>
     `apgdt${o.steps}${restartTag(o)}${o.nTargetClasses !== 9 ? `t${o.nTargetClasses}` : ""}`,
+  // One run of `steps` iterations per (target class, restart); upper bound as APGD's.
+  passes: (o) => ({ inputGradient: o.steps * o.restarts * o.nTargetClasses, forward: 0 }),
   run: (target, x, y, threat, o) => apgd(target, x, y, threat, { loss: "dlr-targeted", ...o }),
 };

@@ -43,6 +43,18 @@ export interface AttackTarget {
 // deno-lint-ignore no-explicit-any
 export type AttackOptions = Record<string, any>;
 
+/**
+ * What one use of an attack costs per example, in passes through the model (the planner's time
+ * estimates, the cost table and the bench's FLOP count are derived from these, never from names):
+ *   inputGradient  forward + backward to the input (one PGD step, one APGD iteration);
+ *   forward        forward only (one Square query).
+ * Counted per example the attack starts on; bookkeeping outside the model is not counted.
+ */
+export interface AttackPasses {
+  inputGradient: number;
+  forward: number;
+}
+
 export interface Attack<O extends AttackOptions = AttackOptions> {
   /** Registry name, e.g. "pgd", "apgd-ce". */
   readonly name: string;
@@ -54,6 +66,8 @@ export interface Attack<O extends AttackOptions = AttackOptions> {
   resolve(options: Partial<O>, threat: ThreatModel): O;
   /** Short tag of the attack and its budget for column keys: "pgd10", "apgdce100", "square5000". */
   tag(options: O): string;
+  /** Passes through the model per example at these (resolved) options: see AttackPasses. */
+  passes(options: O): AttackPasses;
   /** Adversarial examples for the batch (the caller disposes them); x [N,H,W,C], y int32 [N]. */
   run(
     target: AttackTarget,

@@ -16,6 +16,7 @@ export const FGSM: Attack<Record<string, never>> = {
     return {};
   },
   tag: () => "fgsm",
+  passes: () => ({ inputGradient: 1, forward: 0 }),
   run(target, x, y, threat) {
     if (threat.eps === 0) return Promise.resolve(x.clone());
     // fgsm() in ./pgd.ts, with its one iteration run through target.graphs when given.

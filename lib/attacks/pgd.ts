@@ -266,6 +266,7 @@ export const PGD: Attack<PgdAttackOptions> = {
     return { steps, alpha, randomStart };
   },
   tag: (o) => `pgd${o.steps}`,
+  passes: (o) => ({ inputGradient: o.steps, forward: 0 }),
   run(target, x, y, threat, o) {
     if (threat.eps === 0) return Promise.resolve(x.clone());
     return pgdAttack(target, x, y, {

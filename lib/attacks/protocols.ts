@@ -4,8 +4,8 @@
  * either one attack or one protocol; for a protocol, `options` holds each stage's options under
  * the stage's attack name, e.g. { "apgd-t": { nTargetClasses: 9 }, square: { queries: 5000 } }.
  */
-import type { AttackSpec } from "./attack.ts";
-import { attackNames, resolveAttack, type ResolvedAttack } from "./registry.ts";
+import type { AttackPasses, AttackSpec } from "./attack.ts";
+import { attackNames, attackPasses, resolveAttack, type ResolvedAttack } from "./registry.ts";
 import { threatKey, threatLabel } from "./attack.ts";
 import { OptionError } from "../util/validate.ts";
 
@@ -93,4 +93,26 @@ export function resolveEval(spec: EvalSpec): ResolvedEval {
   }
   const r = resolveAttack(spec);
   return { key: r.key, label: r.label, spec: r.spec, stages: [r] };
+}
+
+/**
+ * The share of the points that survive each protocol stage (later stages run only on the points
+ * still robust): assumed 1/2 per stage for cost estimates.
+ */
+export const STAGE_SURVIVAL = 0.5;
+
+/**
+ * Passes through the model per example of an evaluation: its attack's, or for a protocol the sum
+ * of its stages', each stage weighted by the share of points assumed to reach it (STAGE_SURVIVAL).
+ */
+export function evalPasses(ev: ResolvedEval): AttackPasses {
+  const total = { inputGradient: 0, forward: 0 };
+  let alive = 1;
+  for (const st of ev.stages) {
+    const p = attackPasses(st);
+    total.inputGradient += alive * p.inputGradient;
+    total.forward += alive * p.forward;
+    if (ev.protocol) alive *= STAGE_SURVIVAL;
+  }
+  return total;
 }

@@ -5,6 +5,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import {
   type Attack,
+  type AttackPasses,
   type AttackSpec,
   type AttackTarget,
   checkThreat,
@@ -61,6 +62,22 @@ export function resolveAttack(spec: AttackSpec): ResolvedAttack {
     key: `${tag}_${threatKey(spec.norm, spec.eps)}`,
     label: `${tagLabel(tag)} ${threatLabel(spec.norm, spec.eps)}`,
   };
+}
+
+/**
+ * Passes through the model per example of a resolved attack (./attack.ts AttackPasses), checked:
+ * every registered attack states its own, so none can be priced by a guess.
+ */
+export function attackPasses(r: ResolvedAttack): AttackPasses {
+  const p = r.attack.passes(r.spec.options);
+  for (const k of ["inputGradient", "forward"] as const) {
+    if (typeof p?.[k] !== "number" || !Number.isFinite(p[k]) || p[k] < 0) {
+      throw new Error(
+        `Attack ${r.attack.name} states ${k} passes ${p?.[k]}: expected a finite number >= 0.`,
+      );
+    }
+  }
+  return { inputGradient: p.inputGradient, forward: p.forward };
 }
 
 /** "pgd10" -> "PGD-10", "apgdce100" -> "APGDCE-100", "fgsm" -> "FGSM". */

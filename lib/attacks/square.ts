@@ -374,5 +374,8 @@ export const SQUARE: Attack<SquareOptions> = {
     };
   },
   tag: (o) => `square${o.queries}${o.restarts > 1 ? `r${o.restarts}` : ""}`,
+  // Black-box: one forward pass per query (per restart; restarts run only on the points still
+  // robust, so an upper bound); no gradients.
+  passes: (o) => ({ inputGradient: 0, forward: o.queries * o.restarts }),
   run: (target, x, y, threat, o) => square(target, x, y, threat, o),
 };

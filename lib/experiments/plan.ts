@@ -6,7 +6,9 @@
  */
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
+import type { AttackPasses } from "../attacks/attack.ts";
+import { evalPasses, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
+import { attackPasses, resolveAttack } from "../attacks/registry.ts";
 import { CONV_PRECISIONS, type ConvPrecision } from "../backend/bf16_convs.ts";
 import { datasetAbsence, datasetSource as datasetSourceOf, datasetSpec } from "../data/registry.ts";
 import type { DatasetSplits } from "../data/data.ts";
@@ -109,34 +111,36 @@ function resolvedSize(size: number | "all", full: number): number {
   return size === "all" ? full : Math.min(size, full);
 }
 
-/** Milliseconds per training image per epoch of a row under a cost model. */
+/**
+ * What a forward-only pass (one Square query: a forward plus per-query bookkeeping) costs in
+ * input-gradient passes (PGD steps): measured 1/2.3 of a PGD step per image per query.
+ */
+export const FORWARD_PASS_IN_STEPS = 1 / 2.3;
+
+/** An attack's passes in PGD-step units (an input-gradient pass is one). */
+export function attackSteps(p: AttackPasses): number {
+  return p.inputGradient + p.forward * FORWARD_PASS_IN_STEPS;
+}
+
+/**
+ * Milliseconds per training image per epoch of a row under a cost model: from the optimizer's
+ * gradient passes and the passes of the attack making its inputs (both stated by the plugins).
+ */
 export function trainMsPerImage(cost: CostModel, row: GridRow): number {
   const m = row.method;
   // Each gradient pass beyond the first costs what SAM's second one does.
   const passes = optimizerPasses(m);
   const samExtra = (passes - 1) * (cost.trainMs.SAM - cost.trainMs.ST);
   if (!m.perturb) return cost.trainMs.ST + samExtra;
-  const k = Number(m.perturb.options?.steps ?? 10);
+  // Attack steps priced as measured PGD-5 and PGD-10 training: AT5 plus each step beyond 5.
+  const k = attackSteps(attackPasses(resolveAttack(m.perturb)));
   const perStep = (cost.trainMs.AT10 - cost.trainMs.AT5) / 5;
   return Math.max(cost.trainMs.ST, cost.trainMs.AT5 + (k - 5) * perStep) + samExtra;
 }
 
-/** Forward-backward passes per example of an evaluation, relative to PGD-10 (10 passes). */
-function relativeEvalCost(ev: ResolvedEval): number {
-  let passes = 0;
-  let alive = 1; // later protocol stages see only the points still robust: assume half
-  for (const st of ev.stages) {
-    const o = st.spec.options as Record<string, number>;
-    const name = st.spec.attack;
-    if (name === "pgd" || name === "apgd-ce" || name === "apgd-dlr") {
-      passes += alive * (o.steps ?? 10) * (o.restarts ?? 1);
-    } else if (name === "apgd-t") passes += alive * (o.steps ?? 100) * (o.nTargetClasses ?? 9);
-    // forward only, plus per-query bookkeeping: measured 1/2.3 of a PGD step per image per query
-    else if (name === "square") passes += alive * (o.queries ?? 5000) / 2.3;
-    else passes += alive;
-    if (ev.protocol) alive *= 0.5;
-  }
-  return passes / 10;
+/** Passes per example of an evaluation in PGD steps, relative to PGD-10 (10 steps). */
+export function relativeEvalCost(ev: ResolvedEval): number {
+  return attackSteps(evalPasses(ev)) / 10;
 }
 
 /** Estimated seconds of the evaluations of one run. */
