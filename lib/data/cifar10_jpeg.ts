@@ -18,11 +18,12 @@ import { verifyChecksum } from "./checksum.ts";
 import { DatasetError, type DatasetSplits } from "./dataset.ts";
 import { existsSync, firstLine, readOptional } from "./files.ts";
 import {
+  type ImageFolderOptions,
+  imageFolderSplits,
   isArchive,
   looksLikeImageFolder,
   type RawSplit,
   readImageFolder,
-  toDataset,
 } from "./image_folder.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
@@ -88,7 +89,7 @@ export async function loadCifar10Jpeg(
   const cacheDir = options.cacheDir ?? CIFAR10_JPEG_CACHE;
   const source = cifar10JpegSource(dir);
   if (!source) throw new DatasetError(cifar10JpegAbsence(dir)!);
-  const folder = { classes: CIFAR10_CLASSES, name: "cifar10-jpeg" };
+  const folder: ImageFolderOptions = { classes: CIFAR10_CLASSES, registryKey: "cifar10-jpeg" };
   const archive = isArchive(source);
   let raw: { train: RawSplit; test: RawSplit } | undefined;
   let cachePath: string | undefined;
@@ -108,11 +109,7 @@ export async function loadCifar10Jpeg(
     raw = await readImageFolder(source, folder);
     if (cachePath) writeCache(cachePath, raw);
   }
-  return {
-    train: toDataset(raw.train, "cifar10-jpeg/train", CIFAR10_CLASSES.length),
-    test: toDataset(raw.test, "cifar10-jpeg/test", CIFAR10_CLASSES.length),
-    classNames: [...CIFAR10_CLASSES],
-  };
+  return imageFolderSplits(raw, folder);
 }
 
 // v2: splits in the loader's fixed shuffled order (v1, never committed, was class-sorted).
