@@ -7,6 +7,7 @@
  * The loaders: lib/data/fashion_mnist.ts, lib/data/cifar.ts (download: lib/data/download.ts);
  * subsets: lib/data/subset.ts; one spec per dataset: lib/data/registry.ts.
  */
+import { UserError } from "../util/user_error.ts";
 
 export interface Dataset {
   /** e.g. "fashion-mnist/train"; subsets append "[n=…,seed=…]". A label only: nothing parses it. */
@@ -61,7 +62,7 @@ export function splitIdentity(
 }
 
 /** A missing, truncated or corrupt dataset file, or a bad request; the message names the file and the fix. */
-export class DatasetError extends Error {
+export class DatasetError extends UserError {
   override name = "DatasetError";
 }
 

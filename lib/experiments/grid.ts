@@ -9,9 +9,10 @@
  */
 import { at, familyOf, type Method, sam, ST } from "../training/method.ts";
 import { pgdInputs } from "../training/method.ts";
+import { UserError } from "../util/user_error.ts";
 
 /** A request the experiment runner cannot serve (unknown name, bad seed list); one sentence. */
-export class ExperimentError extends Error {
+export class ExperimentError extends UserError {
   override name = "ExperimentError";
 }
 

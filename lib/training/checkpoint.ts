@@ -27,6 +27,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { NamedArray } from "../models/model.ts";
+import { UserError } from "../util/user_error.ts";
+import { OptionError } from "../util/validate.ts";
 
 const MAGIC = "SAMATCK1";
 export const CHECKPOINT_FILE = "checkpoint.samat";
@@ -45,7 +47,7 @@ export interface CheckpointState<M = unknown> {
   savedAt?: string;
 }
 
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   override name = "CheckpointError";
 }
 
@@ -205,7 +207,10 @@ export function restoreCheckpoint(path: string, apply: () => void): void {
   try {
     apply();
   } catch (err) {
-    if (!(err instanceof RangeError || err instanceof TypeError)) throw err;
+    // An option the loaded state fails (OptionError) is a state that does not fit too.
+    if (!(err instanceof RangeError || err instanceof TypeError || err instanceof OptionError)) {
+      throw err;
+    }
     const why = err.message.split(/;|\.\s/)[0].replace(/\.$/, "");
     throw new CheckpointError(
       `Checkpoint ${path} is damaged (${why}); delete it to start the run afresh.`,

@@ -54,6 +54,7 @@ import { createUpdater, resolveOptimizer } from "../optim/registry.ts";
 import { createSgd, type LearningRate, type Sgd } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 import { defaultEngine, type Engine, ENGINES } from "../backend/speed_settings.ts";
+import { UserError } from "../util/user_error.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
 export type RunningStats = typeof RUNNING_STATS[number];
@@ -262,7 +263,7 @@ export interface TrainResult {
 }
 
 /** The training loss became NaN or infinite. */
-export class TrainingDivergedError extends Error {
+export class TrainingDivergedError extends UserError {
   override name = "TrainingDivergedError";
 }
 
