@@ -13,7 +13,6 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { verifyChecksum } from "./checksum.ts";
 import { DatasetError, type DatasetSplits } from "./dataset.ts";
 import { existsSync, firstLine, readOptional } from "./files.ts";
@@ -26,6 +25,7 @@ import {
   readImageFolder,
 } from "./image_folder.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { REPO_ROOT } from "../util/repo_root.ts";
 
 export const CIFAR10_CLASSES = [
   "airplane",
@@ -46,11 +46,10 @@ export const CIFAR10_JPEG_ARCHIVE = {
   sha256: "0bfcb68717a0ecb0d51ed61034906a773d48d424d94b766a46d7d1c55702a4d9",
 };
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-export const CIFAR10_JPEG_CACHE = join(REPO, "data", "cache", "cifar10-jpeg");
+export const CIFAR10_JPEG_CACHE = join(REPO_ROOT, "data", "cache", "cifar10-jpeg");
 /** Where the archive is looked for when no path is given, in order. */
 export const CIFAR10_JPEG_PLACES = [
-  join(REPO, "..", "shared", "data", CIFAR10_JPEG_ARCHIVE.file),
+  join(REPO_ROOT, "..", "shared", "data", CIFAR10_JPEG_ARCHIVE.file),
   join(CIFAR10_JPEG_CACHE, CIFAR10_JPEG_ARCHIVE.file),
 ];
 

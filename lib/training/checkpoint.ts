@@ -29,6 +29,7 @@ import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { NamedArray } from "../models/model.ts";
 import { UserError } from "../util/user_error.ts";
 import { OptionError } from "../util/validate.ts";
+import { canonicalJson } from "../util/canonical_json.ts";
 
 const MAGIC = "SAMATCK1";
 export const CHECKPOINT_FILE = "checkpoint.samat";
@@ -218,15 +219,6 @@ export function restoreCheckpoint(path: string, apply: () => void): void {
   }
 }
 
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stable((value as any)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -236,8 +228,8 @@ function differences(a: unknown, b: unknown, at: string): [string, string, strin
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => differences(a[k], b[k], at ? `${at}.${k}` : k));
   }
-  const x = stable(a) ?? "unset";
-  const y = stable(b) ?? "unset";
+  const x = canonicalJson(a) ?? "unset";
+  const y = canonicalJson(b) ?? "unset";
   return x === y ? [] : [[at || "fingerprint", x, y]];
 }
 
