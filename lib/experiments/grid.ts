@@ -88,7 +88,6 @@ export const EXTRA_ROWS: readonly GridRow[] = Object.freeze([
 ]);
 
 export const ALL_ROWS: readonly GridRow[] = Object.freeze([...GRID, ...EXTRA_ROWS]);
-export const ROW_IDS: readonly string[] = GRID.map((r) => r.id);
 
 export function rowById(id: string): GridRow | undefined {
   return ALL_ROWS.find((r) => r.id === id);
