@@ -28,7 +28,13 @@ export interface Dataset {
   channels: number;
   numClasses: number;
   /** Normalisation for data that is not in the registry (lib/data/registry.ts), e.g. synthetic sets. */
-  normalization?: { mean: number[]; std: number[] };
+  normalization?: Normalization;
+}
+
+/** Per-channel mean and std the model subtracts and divides by inside its forward pass. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
 }
 
 export interface DatasetSplits {

@@ -20,6 +20,7 @@ import {
   DatasetError,
   type DatasetName,
   type DatasetSplits,
+  type Normalization,
   splitIdentity,
 } from "./dataset.ts";
 import { firstLine, gunzipOrThrow, isDirectory } from "./files.ts";
@@ -54,7 +55,7 @@ export type ImageFolderOptions =
   }
   & (
     | { registryKey: DatasetName }
-    | { name: string; normalization?: { mean: number[]; std: number[] } }
+    | { name: string; normalization?: Normalization }
   );
 
 /** The raw (undecoded) images of an image folder as uint8 HWC, one split each. */

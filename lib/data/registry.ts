@@ -19,14 +19,9 @@ import {
   loadCifar100,
   loadFashionMnist,
 } from "./data.ts";
-import type { DatasetLoader } from "./dataset.ts";
+import type { DatasetLoader, Normalization } from "./dataset.ts";
 import { cifar10JpegAbsence, cifar10JpegSource, loadCifar10Jpeg } from "./cifar10_jpeg.ts";
 import { existsSync } from "./files.ts";
-
-export interface Normalization {
-  mean: number[];
-  std: number[];
-}
 
 export interface DatasetSpec {
   name: DatasetName;
