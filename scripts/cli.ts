@@ -3,16 +3,7 @@
  * with the error's one sentence (exit 2) instead of a stack trace. Unexpected errors still throw.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { BackendError } from "../lib/backend/backend.ts";
-import { CheckpointError } from "../lib/training/checkpoint.ts";
-import { DatasetError } from "../lib/data/data.ts";
-import { ExperimentError } from "../lib/experiments/grid.ts";
-import { ResultsFileError } from "../lib/experiments/results.ts";
-import { FileWriteError } from "../lib/util/atomic_write.ts";
-import { LockError } from "../lib/util/lock.ts";
-import { ModelFileError } from "../lib/models/model_file.ts";
-import { TrainingDivergedError } from "../lib/training/train.ts";
-import { OptionError } from "../lib/util/validate.ts";
+import { UserError } from "../lib/util/user_error.ts";
 
 export function fail(message: string): never {
   console.error(message);
@@ -111,13 +102,9 @@ function joinDashValues(args: string[], options: Options): string[] {
   return out;
 }
 
-/** Errors whose message is already the whole answer for the user. */
-export function isUserError(err: unknown): err is Error {
-  return err instanceof ExperimentError || err instanceof DatasetError ||
-    err instanceof OptionError ||
-    err instanceof CheckpointError || err instanceof TrainingDivergedError ||
-    err instanceof BackendError || err instanceof ModelFileError ||
-    err instanceof ResultsFileError || err instanceof LockError || err instanceof FileWriteError;
+/** Errors whose message is already the whole answer for the user (lib/util/user_error.ts). */
+export function isUserError(err: unknown): err is UserError {
+  return err instanceof UserError;
 }
 
 /** Run a script's body; bad input and missing data end with their one sentence. */

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import { type Dataset, loadFashionMnist, subset } from "../lib/data/data.ts";
+import { datasetBatch } from "../lib/training/batch.ts";
 import { type BatchMoments, createModel, type Model } from "../lib/models/model.ts";
 import { crossEntropy } from "../lib/models/ops.ts";
 import { createSgd } from "../lib/optim/sgd.ts";
@@ -19,11 +20,7 @@ export interface Trained {
 }
 
 export function batchOf(d: Dataset, n = d.n): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const plane = d.height * d.width * d.channels;
-  return {
-    x: tf.tensor4d(d.images.slice(0, n * plane), [n, d.height, d.width, d.channels]),
-    y: tf.tensor1d(d.labels.slice(0, n), "int32"),
-  };
+  return datasetBatch(d, 0, n);
 }
 
 /** Each image's 2x2 block means: 28x28 -> 14x14. */

@@ -66,10 +66,13 @@ Deno.test("augment: every crop/flip is a shifted, possibly mirrored copy with re
   assert.equal(zeroSeen.size, 9);
 });
 
-Deno.test("augment: default presets by dataset name come from the dataset registry", () => {
-  assert.equal(defaultAugmentOf({ name: "cifar10/train" }), "cifar");
-  assert.equal(defaultAugmentOf({ name: "cifar100/test[n=100,seed=1]" }), "cifar");
-  assert.equal(defaultAugmentOf({ name: "fashion-mnist/train[n=5000,seed=0]" }), "fashion");
-  assert.equal(defaultAugmentOf({ name: "toy" }), "none");
+Deno.test("augment: default presets come from the dataset's registry entry (its registryKey), never its name", () => {
+  assert.equal(defaultAugmentOf({ registryKey: "cifar10" }), "cifar");
+  assert.equal(defaultAugmentOf({ registryKey: "cifar100" }), "cifar");
+  assert.equal(defaultAugmentOf({ registryKey: "fashion-mnist" }), "fashion");
+  assert.equal(defaultAugmentOf({}), "none");
+  // A registry-like name without the key is unregistered data: nothing parses names.
+  const named = { name: "cifar10/train", registryKey: undefined };
+  assert.equal(defaultAugmentOf(named), "none");
   assert.deepEqual(AUGMENT_PRESETS.cifar, { pad: 4, padMode: "reflect", flip: true });
 });

@@ -56,6 +56,7 @@ function assertHolds(splits: DatasetSplits, images: readonly FixtureImage[]) {
     const ds = splits[split];
     const mine = images.filter((im) => im.split === split);
     assert.equal(ds.name, `cifar10-jpeg/${split}`);
+    assert.equal(ds.registryKey, "cifar10-jpeg");
     assert.deepEqual([ds.n, ds.height, ds.width, ds.channels, ds.numClasses], [
       mine.length,
       4,

@@ -124,6 +124,13 @@ Deno.test("IDX: a valid Fashion-MNIST directory round-trips to [0,1] NHWC floats
     const dir = await fashionDir({}, compressed);
     const { train, test, classNames } = await loadFashionMnist(dir);
     assert.equal(classNames.length, 10);
+    // The loader seam: names and the registry key every registered loader stamps.
+    assert.deepEqual([train.name, train.registryKey, test.name, test.registryKey], [
+      "fashion-mnist/train",
+      "fashion-mnist",
+      "fashion-mnist/test",
+      "fashion-mnist",
+    ]);
     assert.deepEqual([train.n, train.height, train.width, train.channels, train.numClasses], [
       5,
       28,
@@ -250,6 +257,12 @@ Deno.test("CIFAR-10: channel-planar records become NHWC, batches concatenate in 
     const { train, test, classNames } = await loadCifar10(dir, { officialCounts: false });
     assert.equal(classNames.length, 10);
     assert.equal(classNames[9], "truck");
+    assert.deepEqual([train.name, train.registryKey, test.name, test.registryKey], [
+      "cifar10/train",
+      "cifar10",
+      "cifar10/test",
+      "cifar10",
+    ]);
     assert.deepEqual([train.n, train.height, train.width, train.channels, train.numClasses], [
       5,
       32,
@@ -274,6 +287,7 @@ Deno.test("CIFAR-100: the fine label (second byte) is used, not the coarse one",
     const { train, test, classNames } = await loadCifar100(dir, { officialCounts: false });
     assert.equal(classNames.length, 100);
     assert.equal(train.numClasses, 100);
+    assert.deepEqual([train.name, test.registryKey], ["cifar100/train", "cifar100"]);
     assert.deepEqual(Array.from(train.labels), [42, 99, 0]);
     assert.deepEqual(Array.from(test.labels), [77]);
     assertCifarPixels(train, 2, 2);
@@ -727,6 +741,8 @@ Deno.test("subset: class-stratified, seeded, deterministic, images follow their 
   assert.deepEqual(histogram(a), [12, 6, 2]);
   assert.equal(a.images.length, 20 * 4);
   assert.equal(a.name, "toy/train[n=20,seed=7]");
+  // A subset keeps the registry key (and so the registry's normalisation and augmentation).
+  assert.equal(subset({ ...ds, registryKey: "cifar10" }, 20, 7).registryKey, "cifar10");
   for (let k = 0; k < a.n; k++) {
     const source = Math.round(a.images[k * 4] * 1000); // each toy image stores its own index
     assert.equal(a.labels[k], ds.labels[source]);

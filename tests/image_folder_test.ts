@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatasetError } from "../lib/data/dataset.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { loadImageFolder, type RawSplit, readImageFolder } from "../lib/data/image_folder.ts";
+import {
+  imageFolderSplits,
+  loadImageFolder,
+  type RawSplit,
+  readImageFolder,
+} from "../lib/data/image_folder.ts";
 import { concat } from "./idx_bytes.ts";
 import { ustarHeader } from "./tar_bytes.ts";
 import {
@@ -117,11 +122,23 @@ Deno.test("image folder: PNG images decode exactly, labels follow the class list
     for (const split of ["train", "test"] as const) {
       const ds = splits[split];
       assert.equal(ds.name, `toy/${split}`);
+      // An unregistered folder: no registry key, and a normalisation only when given.
+      assert.equal(ds.registryKey, undefined);
+      assert.equal(ds.normalization, undefined);
       assert.equal(ds.numClasses, 3);
       assert.ok(ds.images instanceof Float32Array && ds.labels instanceof Int32Array);
       assert.deepEqual(ds.labels, raw[split].labels);
       raw[split].images.forEach((b, i) => assert.equal(ds.images[i], Math.fround(b / 255)));
     }
+    // Given a normalisation, the splits carry it; given a registry key, they are that dataset's.
+    const norm = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+    const own = imageFolderSplits(raw, { ...OPTIONS, normalization: norm });
+    assert.deepEqual([own.train.normalization, own.test.name], [norm, "toy/test"]);
+    const keyed = imageFolderSplits(raw, { classes: CLASSES, registryKey: "cifar10-jpeg" });
+    assert.deepEqual([keyed.train.name, keyed.train.registryKey], [
+      "cifar10-jpeg/train",
+      "cifar10-jpeg",
+    ]);
   });
 });
 

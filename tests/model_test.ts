@@ -10,7 +10,7 @@ import {
   importModel,
   type ModelSpec,
 } from "../lib/models/model.ts";
-import { DatasetError } from "../lib/data/data.ts";
+import { DatasetError, type DatasetName } from "../lib/data/data.ts";
 import { normalizationOf } from "../lib/data/registry.ts";
 import { toyDataset } from "./toy_data.ts";
 import { Rng } from "../lib/util/rng.ts";
@@ -167,12 +167,15 @@ Deno.test("model: stride-2 convs pad one pixel on every side, like PyTorch (not 
   tf.dispose([x, w, y, odd]);
 });
 
-Deno.test("model: normalisation constants come from the dataset registry; unregistered data must carry its own", () => {
-  const named = (name: string, channels: number) =>
-    normalizationOf({ ...toyDataset(1, 2, channels), name, normalization: undefined });
-  assert.deepEqual(named("cifar10/train", 3).mean, [0.4914, 0.4822, 0.4465]);
-  assert.equal(named("cifar100/test[n=100,seed=1]", 3).mean[0], 0.5070751592371323);
-  assert.deepEqual(named("fashion-mnist/train", 1), { mean: [0.286], std: [0.353] });
+Deno.test("model: normalisation constants come from the dataset's registry entry (registryKey, not its name); unregistered data must carry its own", () => {
+  const keyed = (registryKey: DatasetName | undefined, channels: number, name = "toy") =>
+    normalizationOf({ ...toyDataset(1, 2, channels), name, registryKey, normalization: undefined });
+  const named = (name: string, channels: number) => keyed(undefined, channels, name);
+  assert.deepEqual(keyed("cifar10", 3).mean, [0.4914, 0.4822, 0.4465]);
+  assert.equal(keyed("cifar100", 3, "cifar100/test[n=100,seed=1]").mean[0], 0.5070751592371323);
+  assert.deepEqual(keyed("fashion-mnist", 1), { mean: [0.286], std: [0.353] });
+  // A registry-like name alone is not parsed: without the key it is unregistered data.
+  assert.throws(() => named("cifar10/train", 3), /Dataset "cifar10\/train" has no normalisation/);
   // No silent identity any more: unknown data without a normalization field is refused, in one
   // sentence, as is a registered name whose channel count does not match.
   assert.throws(
@@ -183,13 +186,13 @@ Deno.test("model: normalisation constants come from the dataset registry; unregi
         'Dataset "toy" has no normalisation for 2 channel(s): register it in lib/data/registry.ts or set its normalization field.',
   );
   assert.throws(
-    () => named("cifar10/train", 1),
+    () => keyed("cifar10", 1, "cifar10/train"),
     /Dataset "cifar10\/train" has no normalisation for 1 channel/,
   );
   // Synthetic data carries its own (tests/toy_data.ts), and a carried one wins over the registry.
   assert.deepEqual(normalizationOf(toyDataset(1, 2, 2)), { mean: [0, 0], std: [1, 1] });
   assert.deepEqual(
-    normalizationOf({ ...toyDataset(1, 2, 1), name: "fashion-mnist/train" }),
+    normalizationOf({ ...toyDataset(1, 2, 1), registryKey: "fashion-mnist" }),
     { mean: [0], std: [1] },
   );
   // A carried normalisation of the wrong length is refused too.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, jupyterAvailable } from "../lib/util/progress.ts";
+import { formatDuration } from "../lib/util/progress.ts";
+import { jupyterAvailable } from "../lib/util/jupyter.ts";
 
 Deno.test("progress: durations and Jupyter detection outside a kernel", () => {
   assert.equal(formatDuration(0), "00:00");

@@ -204,14 +204,14 @@ Deno.test("train: normalisation and default augmentation come from the dataset r
     }),
     /^DatasetError: Dataset "toy" has no normalisation for 1 channel\(s\): register it in lib\/data\/registry\.ts or set its normalization field\.$/,
   );
-  // "auto" augmentation: none for unregistered data, the registry's for a registered name; the
+  // "auto" augmentation: none for unregistered data, the registry's for a registered key; the
   // model normalises with the registry's constants (Fashion-MNIST's here).
   const auto = await train(data, { ...base, method: ST, epochs: 1, augment: "auto" }, {
     progress: "none",
   });
   assert.equal(auto.augment, "none");
   assert.deepEqual([auto.model.spec.mean, auto.model.spec.std], [[0], [1]]);
-  const fm = { ...data, name: "fashion-mnist/train", normalization: undefined };
+  const fm = { ...data, registryKey: "fashion-mnist" as const, normalization: undefined };
   const named = await train(fm, { ...base, method: ST, epochs: 1, augment: "auto" }, {
     progress: "none",
   });

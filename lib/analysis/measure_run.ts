@@ -12,7 +12,6 @@
  * touched); the Hessian and the landscapes use the first `hessianImages` / `landscapeImages` of
  * them. Input-space measures use the first `testImages` / `pgdImages` test images in eval mode.
  */
-import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend } from "../backend/backend.ts";
@@ -53,8 +52,8 @@ import { describeLineProblem, ResultsFileError } from "../experiments/results.ts
 import { shownPath } from "../experiments/plan.ts";
 import { realPathOf, removeStaleTemps, replaceProblem } from "../util/atomic_write.ts";
 import { clearStaleLock } from "../util/lock.ts";
+import { REPO_ROOT } from "../util/repo_root.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface MeasureSettings {
   /** Training images of the fixed measurement set. */

@@ -4,7 +4,6 @@
  * here is ours: the paper reports no sharpness or curvature.
  */
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ALL_ROWS, type GridRow, rowById } from "../experiments/grid.ts";
 import { readEvals, readResults, type ResultRow } from "../experiments/results.ts";
 import { type CacheRow, MEASURE_GROUPS, readCache } from "./measure_cache.ts";
@@ -17,8 +16,8 @@ import {
 } from "./measure_run.ts";
 import type { ProgressStyle } from "../util/progress.ts";
 import type { Workers } from "../experiments/workers.ts";
+import { REPO_ROOT } from "../util/repo_root.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The results files looked at by default (those without a saved model are skipped). */
 export const DEFAULT_RESULTS = [

@@ -21,6 +21,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Mode, Model } from "../models/model.ts";
 import { crossEntropy } from "../models/ops.ts";
 import type { Dataset } from "../data/data.ts";
+import { datasetBatch } from "../training/batch.ts";
 import { checkNumber } from "../util/validate.ts";
 import { type ReplayableSync, replayableSync } from "../backend/graph_replay.ts";
 import { defaultEngine, type Engine } from "../backend/speed_settings.ts";
@@ -47,20 +48,8 @@ export interface Batch {
 export function batchesOf(data: Dataset, n: number, size: number): Batch[] {
   checkNumber("n", n, { integer: true, min: 1, max: data.n });
   checkNumber("batchSize", size, { integer: true, min: 1 });
-  const plane = data.height * data.width * data.channels;
   const out: Batch[] = [];
-  for (let s = 0; s < n; s += size) {
-    const e = Math.min(n, s + size);
-    out.push({
-      x: tf.tensor4d(data.images.slice(s * plane, e * plane), [
-        e - s,
-        data.height,
-        data.width,
-        data.channels,
-      ]),
-      y: tf.tensor1d(data.labels.slice(s, e), "int32"),
-    });
-  }
+  for (let s = 0; s < n; s += size) out.push(datasetBatch(data, s, Math.min(n, s + size)));
   return out;
 }
 

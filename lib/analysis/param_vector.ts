@@ -34,11 +34,6 @@ export function scale(a: readonly tf.Tensor[], s: number): ParamVector {
   return tf.tidy(() => a.map((t) => tf.mul(t, s)));
 }
 
-/** a + s * b. */
-export function axpy(a: readonly tf.Tensor[], b: readonly tf.Tensor[], s = 1): ParamVector {
-  return tf.tidy(() => a.map((t, i) => tf.add(t, tf.mul(b[i], s))));
-}
-
 /** Elementwise product a * b (e.g. |w| * g for ASAM's scaling). */
 export function mulElementwise(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): ParamVector {
   return tf.tidy(() => a.map((t, i) => tf.mul(t, b[i])));
@@ -84,22 +79,6 @@ export function atShifted<T>(
   const saved = params.map((p) => tf.clone(p));
   try {
     tf.tidy(() => params.forEach((p, i) => p.assign(tf.add(p, shift[i]))));
-    return f();
-  } finally {
-    params.forEach((p, i) => p.assign(saved[i]));
-    tf.dispose(saved);
-  }
-}
-
-/** f() with the parameters set to `values` (restored afterwards, exactly). */
-export function atValues<T>(
-  params: readonly tf.Variable[],
-  values: readonly tf.Tensor[],
-  f: () => T,
-): T {
-  const saved = params.map((p) => tf.clone(p));
-  try {
-    params.forEach((p, i) => p.assign(values[i]));
     return f();
   } finally {
     params.forEach((p, i) => p.assign(saved[i]));

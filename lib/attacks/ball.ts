@@ -36,26 +36,6 @@ export function unit(t: tf.Tensor4D, norm: Norm): tf.Tensor4D {
   return tf.tidy(() => tf.div(t, tf.add(norm === "l2" ? l2Norms(t) : linfNorms(t), 1e-12)));
 }
 
-/** Projection onto {x + d : ||d|| <= eps} ∩ box; for L-inf pass the precomputed box bounds. */
-export interface Projector {
-  (xa: tf.Tensor4D): tf.Tensor4D;
-  dispose(): void;
-}
-
-export function projector(
-  x: tf.Tensor4D,
-  norm: Norm,
-  eps: number,
-  box: [number, number],
-): Projector {
-  const g = ballGeometry(x, norm, eps, box);
-  const f = ((xa: tf.Tensor4D) => projectOnto(xa, norm, eps, box, g)) as Projector;
-  f.dispose = () => {
-    if (norm === "linf") tf.dispose(g);
-  };
-  return f;
-}
-
 /**
  * What the projection onto the ball around x needs, as tensors (so that an iteration can take them
  * as inputs, lib/attacks/attack_graphs.ts): L-inf the box bounds [lower, upper] (eps-ball ∩ box,

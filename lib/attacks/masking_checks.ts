@@ -19,6 +19,7 @@ import { defaultEngine } from "../backend/speed_settings.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/data.ts";
 import type { Classifier } from "../models/model.ts";
+import { datasetBatch } from "../training/batch.ts";
 import { type EvalResult, evaluate } from "../training/evaluate.ts";
 import { Rng, seedFromString } from "../util/rng.ts";
 import { checkNumber, fail } from "../util/validate.ts";
@@ -177,20 +178,13 @@ async function largeRadiusAccuracy(
   seed: number,
 ): Promise<number> {
   const rng = Rng.fromSeed(seedFromString(`${seed}:large:${threat.norm}:${threat.eps}`));
-  const plane = data.height * data.width * data.channels;
   let hits = 0;
   // The engine evaluate() uses by default (lib/backend/speed_settings.ts): the same numbers.
   const graphs = defaultEngine(tf.getBackend()) === "graph" ? new AttackGraphs() : undefined;
   try {
     for (let s = 0; s < n; s += batchSize) {
       const e = Math.min(n, s + batchSize);
-      const x = tf.tensor4d(data.images.slice(s * plane, e * plane), [
-        e - s,
-        data.height,
-        data.width,
-        data.channels,
-      ]);
-      const y = tf.tensor1d(data.labels.slice(s, e), "int32");
+      const { x, y } = datasetBatch(data, s, e);
       const adv = await apgd({ model, mode: "eval", rng, graphs }, x, y, threat, {
         loss: "ce",
         steps,

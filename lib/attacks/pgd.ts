@@ -83,11 +83,6 @@ export function projectL2<T extends tf.Tensor>(delta: T, eps: number): T {
   });
 }
 
-/** Clip delta to [-eps, eps] elementwise. */
-export function projectLinf<T extends tf.Tensor>(delta: T, eps: number): T {
-  return tf.clipByValue(delta, -eps, eps) as T;
-}
-
 function randomStart(x: tf.Tensor4D, norm: Norm, eps: number, rng: Rng): tf.Tensor4D {
   const size = x.size;
   if (norm === "linf") {

@@ -11,11 +11,12 @@
 import util from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { withNativeLogFilter } from "./native_log.ts";
+import { UserError } from "../util/user_error.ts";
 
 export const BACKENDS = ["tensorflow", "tensorflow-gpu", "wasm"] as const;
 
 /** A backend that is unknown or cannot load; the message names the fix. */
-export class BackendError extends Error {
+export class BackendError extends UserError {
   override name = "BackendError";
 }
 export type BackendName = typeof BACKENDS[number];

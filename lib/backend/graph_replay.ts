@@ -56,6 +56,7 @@ import { buildSessionGraph, type GraphFeed, type SessionGraph } from "./session_
 import { REPLAY } from "./speed_settings.ts";
 import { checkNumber } from "../util/validate.ts";
 import { redraw, Rng, type RngDraw } from "../util/rng.ts";
+import { fnv1a } from "../util/fnv1a.ts";
 
 export interface ReplayStatus {
   /** Keys ("128x28x28x1/128") whose calls run as a graph. */
@@ -178,9 +179,7 @@ function signatureOf(record: OpRecord, roles: Map<number, string>, outputs: numb
 /** FNV-1a of a buffer's bytes, as hex (uploads are compared by content, cheaply). */
 function hashBytes(d: ArrayBufferView): string {
   const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+  return `${bytes.length}:${fnv1a(bytes).toString(16)}`;
 }
 
 /**

@@ -9,7 +9,13 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ArchiveChecksum, verifyChecksum } from "./checksum.ts";
-import { BYTE_TO_UNIT, type Dataset, DatasetError, type DatasetSplits } from "./dataset.ts";
+import {
+  BYTE_TO_UNIT,
+  type Dataset,
+  DatasetError,
+  type DatasetSplits,
+  splitIdentity,
+} from "./dataset.ts";
 import {
   exists,
   existsSync,
@@ -126,8 +132,8 @@ async function loadCifar(
   );
   const officialCounts = options.officialCounts ?? true;
   const classNames = await readClassNames(name, folder);
-  const train = await readCifarSplit(name, folder, layout.train, `${name}/train`, officialCounts);
-  const test = await readCifarSplit(name, folder, layout.test, `${name}/test`, officialCounts);
+  const train = await readCifarSplit(name, folder, layout.train, "train", officialCounts);
+  const test = await readCifarSplit(name, folder, layout.test, "test", officialCounts);
   return { train, test, classNames };
 }
 
@@ -212,7 +218,7 @@ async function readCifarSplit(
   name: CifarName,
   folder: string,
   files: { file: string; records: number }[],
-  datasetName: string,
+  split: "train" | "test",
   officialCounts: boolean,
 ): Promise<Dataset> {
   const layout = CIFAR_LAYOUTS[name];
@@ -275,7 +281,7 @@ async function readCifarSplit(
     }
   }
   return {
-    name: datasetName,
+    ...splitIdentity(name, split),
     images,
     labels,
     n,

@@ -13,18 +13,19 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { verifyChecksum } from "./checksum.ts";
 import { DatasetError, type DatasetSplits } from "./dataset.ts";
 import { existsSync, firstLine, readOptional } from "./files.ts";
 import {
+  type ImageFolderOptions,
+  imageFolderSplits,
   isArchive,
   looksLikeImageFolder,
   type RawSplit,
   readImageFolder,
-  toDataset,
 } from "./image_folder.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { REPO_ROOT } from "../util/repo_root.ts";
 
 export const CIFAR10_CLASSES = [
   "airplane",
@@ -45,11 +46,10 @@ export const CIFAR10_JPEG_ARCHIVE = {
   sha256: "0bfcb68717a0ecb0d51ed61034906a773d48d424d94b766a46d7d1c55702a4d9",
 };
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-export const CIFAR10_JPEG_CACHE = join(REPO, "data", "cache", "cifar10-jpeg");
+export const CIFAR10_JPEG_CACHE = join(REPO_ROOT, "data", "cache", "cifar10-jpeg");
 /** Where the archive is looked for when no path is given, in order. */
 export const CIFAR10_JPEG_PLACES = [
-  join(REPO, "..", "shared", "data", CIFAR10_JPEG_ARCHIVE.file),
+  join(REPO_ROOT, "..", "shared", "data", CIFAR10_JPEG_ARCHIVE.file),
   join(CIFAR10_JPEG_CACHE, CIFAR10_JPEG_ARCHIVE.file),
 ];
 
@@ -88,7 +88,7 @@ export async function loadCifar10Jpeg(
   const cacheDir = options.cacheDir ?? CIFAR10_JPEG_CACHE;
   const source = cifar10JpegSource(dir);
   if (!source) throw new DatasetError(cifar10JpegAbsence(dir)!);
-  const folder = { classes: CIFAR10_CLASSES, name: "cifar10-jpeg" };
+  const folder: ImageFolderOptions = { classes: CIFAR10_CLASSES, registryKey: "cifar10-jpeg" };
   const archive = isArchive(source);
   let raw: { train: RawSplit; test: RawSplit } | undefined;
   let cachePath: string | undefined;
@@ -108,11 +108,7 @@ export async function loadCifar10Jpeg(
     raw = await readImageFolder(source, folder);
     if (cachePath) writeCache(cachePath, raw);
   }
-  return {
-    train: toDataset(raw.train, "cifar10-jpeg/train", CIFAR10_CLASSES.length),
-    test: toDataset(raw.test, "cifar10-jpeg/test", CIFAR10_CLASSES.length),
-    classNames: [...CIFAR10_CLASSES],
-  };
+  return imageFolderSplits(raw, folder);
 }
 
 // v2: splits in the loader's fixed shuffled order (v1, never committed, was class-sorted).

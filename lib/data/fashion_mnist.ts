@@ -7,7 +7,13 @@
  * DatasetError whose one sentence names the file and the fix, never a silently short dataset.
  */
 import { join } from "node:path";
-import { BYTE_TO_UNIT, type Dataset, DatasetError, type DatasetSplits } from "./dataset.ts";
+import {
+  BYTE_TO_UNIT,
+  type Dataset,
+  DatasetError,
+  type DatasetSplits,
+  splitIdentity,
+} from "./dataset.ts";
 import { existsSync, gunzipOrThrow, readOptional } from "./files.ts";
 
 export const FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
@@ -46,8 +52,8 @@ export async function loadFashionMnist(
   dir: string = defaultFashionMnistDir(),
 ): Promise<DatasetSplits> {
   const [train, test] = await Promise.all([
-    readIdxSplit(dir, "train", "fashion-mnist/train"),
-    readIdxSplit(dir, "t10k", "fashion-mnist/test"),
+    readIdxSplit(dir, "train", splitIdentity("fashion-mnist", "train")),
+    readIdxSplit(dir, "t10k", splitIdentity("fashion-mnist", "test")),
   ]);
   return { train, test, classNames: [...FASHION_MNIST_CLASSES] };
 }
@@ -72,7 +78,11 @@ export function fashionMnistAbsence(dir: string = defaultFashionMnistDir()): str
   return null;
 }
 
-async function readIdxSplit(dir: string, prefix: string, name: string): Promise<Dataset> {
+async function readIdxSplit(
+  dir: string,
+  prefix: string,
+  identity: ReturnType<typeof splitIdentity>,
+): Promise<Dataset> {
   const [imageFile, labelFile] = await Promise.all([
     readIdxFile(dir, `${prefix}-images-idx3-ubyte`),
     readIdxFile(dir, `${prefix}-labels-idx1-ubyte`),
@@ -85,7 +95,7 @@ async function readIdxSplit(dir: string, prefix: string, name: string): Promise<
     );
   }
   return {
-    name,
+    ...identity,
     images: images.pixels,
     labels,
     n: images.n,

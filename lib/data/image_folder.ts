@@ -14,7 +14,15 @@
  * sizes.
  */
 import { join, relative, sep } from "node:path";
-import { BYTE_TO_UNIT, type Dataset, DatasetError, type DatasetSplits } from "./dataset.ts";
+import {
+  BYTE_TO_UNIT,
+  type Dataset,
+  DatasetError,
+  type DatasetName,
+  type DatasetSplits,
+  type Normalization,
+  splitIdentity,
+} from "./dataset.ts";
 import { firstLine, gunzipOrThrow, isDirectory } from "./files.ts";
 import { readTar, TarError } from "./tar.ts";
 import { tfjsNodeModule } from "../backend/backend.ts";
@@ -31,14 +39,24 @@ export interface DecodedImage {
 /** Decodes one file's bytes; throws (any error) when they are not an image. */
 export type ImageDecoder = (bytes: Uint8Array) => DecodedImage;
 
-export interface ImageFolderOptions {
-  /** Class folder names in label order (label i = classes[i]). */
-  classes: readonly string[];
-  /** Dataset name prefix of the splits ("<name>/train", "<name>/test"). */
-  name: string;
-  /** Default: tfjs-node's decodeImage (JPEG, PNG, BMP, GIF's first frame). */
-  decode?: ImageDecoder;
-}
+/**
+ * What the image-folder loader needs besides the files: the class list, and which dataset the
+ * folder is. A registered one (lib/data/registry.ts, e.g. cifar10-jpeg) gives its `registryKey`:
+ * its splits are stamped with `splitIdentity`, so training takes that entry's normalisation and
+ * augmentation. Any other folder gives a `name` (the splits are "<name>/train", "<name>/test")
+ * and, to be trained on, its own per-channel `normalization`.
+ */
+export type ImageFolderOptions =
+  & {
+    /** Class folder names in label order (label i = classes[i]). */
+    classes: readonly string[];
+    /** Default: tfjs-node's decodeImage (JPEG, PNG, BMP, GIF's first frame). */
+    decode?: ImageDecoder;
+  }
+  & (
+    | { registryKey: DatasetName }
+    | { name: string; normalization?: Normalization }
+  );
 
 /** The raw (undecoded) images of an image folder as uint8 HWC, one split each. */
 export interface RawSplit {
@@ -69,12 +87,7 @@ export async function loadImageFolder(
   source: string,
   options: ImageFolderOptions,
 ): Promise<DatasetSplits> {
-  const raw = await readImageFolder(source, options);
-  return {
-    train: toDataset(raw.train, `${options.name}/train`, options.classes.length),
-    test: toDataset(raw.test, `${options.name}/test`, options.classes.length),
-    classNames: [...options.classes],
-  };
+  return imageFolderSplits(await readImageFolder(source, options), options);
 }
 
 /** Read and decode both splits as uint8 (what a cache stores). */
@@ -124,12 +137,38 @@ export async function readImageFolder(
   return { train, test };
 }
 
+/**
+ * Decoded uint8 splits -> the DatasetSplits every loader returns (the one way an image folder,
+ * registered or not, becomes Datasets; loadCifar10Jpeg goes through it from its cache too).
+ */
+export function imageFolderSplits(
+  raw: { train: RawSplit; test: RawSplit },
+  options: ImageFolderOptions,
+): DatasetSplits {
+  const identity = (
+    split: "train" | "test",
+  ): Pick<Dataset, "name" | "registryKey" | "normalization"> =>
+    "registryKey" in options ? splitIdentity(options.registryKey, split) : {
+      name: `${options.name}/${split}`,
+      ...(options.normalization && { normalization: options.normalization }),
+    };
+  return {
+    train: toDataset(raw.train, identity("train"), options.classes.length),
+    test: toDataset(raw.test, identity("test"), options.classes.length),
+    classNames: [...options.classes],
+  };
+}
+
 /** uint8 HWC images -> a Dataset of floats in [0, 1]. */
-export function toDataset(raw: RawSplit, name: string, numClasses: number): Dataset {
+function toDataset(
+  raw: RawSplit,
+  identity: Pick<Dataset, "name" | "registryKey" | "normalization">,
+  numClasses: number,
+): Dataset {
   const images = new Float32Array(raw.images.length);
   for (let i = 0; i < images.length; i++) images[i] = BYTE_TO_UNIT[raw.images[i]];
   return {
-    name,
+    ...identity,
     images,
     labels: raw.labels,
     n: raw.n,

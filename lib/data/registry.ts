@@ -19,13 +19,9 @@ import {
   loadCifar100,
   loadFashionMnist,
 } from "./data.ts";
+import type { DatasetLoader, Normalization } from "./dataset.ts";
 import { cifar10JpegAbsence, cifar10JpegSource, loadCifar10Jpeg } from "./cifar10_jpeg.ts";
 import { existsSync } from "./files.ts";
-
-export interface Normalization {
-  mean: number[];
-  std: number[];
-}
 
 export interface DatasetSpec {
   name: DatasetName;
@@ -37,8 +33,8 @@ export interface DatasetSpec {
   shape: [number, number, number];
   normalization: Normalization;
   augment: AugmentName;
-  /** `dir` overrides the default location. */
-  load(dir?: string): Promise<DatasetSplits>;
+  /** The loader seam (DatasetLoader, lib/data/dataset.ts): `dir` overrides the default location. */
+  load: DatasetLoader;
   /** Why `load` would not find the files (one sentence with the fix), or null: presence only, reads nothing. */
   absence(dir?: string): string | null;
   /** The file or folder `load` would read (presence only, reads nothing), or undefined. */
@@ -167,15 +163,17 @@ export function loadDataset(name: string, dir?: string): Promise<DatasetSplits> 
   }
 }
 
-/** The registered dataset a loaded split comes from ("cifar10/train[n=…]" -> cifar10), if any. */
-export function specOf(data: Pick<Dataset, "name">): DatasetSpec | undefined {
-  const key = data.name.split(/[/[]/)[0];
-  return isDatasetName(key) ? DATASET_SPECS[key] : undefined;
+/**
+ * The registry entry a loaded split comes from: its `registryKey`, which every registered loader
+ * sets and subset() keeps (never parsed from its name); undefined for data outside the registry.
+ */
+export function specOf(data: Pick<Dataset, "registryKey">): DatasetSpec | undefined {
+  return isDatasetName(data.registryKey) ? DATASET_SPECS[data.registryKey] : undefined;
 }
 
 /**
- * The normalisation a model of this data applies: the registered dataset's, else the one the
- * Dataset carries (synthetic data). Never a silent identity.
+ * The normalisation a model of this data applies: the one the Dataset carries (synthetic data),
+ * else its registry entry's. Never a silent identity.
  */
 export function normalizationOf(data: Dataset): Normalization {
   const found = data.normalization ?? specOf(data)?.normalization;
@@ -190,7 +188,7 @@ export function normalizationOf(data: Dataset): Normalization {
   return found;
 }
 
-/** The default training augmentation of this data ("none" for unregistered data). */
-export function defaultAugmentOf(data: Pick<Dataset, "name">): AugmentName {
+/** The default training augmentation of this data (its registry entry's; "none" outside the registry). */
+export function defaultAugmentOf(data: Pick<Dataset, "registryKey">): AugmentName {
   return specOf(data)?.augment ?? "none";
 }

@@ -6,6 +6,7 @@
  * Supported: regular files, directories, GNU long names ('L'), pax extended headers ('x': path and
  * size), base-256 sizes. Other entry types (links, devices, ...) are listed as "other" with no data.
  */
+import { UserError } from "../util/user_error.ts";
 
 export interface TarEntry {
   /** Path inside the archive, without a leading "./". */
@@ -16,7 +17,7 @@ export interface TarEntry {
 }
 
 /** A structurally broken archive; the message says where (byte offset) and what. */
-export class TarError extends Error {
+export class TarError extends UserError {
   override name = "TarError";
 }
 

@@ -93,8 +93,6 @@ export function aaEvals(budget: EvalBudget = {}): PresetEval[] {
 /** The large radius of the masking check: at L-inf 0.5 every image can be turned grey. */
 export const LARGE_LINF = 0.5;
 
-export const AA_EVALS: readonly PresetEval[] = Object.freeze(aaEvals());
-
 const PAPER_KEYS = new Set(PAPER_EVALS.map((e) => resolveEval(e).key));
 
 /** Clean plus one column per evaluation, paper columns flagged. */

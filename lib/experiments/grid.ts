@@ -9,9 +9,10 @@
  */
 import { at, familyOf, type Method, sam, ST } from "../training/method.ts";
 import { pgdInputs } from "../training/method.ts";
+import { UserError } from "../util/user_error.ts";
 
 /** A request the experiment runner cannot serve (unknown name, bad seed list); one sentence. */
-export class ExperimentError extends Error {
+export class ExperimentError extends UserError {
   override name = "ExperimentError";
 }
 
@@ -87,7 +88,6 @@ export const EXTRA_ROWS: readonly GridRow[] = Object.freeze([
 ]);
 
 export const ALL_ROWS: readonly GridRow[] = Object.freeze([...GRID, ...EXTRA_ROWS]);
-export const ROW_IDS: readonly string[] = GRID.map((r) => r.id);
 
 export function rowById(id: string): GridRow | undefined {
   return ALL_ROWS.find((r) => r.id === id);

@@ -5,7 +5,6 @@
  * preset's measured cost model.
  */
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { AttackPasses } from "../attacks/attack.ts";
 import { evalPasses, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
 import { attackPasses, resolveAttack } from "../attacks/registry.ts";
@@ -18,6 +17,8 @@ import { resolveTrainConfig, type TrainConfig } from "../training/train.ts";
 import { realPathOf } from "../util/atomic_write.ts";
 import { formatDuration } from "../util/progress.ts";
 import { checkChoice } from "../util/validate.ts";
+import { canonicalJson } from "../util/canonical_json.ts";
+import { fnv1a, hex8 } from "../util/fnv1a.ts";
 import type { PresetEval } from "./columns.ts";
 import { ALL_ROWS, ExperimentError, type GridRow, parseRows, parseSeeds, rowById } from "./grid.ts";
 import {
@@ -29,6 +30,7 @@ import {
   validatePreset,
 } from "./presets.ts";
 import { readEvals, readResults, type ResultRow } from "./results.ts";
+import { REPO_ROOT as CHECKOUT_ROOT } from "../util/repo_root.ts";
 
 export interface PlannedEval {
   eval: ResolvedEval;
@@ -74,7 +76,7 @@ export interface GridPlan {
   dataDir?: string;
 }
 
-const REPO_ROOT = realPathOf(fileURLToPath(new URL("../..", import.meta.url)));
+const REPO_ROOT = realPathOf(CHECKOUT_ROOT);
 
 /** A path as messages show it: relative to the repository when inside it (reports stay portable). */
 export function shownPath(path: string): string {
@@ -157,22 +159,9 @@ export function estimateTrainSeconds(p: Preset, row: GridRow, nTrain: number): n
 
 /** FNV-1a over a canonical JSON (sorted keys): "k" and 8 hex digits. */
 export function hashKey(value: unknown): string {
-  const canon = (v: unknown): string => {
-    if (Array.isArray(v)) return `[${v.map(canon).join(",")}]`;
-    if (v !== null && typeof v === "object") {
-      return `{${
-        Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as any)[k])}`).join(",")
-      }}`;
-    }
-    return JSON.stringify(v);
-  };
-  let h = 0x811c9dc5;
-  for (const ch of canon(value)) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // A letter first: an all-digit key would read back from the CSV as a number.
-  return `k${h.toString(16).padStart(8, "0")}`;
+  // Per code point its first UTF-16 unit (as every committed key was computed; pinned by
+  // tests/run_key_pin_test.ts). A letter first: an all-digit key would read back as a number.
+  return `k${hex8(fnv1a(Array.from(canonicalJson(value), (ch) => ch.charCodeAt(0))))}`;
 }
 
 /** The full training config of a run: preset settings, the row's method, the seed. */

@@ -26,9 +26,10 @@ import type { TrainResult } from "../training/train.ts";
 import { realPathOf, replaceProblem, writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
 import { withLock } from "../util/lock.ts";
 import { type LineProblem, readCsvLines, splitCsvLine } from "./csv_rows.ts";
+import { UserError } from "../util/user_error.ts";
 
 /** A results file that is damaged, foreign or unusable; the message names it and the fix. */
-export class ResultsFileError extends Error {
+export class ResultsFileError extends UserError {
   override name = "ResultsFileError";
 }
 

@@ -6,7 +6,6 @@
  * manifest of the submission (<runs dir>/slurm/manifest.json) tells the merge which runs to expect.
  */
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { ExperimentError } from "./grid.ts";
 import {
@@ -19,8 +18,9 @@ import {
   shownPath,
 } from "./plan.ts";
 import { describeProblems, mergeShards, shardPathFor, shardsDirFor } from "./shards.ts";
+import { REPO_ROOT as REPO_ROOT_SLASH } from "../util/repo_root.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+const REPO_ROOT = REPO_ROOT_SLASH.replace(/\/$/, "");
 const TEMPLATES = join(REPO_ROOT, "scripts", "slurm");
 
 export interface SlurmOptions {

@@ -4,7 +4,6 @@
  * number of test points that evaluation used.
  */
 import type { GridPlan } from "./plan.ts";
-import { planGrid, type PlanOptions } from "./plan.ts";
 import type { ResultRow } from "./results.ts";
 
 export function wideRows(
@@ -25,9 +24,4 @@ export function wideRows(
 export function planTable(plan: GridPlan): ResultRow[] {
   const runs = plan.runs.map((r) => plan.existing.get(r.runKey)).filter((r): r is ResultRow => !!r);
   return wideRows(runs, plan.evals);
-}
-
-/** planGrid + planTable: what a notebook shows without training. */
-export function loadTable(o: PlanOptions): ResultRow[] {
-  return planTable(planGrid(o));
 }

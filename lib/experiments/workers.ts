@@ -15,11 +15,12 @@
  * cores, however few runs are left, so a rerun of one run uses the thread count of the others.
  */
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { GridOptions } from "./runner.ts";
 import { ExperimentError } from "./grid.ts";
 import type { GridPlan } from "./plan.ts";
-import { jupyterAvailable, writeRawStderr } from "../util/progress.ts";
+import { writeRawStderr } from "../util/progress.ts";
+import { jupyterAvailable } from "../util/jupyter.ts";
+import { REPO_ROOT } from "../util/repo_root.ts";
 
 /** A worker count, or "auto"; strings as the command line and notebooks give them ("2"). */
 export type Workers = number | string;
@@ -46,7 +47,6 @@ export function workersEstimate(seconds: number, runs: number, n: number): numbe
   return n > 1 ? seconds * WORKER_SLOWDOWN / Math.min(n, runs) : seconds;
 }
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 function cores(): number {
   return Math.max(1, navigator.hardwareConcurrency || 1);

@@ -38,6 +38,7 @@ import { writeFileAtomic } from "../util/atomic_write.ts";
 import { createModel, importModel, type Model, type ModelSpec, type NamedArray } from "./model.ts";
 import { validateModelSpec } from "./model.ts";
 import { Rng } from "../util/rng.ts";
+import { UserError } from "../util/user_error.ts";
 
 export const MODEL_FILE_FORMAT = "sam-at-model";
 export const MODEL_FILE_VERSION = 2;
@@ -51,7 +52,7 @@ export const MODEL_FILE_LAYOUT =
 const MAX_HEADER_BYTES = 100_000_000;
 
 /** A model file that is missing, damaged or not ours; the message names the file and the fix. */
-export class ModelFileError extends Error {
+export class ModelFileError extends UserError {
   override name = "ModelFileError";
 }
 

@@ -4,19 +4,11 @@
  * Outside a Jupyter kernel they print a short text instead, so lib code can call them anywhere.
  */
 
+import { jupyterAvailable } from "../util/jupyter.ts";
 export type PlotlyTrace = Record<string, unknown>;
 export type PlotlyLayout = Record<string, unknown>;
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
-
-function inJupyter(): boolean {
-  // Outside `deno jupyter`, merely reading Deno.jupyter throws.
-  try {
-    return typeof (Deno as any).jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
 
 /** JSON has no typed arrays: turn them (at any depth) into plain arrays. */
 function plain(value: unknown): unknown {
@@ -67,7 +59,7 @@ export async function showPlot(data: PlotlyTrace[], layout: PlotlyLayout = {}): 
   const fixed = normalizeTitles(layout);
   const spec = { data: plain(data), layout: plain(fixed) };
   const text = `[plotly chart: ${titleText(fixed) || "untitled"}]`;
-  if (!inJupyter()) {
+  if (!jupyterAvailable()) {
     console.log(text);
     return;
   }
@@ -81,7 +73,7 @@ export async function showChart(chart: Chart): Promise<void> {
 
 /** Show Markdown (rendered in JupyterLab and in the HTML report). */
 export async function showMarkdown(markdown: string): Promise<void> {
-  if (!inJupyter()) {
+  if (!jupyterAvailable()) {
     console.log(markdown);
     return;
   }

@@ -5,7 +5,7 @@
  */
 import { type EvalColumn, evalColumns } from "../experiments/columns.ts";
 import { RHO_NOTE } from "../experiments/grid.ts";
-import { describePlan, formatEstimate, type GridPlan } from "../experiments/plan.ts";
+import { formatEstimate, type GridPlan } from "../experiments/plan.ts";
 import { type Preset, PRESETS } from "../experiments/presets.ts";
 import { datasetSpec } from "../data/registry.ts";
 import type { DatasetName } from "../data/dataset.ts";
@@ -139,11 +139,6 @@ export function cifarMissingMarkdown(
     "Runs are resumable: an interrupted run continues from its last finished epoch.",
   ];
   return lines.join("\n");
-}
-
-/** The plan as a fenced block (what would run). */
-export function planMarkdown(plan: GridPlan): string {
-  return "```\n" + describePlan(plan) + "\n```";
 }
 
 /** Whether the timings were taken on a busy machine (1-minute load average above cores + 1). */

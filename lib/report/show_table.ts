@@ -5,6 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { roundSignificant } from "./table.ts";
+import { jupyterAvailable } from "../util/jupyter.ts";
 
 export interface TableOptions {
   /** Significant digits of every float (default 4). */
@@ -102,18 +103,10 @@ export function table(rows: Rows, options: TableOptions = {}) {
   };
 }
 
-function inJupyter(): boolean {
-  try {
-    return typeof (Deno as any).jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
-
 /** Show a table now (inside a cell, not only as its last expression). */
 export async function showTable(rows: Rows, options: TableOptions = {}): Promise<void> {
   const t = renderTable(rows, options);
-  if (!inJupyter()) {
+  if (!jupyterAvailable()) {
     console.log(t.text);
     return;
   }

@@ -27,6 +27,9 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { NamedArray } from "../models/model.ts";
+import { UserError } from "../util/user_error.ts";
+import { OptionError } from "../util/validate.ts";
+import { canonicalJson } from "../util/canonical_json.ts";
 
 const MAGIC = "SAMATCK1";
 export const CHECKPOINT_FILE = "checkpoint.samat";
@@ -45,7 +48,7 @@ export interface CheckpointState<M = unknown> {
   savedAt?: string;
 }
 
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   override name = "CheckpointError";
 }
 
@@ -205,21 +208,15 @@ export function restoreCheckpoint(path: string, apply: () => void): void {
   try {
     apply();
   } catch (err) {
-    if (!(err instanceof RangeError || err instanceof TypeError)) throw err;
+    // An option the loaded state fails (OptionError) is a state that does not fit too.
+    if (!(err instanceof RangeError || err instanceof TypeError || err instanceof OptionError)) {
+      throw err;
+    }
     const why = err.message.split(/;|\.\s/)[0].replace(/\.$/, "");
     throw new CheckpointError(
       `Checkpoint ${path} is damaged (${why}); delete it to start the run afresh.`,
     );
   }
-}
-
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stable((value as any)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -231,8 +228,8 @@ function differences(a: unknown, b: unknown, at: string): [string, string, strin
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => differences(a[k], b[k], at ? `${at}.${k}` : k));
   }
-  const x = stable(a) ?? "unset";
-  const y = stable(b) ?? "unset";
+  const x = canonicalJson(a) ?? "unset";
+  const y = canonicalJson(b) ?? "unset";
   return x === y ? [] : [[at || "fingerprint", x, y]];
 }
 

@@ -24,6 +24,7 @@ import { defaultEngine, type Engine, ENGINES } from "../backend/speed_settings.t
 import { type EvalSpec, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
 import { runAttack } from "../attacks/registry.ts";
 import type { Dataset } from "../data/data.ts";
+import { datasetBatch } from "./batch.ts";
 import type { Classifier } from "../models/model.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng, seedFromString } from "../util/rng.ts";
@@ -120,19 +121,6 @@ async function correctFlags(
   return flags;
 }
 
-function batchOf(data: Dataset, s: number, e: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const plane = data.height * data.width * data.channels;
-  return {
-    x: tf.tensor4d(data.images.slice(s * plane, e * plane), [
-      e - s,
-      data.height,
-      data.width,
-      data.channels,
-    ]),
-    y: tf.tensor1d(data.labels.slice(s, e), "int32"),
-  };
-}
-
 /** Robust flags of one batch under one evaluation; stage counts are added to `stageHits`. */
 async function evalBatch(
   model: Classifier,
@@ -198,7 +186,7 @@ export async function evaluate(
   const correct = new Uint8Array(n);
   for (let s = 0; s < n; s += batchSize) {
     const e = Math.min(n, s + batchSize);
-    const { x, y } = batchOf(data, s, e);
+    const { x, y } = datasetBatch(data, s, e);
     try {
       correct.set(await correctFlags(model, x, y), s);
     } finally {
@@ -221,7 +209,7 @@ export async function evaluate(
     try {
       for (let s = 0; s < n; s += batchSize) {
         const e = Math.min(n, s + batchSize);
-        const { x, y } = batchOf(data, s, e);
+        const { x, y } = datasetBatch(data, s, e);
         try {
           robust.set(
             await evalBatch(model, ev, x, y, correct.subarray(s, e), rng, stageHits, graphs),

@@ -8,13 +8,11 @@ import { type AttackSpec, threatLabel } from "../attacks/attack.ts";
 import { resolveAttack } from "../attacks/registry.ts";
 import { checkKnownKeys, fail } from "../util/validate.ts";
 import type { OptimizerSpec } from "../optim/optimizer.ts";
-import { OPTIMIZER_NAMES, resolveOptimizer } from "../optim/registry.ts";
+import { resolveOptimizer } from "../optim/registry.ts";
 
 export { type OptimizerSpec } from "../optim/optimizer.ts";
 import { SAM_DEFAULT_RHO } from "../optim/sam.ts";
 export { SAM_DEFAULT_RHO };
-/** The registered optimizers' names (lib/optim/registry.ts). */
-export const OPTIMIZERS: readonly string[] = OPTIMIZER_NAMES;
 
 export interface Method {
   /** A registered optimizer and its options, flat: { name: "sam", rho: 0.1, adaptive: false }. */

@@ -49,11 +49,13 @@ import { type GraphStepStatus, type GraphTrainStep, graphTrainStep } from "./gra
 import { resolveAttack, runAttack } from "../attacks/registry.ts";
 import { createProgress, type ProgressStyle } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
+import { fnv1a, fnv1aMix, hex8 } from "../util/fnv1a.ts";
 import type { Updater } from "../optim/optimizer.ts";
 import { createUpdater, resolveOptimizer } from "../optim/registry.ts";
 import { createSgd, type LearningRate, type Sgd } from "../optim/sgd.ts";
 import { checkChoice, checkKnownKeys, checkNumber, fail, OptionError } from "../util/validate.ts";
 import { defaultEngine, type Engine, ENGINES } from "../backend/speed_settings.ts";
+import { UserError } from "../util/user_error.ts";
 
 export const RUNNING_STATS = ["loss-pass", "all-passes"] as const;
 export type RunningStats = typeof RUNNING_STATS[number];
@@ -262,7 +264,7 @@ export interface TrainResult {
 }
 
 /** The training loss became NaN or infinite. */
-export class TrainingDivergedError extends Error {
+export class TrainingDivergedError extends UserError {
   override name = "TrainingDivergedError";
 }
 
@@ -281,15 +283,10 @@ export function modelSpecFor(cfg: Pick<TrainConfig, "arch" | "width">, data: Dat
 
 /** A cheap content hash (FNV-1a over labels and a strided sample of pixels). */
 export function dataFingerprint(data: Dataset): string {
-  let h = 0x811c9dc5;
-  const mix = (v: number) => {
-    h ^= v;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  };
-  for (let i = 0; i < data.labels.length; i++) mix(data.labels[i]);
+  let h = fnv1a(data.labels);
   const bits = new Uint32Array(data.images.buffer, data.images.byteOffset, data.images.length);
-  for (let i = 0; i < bits.length; i += 97) mix(bits[i]);
-  return h.toString(16).padStart(8, "0");
+  for (let i = 0; i < bits.length; i += 97) h = fnv1aMix(h, bits[i]);
+  return hex8(h);
 }
 
 function validateData(data: Dataset): void {

@@ -8,9 +8,10 @@
  */
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { pidAlive } from "./lock.ts";
+import { UserError } from "./user_error.ts";
 
 /** A write that failed for a reason the user can fix; the message says which and how. */
-export class FileWriteError extends Error {
+export class FileWriteError extends UserError {
   override name = "FileWriteError";
 }
 

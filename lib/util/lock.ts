@@ -11,9 +11,10 @@
  */
 import { dirname } from "node:path";
 import process from "node:process";
+import { UserError } from "./user_error.ts";
 
 /** A lock that cannot be taken or is damaged; its message names the file and the fix. */
-export class LockError extends Error {
+export class LockError extends UserError {
   override name = "LockError";
 }
 

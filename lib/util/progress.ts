@@ -13,6 +13,8 @@
  * Every style writes a final line when the bar finishes.
  */
 
+import { jupyterAvailable } from "./jupyter.ts";
+
 export type ProgressStyle = "auto" | "jupyter" | "terminal" | "lines" | "none";
 
 export interface ProgressOptions {
@@ -33,15 +35,6 @@ export interface Progress {
 }
 
 const encoder = new TextEncoder();
-
-/** Deno.jupyter throws when touched outside `deno jupyter`; this asks without throwing. */
-export function jupyterAvailable(): boolean {
-  try {
-    return typeof (Deno as any).jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
 
 function stderrIsTerminal(): boolean {
   try {

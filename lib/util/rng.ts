@@ -7,6 +7,8 @@
  * JavaScript, not by the backend, so every backend sees the same noise for the same seed.
  */
 
+import { fnv1aText } from "./fnv1a.ts";
+
 export type RngState = [number, number, number, number];
 
 /** One fillUniform or fillNormal call: its parameters and what it drew. */
@@ -151,10 +153,5 @@ function rotl(x: number, k: number): number {
 
 /** A 32-bit seed from a string (FNV-1a): independent noise streams named by key. */
 export function seedFromString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+  return fnv1aText(text);
 }

@@ -3,8 +3,9 @@
  * the option, the bad value and the valid range, e.g.
  *   "Invalid option rho: got -0.1, expected a finite number >= 0."
  */
+import { UserError } from "./user_error.ts";
 
-export class OptionError extends RangeError {
+export class OptionError extends UserError {
   override name = "OptionError";
 }
 
