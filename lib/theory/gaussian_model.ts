@@ -13,8 +13,8 @@
  * resolution of a double.
  */
 import normalCdf from "@stdlib/stats-base-dists-normal-cdf";
-import { Rng } from "../util/rng.ts";
 import { checkNumber, fail } from "../util/validate.ts";
+import { bracketMinimum, findRoot, minimizeGolden } from "./solve_1d.ts";
 
 /**
  * The data model (eq. 7): y = ±1 with probability 1/2; x1 = y with probability p, else -y (the
@@ -31,14 +31,14 @@ export interface GaussianModel {
 // Input checks (lib/util/validate.ts): an OptionError of one sentence naming the parameter, its
 // value and the valid range, e.g. "Invalid option p: got 0.3, expected a finite number > 0.5 and < 1."
 
-function checkModel(m: GaussianModel): void {
+export function checkModel(m: GaussianModel): void {
   if (m === null || typeof m !== "object") fail("model", m, "an object {p, eta, d}");
   checkNumber("p", m.p, { above: 0.5, below: 1 });
   checkNumber("eta", m.eta, { above: 0 });
   checkNumber("d", m.d, { integer: true, min: 1 });
 }
 
-function checkW(w: number): void {
+export function checkW(w: number): void {
   checkNumber("w", w);
 }
 
@@ -514,218 +514,5 @@ export function wSAMAllWeightsL2(m: GaussianModel, rho: number): number {
   return minimizeGolden(lower, lo, hi, 1e-7);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Sampling from the model.
-
-/**
- * Seeded uniform generator on [0, 1) with 53 random bits: the xoshiro128** generator of
- * lib/util/rng.ts, started from a state that this module's own seed mixer derives from seed.
- * Deterministic in seed (an integer in [0, 2^32)).
- *
- * Why not Rng.fromSeed(seed).float(): the theorem notebooks' random draws (Theorems 4.1-4.5's
- * random models, Theorem 4.3's training samples: the numbers of the rendered report) come from
- * this stream, and Rng.fromSeed seeds through a different splitmix32 finaliser (see
- * theorySeedState) and Rng.float() keeps 32 bits, not 53; either change would draw other
- * numbers. The xoshiro128** steps themselves are the same, so they are lib/util/rng.ts's.
- */
-export function makeUniform(seed: number): () => number {
-  checkNumber("seed", seed, { integer: true, min: 0, below: 2 ** 32 });
-  const rng = Rng.fromState(theorySeedState(seed));
-  return () => ((rng.uint32() >>> 5) * 67108864 + (rng.uint32() >>> 6)) / 9007199254740992;
-}
-
-/**
- * The four state words makeUniform starts from: four outputs of a splitmix32 variant on seed
- * (finaliser multipliers 0x21f0aaad and 0x735a2d97; lib/util/rng.ts uses murmur3's 0x85ebca6b and
- * 0xc2b2ae35). The finaliser is a bijection and the four counter values differ, so at most one
- * word is 0 and Rng's all-zero guard never changes them.
- */
-function theorySeedState(seed: number): [number, number, number, number] {
-  let z = seed >>> 0;
-  const next = () => {
-    z = (z + 0x9e3779b9) | 0;
-    let t = z ^ (z >>> 16);
-    t = Math.imul(t, 0x21f0aaad);
-    t ^= t >>> 15;
-    t = Math.imul(t, 0x735a2d97);
-    return (t ^ (t >>> 15)) >>> 0;
-  };
-  return [next(), next(), next(), next()];
-}
-
-/** Seeded standard normal draws (Box–Muller on makeUniform, both outputs used). */
-export function makeNormal(seed: number): () => number {
-  const uniform = makeUniform(seed);
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const z = spare;
-      spare = null;
-      return z;
-    }
-    const radius = Math.sqrt(-2 * Math.log(1 - uniform())); // 1 - U is in (0, 1]
-    const angle = 2 * Math.PI * uniform();
-    spare = radius * Math.sin(angle);
-    return radius * Math.cos(angle);
-  };
-}
-
-/**
- * n samples from the model (eq. 7): y[i] = ±1, x[i][0] = x1 (= y[i] with probability p, else
- * -y[i]), x[i][1..d] ~ N(eta*y[i], 1). Deterministic in seed.
- */
-export function sampleGaussianModel(
-  m: GaussianModel,
-  n: number,
-  seed: number,
-): { x: Float64Array[]; y: Int8Array } {
-  checkModel(m);
-  checkNumber("n", n, { integer: true, min: 1 });
-  const uniform = makeUniform(seed);
-  const normal = makeNormal((seed ^ 0x5bd1e995) >>> 0);
-  const x: Float64Array[] = [];
-  const y = new Int8Array(n);
-  for (let i = 0; i < n; i++) {
-    const label = uniform() < 0.5 ? 1 : -1;
-    const row = new Float64Array(m.d + 1);
-    row[0] = uniform() < m.p ? label : -label;
-    for (let j = 1; j <= m.d; j++) row[j] = m.eta * label + normal();
-    x.push(row);
-    y[i] = label;
-  }
-  return { x, y };
-}
-
-/**
- * Share of samples that sign(w*x1 + sum_j (x_j - eps*y)) classifies correctly: the Monte Carlo
- * counterpart of accuracy(m, w, eps), with the worst eps attack applied to the non-robust
- * features of each sample. A score of exactly 0 counts as wrong.
- */
-export function empiricalAccuracy(
-  sample: { x: Float64Array[]; y: Int8Array },
-  w: number,
-  eps = 0,
-): number {
-  checkW(w);
-  checkNumber("eps", eps, { min: 0 });
-  const { x, y } = sample;
-  let correct = 0;
-  for (let i = 0; i < y.length; i++) {
-    const row = x[i];
-    let sum = 0;
-    for (let j = 1; j < row.length; j++) sum += row[j];
-    const score = w * row[0] + sum - eps * y[i] * (row.length - 1);
-    if (score * y[i] > 0) correct++;
-  }
-  return correct / y.length;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small 1-D solvers (pure TS; exported for the tests). The minimisers take a comparison
-// lower(x1, x2) = "the objective at x1 is below that at x2", so callers can compare exactly
-// (errorComparison) where the objective's values would round to the same double.
-
-export type Lower = (x1: number, x2: number) => boolean;
-
-const GOLDEN = 0.3819660112501051; // (3 - sqrt(5)) / 2
-const PHI = 1.618033988749895;
-
-/**
- * Walk downhill from [x0, x0 + step], growing the step by the golden ratio, until the objective
- * rises again; returns an interval that holds the minimum of a unimodal objective.
- */
-export function bracketMinimum(lower: Lower, x0: number, step: number): [number, number] {
-  let a = x0, b = x0 + step;
-  if (lower(a, b)) [a, b] = [b, a];
-  let c = b + PHI * (b - a);
-  for (let i = 0; lower(c, b); i++) {
-    if (i > 200) {
-      throw new Error("bracketMinimum found no minimum: the objective keeps decreasing.");
-    }
-    a = b;
-    b = c;
-    c = b + PHI * (b - a);
-  }
-  return a < c ? [a, c] : [c, a];
-}
-
-/**
- * Golden-section search for the minimum of a unimodal objective on [lo, hi], until the interval is
- * narrower than relTol * max(1, |x|). Needs only comparisons; copes with kinks.
- */
-export function minimizeGolden(lower: Lower, lo: number, hi: number, relTol: number): number {
-  let a = lo, b = hi;
-  let x1 = a + GOLDEN * (b - a), x2 = b - GOLDEN * (b - a);
-  for (let i = 0; i < 500 && b - a > relTol * Math.max(1, Math.abs(a), Math.abs(b)); i++) {
-    if (!lower(x2, x1)) {
-      b = x2;
-      x2 = x1;
-      x1 = a + GOLDEN * (b - a);
-    } else {
-      a = x1;
-      x1 = x2;
-      x2 = b - GOLDEN * (b - a);
-    }
-  }
-  return lower(x2, x1) ? x2 : x1;
-}
-
-/** Brent–Dekker root finder on a bracket [lo, hi] where f changes sign, to relTol relative. */
-export function findRoot(f: (x: number) => number, lo: number, hi: number, relTol: number): number {
-  let a = lo, b = hi;
-  let fa = f(a), fb = f(b);
-  if (fa === 0) return a;
-  if (fb === 0) return b;
-  if (!(Math.sign(fa) * Math.sign(fb) < 0)) {
-    throw new Error(`findRoot needs f to change sign on [${lo}, ${hi}]; got f = ${fa} and ${fb}.`);
-  }
-  let c = a, fc = fa, d = b - a, e = d;
-  for (let iter = 0; iter < 300; iter++) {
-    if (Math.sign(fb) === Math.sign(fc)) {
-      c = a;
-      fc = fa;
-      d = b - a;
-      e = d;
-    }
-    if (Math.abs(fc) < Math.abs(fb)) {
-      a = b;
-      b = c;
-      c = a;
-      fa = fb;
-      fb = fc;
-      fc = fa;
-    }
-    const tol = 2 * Number.EPSILON * Math.abs(b) + 0.5 * relTol * Math.abs(b) + 1e-300;
-    const mid = 0.5 * (c - b);
-    if (Math.abs(mid) <= tol || fb === 0) return b;
-    if (Math.abs(e) < tol || Math.abs(fa) <= Math.abs(fb)) {
-      d = mid;
-      e = mid;
-    } else {
-      const s = fb / fa;
-      let p: number, q: number;
-      if (a === c) {
-        p = 2 * mid * s;
-        q = 1 - s;
-      } else {
-        const qa = fa / fc, r = fb / fc;
-        p = s * (2 * mid * qa * (qa - r) - (b - a) * (r - 1));
-        q = (qa - 1) * (r - 1) * (s - 1);
-      }
-      if (p > 0) q = -q;
-      else p = -p;
-      if (2 * p < Math.min(3 * mid * q - Math.abs(tol * q), Math.abs(e * q))) {
-        e = d;
-        d = p / q;
-      } else {
-        d = mid;
-        e = mid;
-      }
-    }
-    a = b;
-    fa = fb;
-    b += Math.abs(d) > tol ? d : mid > 0 ? tol : -tol;
-    fb = f(b);
-  }
-  return b;
-}
+export * from "./gaussian_sampling.ts";
+export * from "./solve_1d.ts";
