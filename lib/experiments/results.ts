@@ -18,13 +18,9 @@
  * user may not replace (read-only, another user's) is refused before any work.
  * Accuracies are fractions in [0, 1].
  */
-import { accessSync, constants } from "node:fs";
-import { dirname } from "node:path";
 import type { EvalResult } from "../training/evaluate.ts";
 import { methodColumns } from "../training/method.ts";
 import type { TrainResult } from "../training/train.ts";
-import { realPathOf, replaceProblem, writeFileAtomic, writeTarget } from "../util/atomic_write.ts";
-import { withLock } from "../util/lock.ts";
 import { type LineProblem, readCsvLines, splitCsvLine } from "./csv_rows.ts";
 import { UserError } from "../util/user_error.ts";
 
@@ -164,7 +160,7 @@ export function base64ToFlags(text: string, n: number): Uint8Array {
   return flags;
 }
 
-function formatCell(v: Cell | undefined): string {
+export function formatCell(v: Cell | undefined): string {
   if (v === null || v === undefined) return "";
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -216,7 +212,7 @@ function parseCell(s: string): Cell {
   return s;
 }
 
-function readText(path: string): string | null {
+export function readText(path: string): string | null {
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
@@ -293,7 +289,7 @@ function restore(path: string): string {
 }
 
 /** The header line's cells; a header with an unbalanced quote is not this project's. */
-function headerOf(path: string, text: string): string[] {
+export function headerOf(path: string, text: string): string[] {
   const end = text.indexOf("\n");
   const header = splitCsvLine(text.slice(0, end < 0 ? text.length : end).replace(/\r$/, ""));
   if (header === null) {
@@ -308,7 +304,7 @@ function headerOf(path: string, text: string): string[] {
  * Header and rows of CSV text, strictly (csv_rows.ts): a malformed line is set aside and named in
  * problems. Rows longer than a header that lacks columns of its kind mean a cut header: refused.
  */
-function parseTable(path: string, text: string, columns?: readonly string[]): Table {
+export function parseTable(path: string, text: string, columns?: readonly string[]): Table {
   const header = headerOf(path, text);
   const names = new Set(header);
   if (names.size !== header.length || names.has("")) {
@@ -374,7 +370,7 @@ const REQUIRED: Record<string, readonly string[]> = {
 };
 
 /** Which file a column list is for; "other" (e.g. a measurement cache): header prefix check only. */
-const kindOf = (columns: readonly string[]) =>
+export const kindOf = (columns: readonly string[]) =>
   columns === EVAL_COLUMNS ? "evals" : columns === RUN_COLUMNS ? "runs" : "other";
 
 /**
@@ -396,7 +392,7 @@ function headerProblem(header: string[], columns: readonly string[]): string | n
 }
 
 /** Refuse a header that is not this project's (headerProblem), leaving the file unchanged. */
-function checkHeader(path: string, header: string[], columns: readonly string[]): void {
+export function checkHeader(path: string, header: string[], columns: readonly string[]): void {
   const problem = headerProblem(header, columns);
   if (problem === null) return;
   throw new ResultsFileError(
@@ -445,137 +441,11 @@ export function isFinishedEval(r: ResultRow): boolean {
 }
 
 /** The identity of a row: a runs row by run_key, an evaluation row by run, evaluation and n. */
-function rowIdentity(kind: string, r: ResultRow): string {
+export function rowIdentity(kind: string, r: ResultRow): string {
   return kind === "evals" ? `${r.run_key}/${r.eval_key}@${r.n}` : String(r.run_key);
 }
 
-const finishedOf = (kind: string) => (kind === "evals" ? isFinishedEval : isFinishedRun);
-
-/**
- * Append rows to the CSV at path (created with `columns` as its header if absent) in one atomic
- * write, so they land together or not at all; the existing text is kept byte for byte. A row with
- * a column the header lacks extends the header (older rows then read empty there). A row of a
- * run (evaluation) that already has a finished row in the file is left out: a duplicate is never
- * added. Returns how many rows were added (nothing is written when none).
- */
-export function appendRows(
-  path: string,
-  columns: readonly string[],
-  rows: readonly ResultRow[],
-): number {
-  const kind = kindOf(columns);
-  // The real path keys the lock: writers through a symlink and to its target exclude each other.
-  return withLock(`${realPathOf(path)}.lock`, `Results file ${path}`, () => {
-    const text = readText(path) ?? "";
-    let header = [...columns];
-    let body = "";
-    let fresh = [...rows];
-    if (text.trim() !== "") {
-      checkHeader(path, headerOf(path, text), columns);
-      const table = parseTable(path, text, columns);
-      header = table.header;
-      if (kind !== "other") {
-        const done = finishedOf(kind);
-        const have = new Set(table.rows.filter(done).map((r) => rowIdentity(kind, r)));
-        fresh = rows.filter((r) => !have.has(rowIdentity(kind, r)));
-      }
-      const nl = text.indexOf("\n");
-      body = nl < 0 ? "" : text.slice(nl + 1);
-      if (body !== "" && !body.endsWith("\n")) body += "\n";
-    }
-    if (fresh.length === 0) return 0;
-    const wider = [...header];
-    for (const k of [...columns, ...fresh.flatMap(Object.keys)]) {
-      if (!wider.includes(k)) wider.push(k);
-    }
-    const line = (cells: readonly (Cell | undefined)[]) => cells.map(formatCell).join(",");
-    const added = fresh.map((row) => `${line(wider.map((h) => row[h]))}\n`).join("");
-    writeFileAtomic(path, new TextEncoder().encode(`${line(wider)}\n${body}${added}`));
-    return fresh.length;
-  });
-}
-
-/** Append one row (appendRows); false, writing nothing, when it would be a duplicate. */
-export function appendRow(path: string, columns: readonly string[], row: ResultRow): boolean {
-  return appendRows(path, columns, [row]) === 1;
-}
-
-/** Append a runs row; false when the file already holds a finished row of that run. */
-export function appendRun(path: string, row: ResultRow): boolean {
-  return appendRow(path, RUN_COLUMNS, row);
-}
-
-/** Append an evaluation row; false when that run's evaluation is in the file already. */
-export function appendEval(resultsPath: string, row: ResultRow): boolean {
-  return appendRow(evalsPathFor(resultsPath), EVAL_COLUMNS, row);
-}
-
-/** Whether `path` (not yet existing, perhaps) can be written: its nearest existing folder is one and writable. */
-function checkWritable(path: string): void {
-  let dir = dirname(writeTarget(path));
-  for (;;) {
-    let info: Deno.FileInfo | null = null;
-    try {
-      info = Deno.statSync(dir);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        if (err instanceof Deno.errors.NotADirectory) info = null;
-        else throw err;
-      }
-    }
-    if (info && !info.isDirectory) {
-      throw new ResultsFileError(
-        `Results path ${path} cannot be created: ${dir} is a file, not a folder; name another path with --results.`,
-      );
-    }
-    if (info) break;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new ResultsFileError(
-      `Results path ${path} cannot be written: folder ${dir} is not writable; make it writable or name another path with --results.`,
-    );
-  }
-}
-
-/**
- * Check a results path before any work: both files (runs and evaluations) are absent, empty, or
- * this project's CSVs with intact headers that this user owns and may write, and their folder
- * can be written. Reads; writes nothing.
- */
-export function checkResultsTarget(path: string): void {
-  for (const [p, columns] of [[path, RUN_COLUMNS], [evalsPathFor(path), EVAL_COLUMNS]] as const) {
-    const text = readText(p);
-    if (text !== null && text.trim() !== "") {
-      checkHeader(p, headerOf(p, text), columns);
-      parseTable(p, text, columns);
-    }
-    const refused = replaceProblem(writeTarget(p));
-    if (refused) {
-      throw new ResultsFileError(
-        `Results file ${p} ${refused.why}; ${refused.fix} file with --results.`,
-      );
-    }
-    checkWritable(p);
-  }
-}
-
-/** Refuse a runs file a script only reads (before any work): missing, or not a runs CSV. */
-export function checkRunsFile(path: string, example: string): void {
-  const text = readText(path);
-  if (text === null) {
-    throw new ResultsFileError(
-      `Results file ${path} does not exist; name a runs CSV with --results, e.g. ${example}.`,
-    );
-  }
-  if (text.trim() === "") return;
-  checkHeader(path, headerOf(path, text), RUN_COLUMNS);
-  parseTable(path, text, RUN_COLUMNS);
-}
+export const finishedOf = (kind: string) => (kind === "evals" ? isFinishedEval : isFinishedRun);
 
 /**
  * One sentence per questionable row of a results file: a malformed line (set aside), a row
@@ -624,3 +494,6 @@ export function auditResults(
 export function readEvals(resultsPath: string): ResultRow[] {
   return readResults(evalsPathFor(resultsPath));
 }
+
+// Writing: appending rows atomically and refusing files this user may not replace.
+export * from "./results_write.ts";
