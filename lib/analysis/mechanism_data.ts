@@ -18,7 +18,6 @@ import type { ProgressStyle } from "../util/progress.ts";
 import type { Workers } from "../experiments/workers.ts";
 import { REPO_ROOT } from "../util/repo_root.ts";
 
-
 /** The results files looked at by default (those without a saved model are skipped). */
 export const DEFAULT_RESULTS = [
   "results/fashion-mnist-full.csv",
