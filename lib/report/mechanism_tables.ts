@@ -2,7 +2,12 @@
  * The mechanism notebook's tables and its settings and files paragraphs, as display records
  * (numbers rounded for reading; missing values left null, shown as "–" by show_table.ts).
  */
-import { type MechanismData, robustKeys, type RunMeasures } from "../analysis/mechanism_data.ts";
+import {
+  type MechanismData,
+  READ_ONLY_RESULTS,
+  robustKeys,
+  type RunMeasures,
+} from "../analysis/mechanism_data.ts";
 import type { CorrelationRow } from "../analysis/mechanism_correlations.ts";
 import type { EquivalenceRow } from "../analysis/mechanism_section3.ts";
 import { LANDSCAPE_ROWS, type MeasureSettings } from "../analysis/measure_run.ts";
@@ -131,8 +136,16 @@ export function filesMarkdown(data: MechanismData): string {
     return "No results file has saved models yet (results/models/<name>/*.safetensors): nothing to measure. Run `bin/deno task experiment` first.";
   }
   return data.files.map((f) =>
-    `- \`${f.path}\`: ${f.runs} run(s) with a model file; ${f.computed} measure group(s) computed now, ${f.read} read from \`${
-      f.path.replace(/\.csv$/, ".sharpness.csv")
-    }\` (${f.seconds.toFixed(0)} s).`
+    f.computed === 0 && f.seconds === 0 && READ_ONLY_RESULTS.includes(f.path)
+      ? `- \`${f.path}\`: ${f.runs} run(s) with a model file, ${f.read} of them measured in \`${
+        f.path.replace(/\.csv$/, ".sharpness.csv")
+      }\` (read only: this notebook never computes PreActResNet-18's measures itself${
+        f.read < f.runs
+          ? `; \`bin/deno task sharpness --results ${f.path}\` measures the other ${f.runs - f.read}`
+          : ""
+      }).`
+      : `- \`${f.path}\`: ${f.runs} run(s) with a model file; ${f.computed} measure group(s) computed now, ${f.read} read from \`${
+        f.path.replace(/\.csv$/, ".sharpness.csv")
+      }\` (${f.seconds.toFixed(0)} s).`
   ).join("\n");
 }
