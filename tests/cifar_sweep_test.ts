@@ -61,3 +61,28 @@ Deno.test("sweep findings: compared at the end of each schedule; the 85% sentenc
   assert.match(sweepFindings([]).join(" "), /No sweep results yet/);
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("the 85% aim: ST at or above says so; below it, the sweep's schedule that reached it prices it", async () => {
+  const { cleanAimMarkdown } = await import("../lib/report/notebook_cifar_sweep.ts");
+  const { rowById } = await import("../lib/experiments/grid.ts");
+  const st = (mean: number) => [{
+    row: rowById("ST")!,
+    seeds: [0],
+    metrics: { clean: { mean, std: NaN, n: 1 } },
+  }] as unknown as Parameters<typeof cleanAimMarkdown>[1];
+  const dir = Deno.makeTempDirSync();
+  const path = join(dir, "s.csv");
+  Deno.writeTextFileSync(
+    path,
+    [HEADER, line(16, 50000, 20, 1, 0.5, 70), line(16, 50000, 20, 20, 0.852, 70)].join("\n") + "\n",
+  );
+  // Only epoch 1 and 20 are written: the config counts as done when its last epoch is there.
+  const configs = summariseSweep(readSweep(path)).map((c) => ({ ...c, done: c.epochs }));
+  assert.match(cleanAimMarkdown(configs, st(0.86)), /86\.0%, at or above the 85% aim/);
+  const below = cleanAimMarkdown(configs, st(0.847));
+  assert.match(below, /84\.7%, below the 85% aim\. In the sweep, w16 n50000 e20 reached 85\.2%/);
+  assert.match(below, /20 epochs instead of 15, 1\.33x the training/);
+  assert.match(cleanAimMarkdown([], st(0.847)), /no finished sweep schedule of width 16/);
+  assert.match(cleanAimMarkdown(configs, []), /No ST run of the grid has finished yet/);
+  Deno.removeSync(dir, { recursive: true });
+});
