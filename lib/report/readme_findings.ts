@@ -152,9 +152,12 @@ function computeBullet(p: Page): string {
   const keys = new Set(p.finishedRuns.map((r) => String(r.run_key)));
   const evals = readEvals(p.loaded.plan.resultsPath).filter((e) => keys.has(String(e.run_key)))
     .reduce((s, e) => s + (Number(e.seconds) || 0), 0);
-  return `- **Compute:** the ${p.finishedRuns.length} runs' training took ${
+  const n = p.finishedRuns.length;
+  return `- **Compute:** ${n === 1 ? "the 1 run's" : `the ${n} runs'`} training took ${
     (train / 3600).toFixed(1)
-  } h and their evaluations ${(evals / 3600).toFixed(1)} h (sums of the results files' seconds).`;
+  } h and ${n === 1 ? "its" : "their"} evaluations ${
+    (evals / 3600).toFixed(1)
+  } h (sums of the results files' seconds).`;
 }
 
 /** The generated block of one of our grids (a Fashion-MNIST preset, or cifar10-jpeg/cpu). */
