@@ -46,6 +46,10 @@ Deno.test("difference: seed spread plus binomial test error; verdict at 2 SE", (
   assert.equal(verdict(d, 1), "holds");
   assert.equal(verdict(d, -1), "opposite");
   assert.equal(verdict({ diff: 0.01, se: 0.01 }, 1), "within noise");
+  // No sampling error (two rows both at 0% robust accuracy): the sign alone decides, 0 is no difference.
+  assert.equal(verdict({ diff: 0, se: 0 }, 1), "within noise");
+  assert.equal(verdict({ diff: 0.002, se: 0 }, 1), "holds");
+  assert.equal(verdict({ diff: -0.002, se: 0 }, 1), "opposite");
   assert.equal(formatDiff(d, "holds"), "+10.0 ± 2.6 ✓");
 });
 

@@ -178,7 +178,10 @@ export type Verdict = "holds" | "within noise" | "opposite" | "no data";
 /** Does diff lie beyond 2 se in the expected direction (+1: a > b expected, -1: a < b expected)? */
 export function verdict(d: Diff, expected: 1 | -1): Verdict {
   if (!Number.isFinite(d.diff)) return "no data";
-  const z = d.se > 0 ? (expected * d.diff) / d.se : expected * d.diff > 0 ? Infinity : -Infinity;
+  // With no sampling error (e.g. both rows at 0% robust accuracy) only the sign decides, and a
+  // difference of exactly 0 is no difference.
+  const signed = expected * d.diff;
+  const z = d.se > 0 ? signed / d.se : signed > 0 ? Infinity : signed < 0 ? -Infinity : 0;
   if (z > 2) return "holds";
   if (z < -2) return "opposite";
   return "within noise";
