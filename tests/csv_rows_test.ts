@@ -3,11 +3,10 @@
  * quote, a row cut short, a number that is not one) is named by its line and set aside: it never
  * swallows the rows after it and never counts as finished.
  */
+import { TINY_QUICK as TINY, toySplits } from "./tiny_grid.ts";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/backend.ts";
-import { pgd10 } from "../lib/experiments/columns.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
-import { getPreset, type Preset } from "../lib/experiments/presets.ts";
 import {
   appendEval,
   appendRun,
@@ -21,7 +20,6 @@ import {
 } from "../lib/experiments/results.ts";
 import { runGrid } from "../lib/experiments/runner.ts";
 import { maskingChecksOfResults } from "../lib/analysis/masking.ts";
-import { toyDataset } from "./toy_data.ts";
 
 const tempDir = (p: string) => Deno.makeTempDirSync({ prefix: `sam-at-${p}-` });
 
@@ -62,22 +60,8 @@ Deno.test("results CSV: an unbalanced quote sets its one line aside, named by li
   }
 });
 
-/** The tiny synthetic grid of tests/experiments_test.ts. */
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 1, batchSize: 32, lr: 0.05 },
-  trainSize: 64,
-  testSize: 16,
-  seeds: [0],
-  evals: [pgd10("linf", 8 / 255)],
-  notes: "test only",
-};
-const toy = () => ({
-  train: { ...toyDataset(96, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(24, 8, 1, 3, 2), name: "toy/test" },
-  classNames: ["a", "b", "c"],
-});
+/** The tiny synthetic grid (tests/tiny_grid.ts). */
+const toy = () => toySplits(TINY);
 
 Deno.test("runGrid: a runs row with an unbalanced quote is trained once more, named, and then done, not on every invocation (issue 31 #3)", async () => {
   await initBackend();

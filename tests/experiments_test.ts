@@ -1,8 +1,8 @@
 /** The experiment grid, presets, name errors, and runGrid's skip/resume on a tiny synthetic preset. */
+import { TINY, toySplits } from "./tiny_grid.ts";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/backend.ts";
 import { CHECKPOINT_FILE, loadCheckpoint } from "../lib/training/checkpoint.ts";
-import type { DatasetSplits } from "../lib/data/data.ts";
 import { resolveEval } from "../lib/attacks/protocols.ts";
 import { evalColumns, PAPER_EVALS, pgd10 } from "../lib/experiments/columns.ts";
 import {
@@ -40,7 +40,6 @@ import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
 import { exportModel } from "../lib/models/model.ts";
 import { loadModelFile } from "../lib/models/model_file.ts";
 import { familyOf, methodColumns } from "../lib/training/method.ts";
-import { toyDataset } from "./toy_data.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -335,21 +334,7 @@ Deno.test("every run's key reads back from the CSV (no key is mistaken for a num
 });
 
 /** A 2-epoch width-2 small CNN on a few hundred 8x8 synthetic images. */
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 2, batchSize: 32, lr: 0.05 },
-  trainSize: 96,
-  testSize: 32,
-  seeds: [0],
-  evals: [pgd10("linf", 8 / 255)],
-  notes: "test only",
-};
-const toy = (): DatasetSplits => ({
-  train: { ...toyDataset(160, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(48, 8, 1, 3, 2), name: "toy/test" },
-  classNames: ["a", "b", "c"],
-});
+const toy = () => toySplits(TINY);
 const weightsOf = (path: string) => {
   const { model } = loadModelFile(path);
   const w = Object.entries(exportModel(model)).map(([k, v]) => [k, Array.from(v.data)]);

@@ -3,12 +3,10 @@
  * every damaged checkpoint, results file or path answered with one sentence naming the file and
  * the fix, NaN rows retrained, a retrained model that differs refused, options checked first.
  */
+import { TINY, toySplits } from "./tiny_grid.ts";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/backend.ts";
-import type { DatasetSplits } from "../lib/data/data.ts";
-import { pgd10 } from "../lib/experiments/columns.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
-import { getPreset, type Preset } from "../lib/experiments/presets.ts";
 import {
   appendRun,
   checkResultsTarget,
@@ -257,22 +255,8 @@ Deno.test("results: a truncated header is refused with one sentence, never rewri
   }
 });
 
-/** The tiny synthetic grid of tests/experiments_test.ts. */
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 2, batchSize: 32, lr: 0.05 },
-  trainSize: 96,
-  testSize: 32,
-  seeds: [0],
-  evals: [pgd10("linf", 8 / 255)],
-  notes: "test only",
-};
-const toy = (): DatasetSplits => ({
-  train: { ...toyDataset(160, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(48, 8, 1, 3, 2), name: "toy/test" },
-  classNames: ["a", "b", "c"],
-});
+/** The tiny synthetic grid (tests/tiny_grid.ts). */
+const toy = () => toySplits(TINY);
 
 Deno.test("runGrid: a NaN row is reported and retrained; a retrained model whose loss differs from the recorded one is refused", async () => {
   await initBackend();

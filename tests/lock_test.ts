@@ -4,12 +4,11 @@
  * writers, and a full disk.
  */
 import assert from "node:assert/strict";
+import { TINY, toySplits } from "./tiny_grid.ts";
 import { pathToFileURL } from "node:url";
 
 const toFileUrl = (p: string) => pathToFileURL(p);
 import { isUserError } from "../scripts/cli.ts";
-import { getPreset, type Preset } from "../lib/experiments/presets.ts";
-import { pgd10 } from "../lib/experiments/columns.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
 import {
   appendRun,
@@ -30,7 +29,6 @@ import {
   tryLock,
   withLock,
 } from "../lib/util/lock.ts";
-import { toyDataset } from "./toy_data.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -255,31 +253,13 @@ Deno.test("temp files: those of dead writers are removed, a live writer's are ke
   }
 });
 
-/** The tiny synthetic grid of tests/experiments_test.ts: 2 epochs, width 2, 96 images. */
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 2, batchSize: 32, lr: 0.05 },
-  trainSize: 96,
-  testSize: 32,
-  seeds: [0],
-  evals: [pgd10("linf", 8 / 255)],
-  notes: "test only",
-};
-
 /** A script that runs the tiny grid into `csv` and prints its counts as JSON. */
 function workerScript(csv: string): string {
   const lib = (p: string) => toFileUrl(`${root}${p}`).href;
   return `
-import { getPreset } from "${lib("lib/experiments/presets.ts")}";
-import { pgd10 } from "${lib("lib/experiments/columns.ts")}";
 import { runGrid } from "${lib("lib/experiments/runner.ts")}";
-import { toyDataset } from "${lib("tests/toy_data.ts")}";
-const base = getPreset("fashion-mnist");
-const preset = { ...base, name: "test-tiny", seeds: [0], evals: [pgd10("linf", 8 / 255)],
-  train: { ...base.train, width: 2, epochs: 2, batchSize: 32, lr: 0.05 }, trainSize: 96, testSize: 32 };
-const data = { train: { ...toyDataset(160, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(48, 8, 1, 3, 2), name: "toy/test" }, classNames: ["a", "b", "c"] };
+import { TINY as preset, toySplits } from "${lib("tests/tiny_grid.ts")}";
+const data = toySplits(preset);
 const lines = [];
 const g = await runGrid({ preset, data, rows: "ST,SAM-0.1", seeds: "0,1", resultsPath: ${
     JSON.stringify(csv)
@@ -288,11 +268,7 @@ console.log(JSON.stringify({ trained: g.trained, evaluated: g.evaluated, held: g
 `;
 }
 
-const toy = () => ({
-  train: { ...toyDataset(160, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(48, 8, 1, 3, 2), name: "toy/test" },
-  classNames: ["a", "b", "c"],
-});
+const toy = () => toySplits(TINY);
 Deno.test("two processes on one grid and one results file: every run trained and evaluated exactly once", async () => {
   const dir = tempDir("two");
   try {

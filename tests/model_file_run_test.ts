@@ -5,12 +5,13 @@
  * Version 1 files (the committed models) still load: their data checksum, their run key and,
  * where the caller knows it, their model spec are checked.
  */
+import { TINY_QUICK, toySplits } from "./tiny_grid.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { initBackend } from "../lib/backend/backend.ts";
 import { pgd10 } from "../lib/experiments/columns.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
-import { getPreset, type Preset } from "../lib/experiments/presets.ts";
+import { type Preset } from "../lib/experiments/presets.ts";
 import { readEvals } from "../lib/experiments/results.ts";
 import { runGrid } from "../lib/experiments/runner.ts";
 import { createModel, type ModelSpec } from "../lib/models/model.ts";
@@ -21,7 +22,6 @@ import {
   saveModelFile,
 } from "../lib/models/model_file.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { toyDataset } from "./toy_data.ts";
 
 await initBackend();
 
@@ -129,24 +129,11 @@ Deno.test("model file: another run's model copied over a run's file is refused b
   }
 });
 
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 1, batchSize: 32, lr: 0.05 },
-  trainSize: 64,
-  testSize: 16,
-  seeds: [0],
-  evals: [],
-  notes: "test only",
-};
+const TINY: Preset = { ...TINY_QUICK, evals: [] };
 
 Deno.test("runGrid: evaluating a run whose model file holds another run's model, or an edited header, is refused in one sentence; nothing is recorded (issue 31 #1)", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "sam-at-model-grid-" });
-  const data = {
-    train: { ...toyDataset(96, 8, 1, 3, 1), name: "toy/train" },
-    test: { ...toyDataset(24, 8, 1, 3, 2), name: "toy/test" },
-    classNames: ["a", "b", "c"],
-  };
+  const data = toySplits(TINY);
   const o = {
     preset: TINY,
     data,

@@ -3,11 +3,11 @@
  * beside the real file, and the real path keys the lock), and a results file this user does not
  * own or cannot write is refused before any work, with one sentence, never replaced.
  */
+import { TINY_QUICK as TINY, toySplits } from "./tiny_grid.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../lib/backend/backend.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
-import { getPreset, type Preset } from "../lib/experiments/presets.ts";
 import {
   appendRun,
   checkResultsTarget,
@@ -16,25 +16,9 @@ import {
   readResults,
 } from "../lib/experiments/results.ts";
 import { runGrid } from "../lib/experiments/runner.ts";
-import { pgd10 } from "../lib/experiments/columns.ts";
-import { toyDataset } from "./toy_data.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const TINY: Preset = {
-  ...getPreset("fashion-mnist"),
-  name: "test-tiny",
-  train: { ...getPreset("fashion-mnist").train, width: 2, epochs: 1, batchSize: 32, lr: 0.05 },
-  trainSize: 64,
-  testSize: 16,
-  seeds: [0],
-  evals: [pgd10("linf", 8 / 255)],
-  notes: "test only",
-};
-const toy = () => ({
-  train: { ...toyDataset(96, 8, 1, 3, 1), name: "toy/train" },
-  test: { ...toyDataset(24, 8, 1, 3, 2), name: "toy/test" },
-  classNames: ["a", "b", "c"],
-});
+const toy = () => toySplits(TINY);
 
 Deno.test("symlinked results CSV: runs, evaluations, models and checkpoints all go beside the real file (issue 31 #6)", async () => {
   await initBackend();
