@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { initBackend } from "../lib/backend/backend.ts";
 import { loadDataset } from "../lib/data/registry.ts";
+import { readResults } from "../lib/experiments/results.ts";
 import { subset } from "../lib/data/subset.ts";
 import { ST } from "../lib/training/method.ts";
 import { train } from "../lib/training/train.ts";
@@ -62,12 +63,14 @@ await runCli(async () => {
   const testSize = int("test-size");
   const out = args.out;
   const tag = `w${width}-n${trainSize}-e${epochs}`;
-  const done = new Set<number>();
+  // The epochs of this config already written (the project's strict CSV reader; [] if absent).
+  const done = new Set(
+    readResults(out)
+      .filter((r) => r.width === width && r.train_size === trainSize && r.epochs === epochs)
+      .map((r) => Number(r.epoch)),
+  );
   try {
-    for (const line of Deno.readTextFileSync(out).split("\n").slice(1)) {
-      const f = line.split(",");
-      if (f.length === COLUMNS.length && `w${f[2]}-n${f[3]}-e${f[5]}` === tag) done.add(+f[6]);
-    }
+    Deno.statSync(out);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     Deno.writeTextFileSync(out, COLUMNS.join(",") + "\n");

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { readSweep, summariseSweep, type SweepConfig } from "../analysis/cifar_sweep.ts";
 import type { RowSummary } from "../analysis/summary.ts";
 import { planGrid } from "../experiments/plan.ts";
+import { datasetSpec } from "../data/registry.ts";
 import { getPreset } from "../experiments/presets.ts";
 import { workersEstimate } from "../experiments/workers.ts";
 import type { Chart } from "./notebook.ts";
@@ -98,7 +99,7 @@ export function sweepFindings(configs: readonly SweepConfig[]): string[] {
   const p = getPreset("cifar10-jpeg", "cpu");
   out.push(
     `The preset \`cifar10-jpeg/cpu\` trains width ${p.train.width} on ${
-      p.trainSize === "all" ? "all 50000" : p.trainSize
+      p.trainSize === "all" ? `all ${datasetSpec(p.dataset).trainSize}` : p.trainSize
     } images for ${p.train.epochs} epochs: the epochs that fit the budget (ST/SAM block within 5 hours of 2 cores), not the sweep's longest schedule.`,
   );
   return out;
@@ -129,7 +130,7 @@ export function cleanAimMarkdown(
   }%`;
   if (acc >= CLEAN_AIM) return `${stated}, at or above the ${(100 * CLEAN_AIM).toFixed(0)}% aim.`;
   const p = getPreset("cifar10-jpeg", "cpu");
-  const size = p.trainSize === "all" ? 50000 : p.trainSize;
+  const size = p.trainSize === "all" ? datasetSpec(p.dataset).trainSize : p.trainSize;
   const reaching = configs
     .filter((c) =>
       c.width === p.train.width && c.trainSize === size && c.done === c.epochs &&
