@@ -45,6 +45,19 @@ export function vline(x: number, color: string, dash = "dash"): Record<string, u
   };
 }
 
+/** A horizontal line across the whole plot at y (a layout shape). */
+export function hline(y: number, color: string, dash = "dash", width = 1.5): Record<string, unknown> {
+  return {
+    type: "line",
+    xref: "paper",
+    x0: 0,
+    x1: 1,
+    y0: y,
+    y1: y,
+    line: { color, dash, width },
+  };
+}
+
 /** A legend inside the plot at its top left, on a translucent background so curves show through. */
 export const LEGEND_TOP_LEFT = {
   x: 0.01,

@@ -3,7 +3,7 @@
  * one line per (width, training-set size, epochs) config, its seconds per epoch in the legend.
  */
 import type { SweepConfig } from "../analysis/cifar_sweep.ts";
-import { chart, LEGEND_TOP_LEFT } from "./chart_parts.ts";
+import { chart, hline, LEGEND_TOP_LEFT } from "./chart_parts.ts";
 import type { Chart } from "./notebook.ts";
 
 const DASH_BY_WIDTH = ["solid", "dash", "dot", "dashdot"];
@@ -27,15 +27,7 @@ export function sweepChart(configs: readonly SweepConfig[], target = 0.85): Char
     "clean test accuracy (%)",
     {
       legend: LEGEND_TOP_LEFT,
-      shapes: [{
-        type: "line",
-        xref: "paper",
-        x0: 0,
-        x1: 1,
-        y0: 100 * target,
-        y1: 100 * target,
-        line: { color: "#888", dash: "dot", width: 1 },
-      }],
+      shapes: [hline(100 * target, "#888", "dot", 1)],
       yaxis: { range: [30, 95] },
     },
   );
