@@ -4,6 +4,7 @@
  * small CNN and PreActResNet-18, L-inf and L2), over several batches; an iteration whose graph
  * fails its check stays eager with eager's results; evaluate() says which engine ran.
  */
+import { noiseDataset } from "./toy_data.ts";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
@@ -181,19 +182,8 @@ Deno.test("attack graphs: an iteration whose graph fails its check stays eager, 
 
 Deno.test("evaluate: the graph engine gives the eager engine's flags and says which engine ran", async () => {
   const model = build("smallcnn");
-  const rng = Rng.fromSeed(2);
   const n = 20;
-  const data = {
-    name: "synthetic",
-    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
-    labels: Int32Array.from({ length: n }, () => rng.int(10)),
-    n,
-    height: 28,
-    width: 28,
-    channels: 1,
-    numClasses: 10,
-    normalization: { mean: [0.5], std: [0.25] },
-  };
+  const data = noiseDataset(n, 2);
   const evals: AttackSpec[] = [
     { attack: "pgd", norm: "linf", eps: 8 / 255 },
     { attack: "pgd", norm: "l2", eps: 0.5 },
@@ -229,19 +219,8 @@ Deno.test("evaluate: the graph engine gives the eager engine's flags and says wh
 
 Deno.test("evaluate: attackGraphs kept across calls: the second call runs every iteration as a graph, same flags", async () => {
   const model = build("smallcnn");
-  const rng = Rng.fromSeed(3);
   const n = 8;
-  const data = {
-    name: "synthetic",
-    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
-    labels: Int32Array.from({ length: n }, () => rng.int(10)),
-    n,
-    height: 28,
-    width: 28,
-    channels: 1,
-    numClasses: 10,
-    normalization: { mean: [0.5], std: [0.25] },
-  };
+  const data = noiseDataset(n, 3);
   const graphs = new AttackGraphs();
   try {
     const o = {

@@ -3,6 +3,7 @@
  * losses, gradients and the Hessian-vector products built from them are the eager engine's bit for
  * bit (small CNN and PreActResNet-18, train and eval mode), and the graphs were used.
  */
+import { noiseDataset } from "./toy_data.ts";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
@@ -85,18 +86,8 @@ Deno.test("measures on the graph engine: the loss along the PGD direction is eag
     mean: [0.5],
     std: [0.25],
   }, Rng.fromSeed(0));
-  const rng = Rng.fromSeed(6);
   const n = 24;
-  const data = {
-    name: "synthetic",
-    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
-    labels: Int32Array.from({ length: n }, () => rng.int(10)),
-    n,
-    height: 28,
-    width: 28,
-    channels: 1,
-    numClasses: 10,
-  };
+  const data = noiseDataset(n, 6);
   const batches = batchesOf(data, n, 8);
   try {
     const eager = lossAlongDirection(model, batches, { engine: "eager" });

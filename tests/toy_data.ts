@@ -39,3 +39,23 @@ export function toyDataset(n: number, side = 8, channels = 1, numClasses = 3, se
     normalization: { mean: new Array(channels).fill(0), std: new Array(channels).fill(1) },
   };
 }
+
+/**
+ * n uniform-noise 28x28x1 images in [0, 1] with labels of 10 classes, drawn from `seed` (images
+ * first, then labels): inputs for engine tests that compare two paths, where what is learned
+ * does not matter. Normalised with mean 0.5, std 0.25.
+ */
+export function noiseDataset(n: number, seed: number): Dataset {
+  const rng = Rng.fromSeed(seed);
+  return {
+    name: "synthetic",
+    images: rng.fillUniform(new Float32Array(n * 28 * 28), 0, 1),
+    labels: Int32Array.from({ length: n }, () => rng.int(10)),
+    n,
+    height: 28,
+    width: 28,
+    channels: 1,
+    numClasses: 10,
+    normalization: { mean: [0.5], std: [0.25] },
+  };
+}
