@@ -54,7 +54,10 @@ Deno.test("sweep findings: compared at the end of each schedule; the 85% sentenc
   ]);
   assert.equal(quietSeconds(below[0]), 10); // 2 epochs x the fastest later epoch (5 s)
   const text = sweepFindings(below).join(" ");
-  assert.match(text, /No finished config reaches 85%; the best final accuracy is 84\.0% \(w16 n1000 e2\)/);
+  assert.match(
+    text,
+    /No finished config reaches 85%; the best final accuracy is 84\.0% \(w16 n1000 e2\)/,
+  );
   assert.match(text, /Still running or cut short: w32 n500 e3 \(1 of 3 epochs\)/);
   const above = write([line(16, 1000, 2, 1, 0.5, 9), line(16, 1000, 2, 2, 0.86, 5)]);
   assert.match(sweepFindings(above).join(" "), /The 85% aim is reached by w16 n1000 e2 \(86\.0%\)/);
@@ -65,11 +68,14 @@ Deno.test("sweep findings: compared at the end of each schedule; the 85% sentenc
 Deno.test("the 85% aim: ST at or above says so; below it, the sweep's schedule that reached it prices it", async () => {
   const { cleanAimMarkdown } = await import("../lib/report/notebook_cifar_sweep.ts");
   const { rowById } = await import("../lib/experiments/grid.ts");
-  const st = (mean: number) => [{
-    row: rowById("ST")!,
-    seeds: [0],
-    metrics: { clean: { mean, std: NaN, n: 1 } },
-  }] as unknown as Parameters<typeof cleanAimMarkdown>[1];
+  const { planGrid } = await import("../lib/experiments/plan.ts");
+  const plan = planGrid({ dataset: "cifar10-jpeg", preset: "cpu" });
+  const st = (mean: number) =>
+    [{
+      row: rowById("ST")!,
+      seeds: [0],
+      metrics: { clean: { mean, std: NaN, n: 1 } },
+    }] as unknown as Parameters<typeof cleanAimMarkdown>[1];
   const dir = Deno.makeTempDirSync();
   const path = join(dir, "s.csv");
   Deno.writeTextFileSync(
@@ -78,11 +84,11 @@ Deno.test("the 85% aim: ST at or above says so; below it, the sweep's schedule t
   );
   // Only epoch 1 and 20 are written: the config counts as done when its last epoch is there.
   const configs = summariseSweep(readSweep(path)).map((c) => ({ ...c, done: c.epochs }));
-  assert.match(cleanAimMarkdown(configs, st(0.86)), /86\.0%, at or above the 85% aim/);
-  const below = cleanAimMarkdown(configs, st(0.847));
+  assert.match(cleanAimMarkdown(configs, st(0.86), plan), /86\.0%, at or above the 85% aim/);
+  const below = cleanAimMarkdown(configs, st(0.847), plan);
   assert.match(below, /84\.7%, below the 85% aim\. In the sweep, w16 n50000 e20 reached 85\.2%/);
   assert.match(below, /20 epochs instead of 15, 1\.33x the training/);
-  assert.match(cleanAimMarkdown([], st(0.847)), /no finished sweep schedule of width 16/);
-  assert.match(cleanAimMarkdown(configs, []), /No ST run of the grid has finished yet/);
+  assert.match(cleanAimMarkdown([], st(0.847), plan), /no finished sweep schedule of width 16/);
+  assert.match(cleanAimMarkdown(configs, [], plan), /No ST run of the grid has finished yet/);
   Deno.removeSync(dir, { recursive: true });
 });

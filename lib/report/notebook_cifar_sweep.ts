@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { readSweep, summariseSweep, type SweepConfig } from "../analysis/cifar_sweep.ts";
 import type { RowSummary } from "../analysis/summary.ts";
-import { planGrid } from "../experiments/plan.ts";
+import type { GridPlan } from "../experiments/plan.ts";
 import { datasetSpec } from "../data/registry.ts";
 import { getPreset } from "../experiments/presets.ts";
 import { workersEstimate } from "../experiments/workers.ts";
@@ -113,24 +113,28 @@ export function sweepSectionChart(configs: readonly SweepConfig[]): Chart | unde
  * ST's clean accuracy in the grid against the 85% aim; when it falls short, what the aim would
  * cost: the epochs of the shortest sweep schedule of the preset's width and training-set size that
  * reached it, and the estimated time of the ST/SAM block's runs still to do, scaled by those
- * epochs (the planner's estimate, two workers). Computed from the grid's summaries and the sweep.
+ * epochs (the planner's estimate, two workers). Computed from the grid's plan and summaries (the
+ * notebook's own, read once) and the sweep.
  */
 export function cleanAimMarkdown(
   configs: readonly SweepConfig[],
   summaries: readonly RowSummary[],
+  plan: GridPlan,
 ): string {
+  const p = plan.preset;
+  const spec = datasetSpec(p.dataset);
   const st = summaries.find((s) => s.row.id === "ST");
   if (!st || !Number.isFinite(st.metrics.clean?.mean)) {
     return "No ST run of the grid has finished yet, so its clean accuracy is not known.";
   }
   const acc = st.metrics.clean.mean;
   const seeds = `${st.seeds.length} seed${st.seeds.length === 1 ? "" : "s"}`;
-  const stated = `ST's clean accuracy in the grid (${seeds}, all 10000 test images): ${
+  const tested = p.testSize === "all" ? `all ${spec.testSize}` : `${p.testSize}`;
+  const stated = `ST's clean accuracy in the grid (${seeds}, ${tested} test images): ${
     (100 * acc).toFixed(1)
   }%`;
   if (acc >= CLEAN_AIM) return `${stated}, at or above the ${(100 * CLEAN_AIM).toFixed(0)}% aim.`;
-  const p = getPreset("cifar10-jpeg", "cpu");
-  const size = p.trainSize === "all" ? datasetSpec(p.dataset).trainSize : p.trainSize;
+  const size = p.trainSize === "all" ? spec.trainSize : p.trainSize;
   const reaching = configs
     .filter((c) =>
       c.width === p.train.width && c.trainSize === size && c.done === c.epochs &&
@@ -142,8 +146,7 @@ export function cleanAimMarkdown(
       (100 * CLEAN_AIM).toFixed(0)
     }% aim; no finished sweep schedule of width ${p.train.width} on ${size} images reaches it, so its cost is not measured.`;
   }
-  const block = planGrid({ dataset: "cifar10-jpeg", preset: "cpu" }).runs
-    .filter((r) => r.row.id === "ST" || r.row.id.startsWith("SAM-"));
+  const block = plan.runs.filter((r) => r.row.id === "ST" || r.row.id.startsWith("SAM-"));
   const hours =
     workersEstimate(block.reduce((t, r) => t + r.estimatedSeconds, 0), block.length, 2) /
     3600;

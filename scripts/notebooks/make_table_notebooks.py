@@ -354,7 +354,7 @@ results/cifar10-jpeg-sweep.csv). The sentences below are computed from that file
 import * as sweep from "../lib/report/notebook_cifar_sweep.ts";
 const configs = sweep.sweepConfigs();
 await showMarkdown(sweep.sweepFindings(configs).map((s) => `- ${s}`).join("\n"));
-await showMarkdown(`**The 85% aim:** ${sweep.cleanAimMarkdown(configs, p.summaries)}`);
+await showMarkdown(`**The 85% aim:** ${sweep.cleanAimMarkdown(configs, p.summaries, loaded.plan)}`);
 if (configs.length) await showTable(sweep.sweepTable(configs));
 const sweepPlot = sweep.sweepSectionChart(configs);
 if (sweepPlot) await showChart(sweepPlot);
