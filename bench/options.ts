@@ -26,6 +26,7 @@ export const BENCH_OPTIONS = {
   rounds: { type: "string" },
   threads: { type: "string", default: "2" },
   "ours-engine": { type: "string", default: "graph" },
+  repeats: { type: "string", default: "1" },
 } as const;
 
 export const BENCH_HELP =
@@ -58,6 +59,9 @@ Usage: bin/deno task bench [options]
                         our ST, SAM and AT steps and the attack iterations replayed as libtensorflow
                         graphs after three eager calls, checked against eager (lib/training/
                         graph_step.ts, lib/backend/graph_replay.ts; tensorflow backend only)
+  --repeats N           run the whole bench N times (rows in OUT.r1.csv ... OUT.rN.csv) and write
+                        the median of the N ratios per case, with issue 28's targets, to OUT
+                        (bench/repeats.ts; the machine's run-to-run noise is 10-20%)
   --out FILE            where the rows go (default results/bench.csv)
   --python PATH         the Python that runs bench/peer_torch.py (default .venv/bin/python)
   -h, --help            this text
@@ -154,6 +158,10 @@ function checkValues(values: ReturnType<typeof parse>): void {
   }
   if (!["eager", "graph"].includes(values["ours-engine"])) {
     fail(`--ours-engine: "${values["ours-engine"]}" is not eager or graph. See --help.`);
+  }
+  const repeats = Number(values.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    fail(`--repeats: "${values.repeats}" is not a positive integer.`);
   }
   if (!["fp32", "bf16"].includes(values["ours-precision"])) {
     fail(`--ours-precision: "${values["ours-precision"]}" is not fp32 or bf16. See --help.`);

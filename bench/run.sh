@@ -33,4 +33,7 @@ fi
 # The peer's OpenMP threads sleep when idle instead of spinning (else its step time swings 40-300 ms
 # on 2 cores, docs/environment.md#speed-measured); bench.ts passes it to the peer too.
 export OMP_WAIT_POLICY=PASSIVE
+for arg in "$@"; do
+  case "$arg" in --repeats|--repeats=*) exec bin/deno run --allow-all bench/repeats.ts "$@" ;; esac
+done
 exec bin/deno run --allow-all bench/bench.ts "$@"
