@@ -20,13 +20,13 @@ import { ALL_ROWS, EXTRA_ROWS, RHO_NOTE } from "../lib/experiments/grid.ts";
 import {
   describePlan,
   formatEstimate,
-  planGrid,
   presetsWithRow,
+  readPlan,
   runComplete,
   shownPath,
 } from "../lib/experiments/plan.ts";
-import { resolveWorkers, type Workers, workersEstimate } from "../lib/experiments/workers.ts";
-import { backendFromEnv } from "../lib/backend/backend.ts";
+import { workersEstimate } from "../lib/experiments/workers.ts";
+import type { Workers } from "../lib/jobs/workers.ts";
 import { DEFAULT_PRESET, getPreset, PRESETS } from "../lib/experiments/presets.ts";
 import { checkGridOptions, runGrid } from "../lib/experiments/runner.ts";
 import type { StepEngine } from "../lib/training/train.ts";
@@ -141,8 +141,9 @@ await runCli(async () => {
     keepCheckpoints: args["keep-checkpoints"],
     workers: args.workers as Workers,
   };
-  // Every option (SAM_AT_BACKEND and the results path included) fails here, before any work.
-  checkGridOptions(options);
+  // Every option (SAM_AT_BACKEND and the results path included) fails here, before any work:
+  // the one check of the grid's options; runGrid takes the checked grid as it is.
+  const grid = checkGridOptions(options);
   const slurm = slurmOptionsFrom(args, args.backend);
   if (args.slurm) {
     const job = prepareSlurm(options, slurm);
@@ -157,7 +158,7 @@ await runCli(async () => {
   } else if (args.shard) {
     await runShard(options);
   } else if (args["dry-run"]) {
-    const plan = planGrid(options);
+    const plan = readPlan(grid.spec);
     if (plan.datasetSource) {
       console.log(
         `Dataset ${datasetSpec(plan.preset.dataset).title}: found at ${
@@ -166,7 +167,7 @@ await runCli(async () => {
       );
     }
     console.log(describePlan(plan));
-    const n = resolveWorkers(options.workers, args.backend ?? backendFromEnv());
+    const n = grid.workers;
     const left = plan.runs.filter((r) => !runComplete(r));
     if (n > 1 && left.length > 0) {
       const total = left.reduce((s, r) => s + r.estimatedSeconds, 0);
@@ -181,6 +182,6 @@ await runCli(async () => {
     }
     console.log(`\nPreset notes: ${preset.notes}`);
   } else {
-    await runGrid(options);
+    await runGrid(grid);
   }
 });

@@ -1,11 +1,14 @@
 /**
- * One of computeMeasureCache's local worker processes (lib/experiments/workers.ts), started with
- * TensorFlow limited to one thread: it computes the mechanism measures of the runs named in its
- * JSON argument (runKeys) into the results file's cache. Not meant to be started by hand.
+ * One of computeMeasureCache's local worker processes (lib/jobs/workers.ts), started with
+ * TensorFlow limited to one thread: it plans the measures of the results file in its JSON
+ * argument and computes those of the runs no other process holds into the file's cache. Not
+ * meant to be started by hand.
  */
 import { type CacheOptions, computeMeasureCache } from "../lib/analysis/measure_run.ts";
+import type { SharedSpec } from "../lib/jobs/workers.ts";
 import { runCli } from "./cli.ts";
 
 await runCli(async () => {
-  await computeMeasureCache(JSON.parse(Deno.args[0] ?? "{}") as CacheOptions);
+  const { share, ...spec } = JSON.parse(Deno.args[0] ?? "{}") as SharedSpec<CacheOptions>;
+  await computeMeasureCache({ ...spec, workers: 1, workerShare: share });
 });

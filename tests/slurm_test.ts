@@ -10,6 +10,7 @@ import { initBackend } from "../lib/backend/backend.ts";
 import type { DatasetSplits } from "../lib/data/data.ts";
 import { pgd10 } from "../lib/experiments/columns.ts";
 import { ExperimentError } from "../lib/experiments/grid.ts";
+import { JobError } from "../lib/jobs/job_error.ts";
 import { planGrid } from "../lib/experiments/plan.ts";
 import { getPreset, type Preset } from "../lib/experiments/presets.ts";
 import { evalsPathFor, readEvals, readResults } from "../lib/experiments/results.ts";
@@ -228,13 +229,13 @@ Deno.test("--slurm: the job array has one task per run with work left and the op
     ) {
       assert.throws(
         () => slurmOptionsFrom(a),
-        (e) => e instanceof ExperimentError && msg.test(e.message),
+        (e) => e instanceof JobError && msg.test(e.message),
       );
     }
     await assert.rejects(
       submitSlurm(job, { sbatch: join(dir, "no-sbatch-here") }, () => {}),
       (e) =>
-        e instanceof ExperimentError &&
+        e instanceof JobError &&
         /is not on PATH: run --slurm on a Slurm login node/.test(e.message),
     );
   } finally {

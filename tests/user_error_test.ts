@@ -6,6 +6,7 @@ import { DatasetError } from "../lib/data/dataset.ts";
 import { TarError } from "../lib/data/tar.ts";
 import { ExperimentError } from "../lib/experiments/grid.ts";
 import { ResultsFileError } from "../lib/experiments/results.ts";
+import { JobError } from "../lib/jobs/job_error.ts";
 import { ModelFileError } from "../lib/models/model_file.ts";
 import { CheckpointError, restoreCheckpoint } from "../lib/training/checkpoint.ts";
 import { TrainingDivergedError } from "../lib/training/train.ts";
@@ -20,6 +21,7 @@ const CLASSES = [
   DatasetError,
   ExperimentError,
   FileWriteError,
+  JobError,
   LockError,
   ModelFileError,
   OptionError,

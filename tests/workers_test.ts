@@ -10,7 +10,7 @@ import { getPreset, type Preset } from "../lib/experiments/presets.ts";
 import { pgd10 } from "../lib/experiments/columns.ts";
 import { readEvals, readResults } from "../lib/experiments/results.ts";
 import { runGrid } from "../lib/experiments/runner.ts";
-import { balancedShares, resolveWorkers, WORKER_ENV } from "../lib/experiments/workers.ts";
+import { resolveWorkers, WORKER_ENV } from "../lib/jobs/workers.ts";
 import { computeMeasureCache } from "../lib/analysis/measure_run.ts";
 import { readCache } from "../lib/analysis/measure_cache.ts";
 import { isUserError } from "../scripts/cli.ts";
@@ -174,12 +174,6 @@ Deno.test(
     assert.equal(readResults(csv).length, 1); // the earlier run, untouched
   }),
 );
-
-Deno.test("workers: balanced shares put the longest items first on the least loaded share", () => {
-  const shares = balancedShares([5, 1, 4, 3, 3, 2], 2, (x) => x);
-  assert.deepEqual(shares, [[5, 3, 1], [4, 3, 2]]);
-  assert.deepEqual(balancedShares([7], 3, (x) => x), [[7]]);
-});
 
 Deno.test(
   "workers: mechanism measures computed by two workers, each run once, the same values as again",

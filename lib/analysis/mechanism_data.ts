@@ -15,7 +15,7 @@ import {
   settingsKey,
 } from "./measure_run.ts";
 import type { ProgressStyle } from "../util/progress.ts";
-import type { Workers } from "../experiments/workers.ts";
+import type { Workers } from "../jobs/workers.ts";
 import { REPO_ROOT } from "../util/repo_root.ts";
 
 /** The results files looked at by default (those without a saved model are skipped). */

@@ -46,6 +46,15 @@ export function existsSync(path: string): boolean {
   }
 }
 
+/** Whether the path is a file (not a folder); an unreadable one counts as absent. */
+export function isFileSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 export async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;

@@ -3,8 +3,12 @@
  * everything that changes the trained model (run_key), and per run the evaluations still missing
  * from the evaluations file. Planning reads files; it never trains. Time estimates come from the
  * preset's measured cost model.
+ *
+ * Two steps: resolveGrid is the edge, where the options are checked once (preset, rows, seeds,
+ * each run's training config); readPlan reads what the files say of a checked grid, as often as
+ * the runner needs (once per run it takes), without checking anything again.
  */
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { AttackPasses } from "../attacks/attack.ts";
 import { evalPasses, type ResolvedEval, resolveEval } from "../attacks/protocols.ts";
 import { attackPasses, resolveAttack } from "../attacks/registry.ts";
@@ -30,7 +34,7 @@ import {
   validatePreset,
 } from "./presets.ts";
 import { readEvals, readResults, type ResultRow } from "./results.ts";
-import { REPO_ROOT as CHECKOUT_ROOT } from "../util/repo_root.ts";
+import { REAL_REPO_ROOT as REPO_ROOT, shownPath } from "../util/shown_path.ts";
 
 export interface PlannedEval {
   eval: ResolvedEval;
@@ -38,15 +42,22 @@ export interface PlannedEval {
   n: number;
 }
 
-export interface PlannedRun {
+/** One (row, seed) of a grid as its settings make it: checked once, when the grid is resolved. */
+export interface RunSpec {
   row: GridRow;
   seed: number;
+  /** The run's training config, resolved (what train() runs and the run key hashes). */
+  config: TrainConfig;
   /** Everything that changes the trained model, hashed: a runs row with the same key is this run. */
   runKey: string;
   runId: string;
   checkpointDir: string;
   /** The trained model (safetensors). */
   modelPath: string;
+}
+
+/** A run of the plan: its settings, and what of it the files say is done. */
+export interface PlannedRun extends RunSpec {
   /** "done": trained (a runs row exists); "resume": a checkpoint exists; "new": nothing yet. */
   status: "done" | "resume" | "new";
   /** Evaluations of the preset not yet in the evaluations file for this run. */
@@ -54,7 +65,28 @@ export interface PlannedRun {
   estimatedSeconds: number;
 }
 
+/**
+ * A grid's settings, checked once at the edge (resolveGrid): which runs, their configs and keys,
+ * where their files go. Planning (readPlan) and the runner work from it without checking again.
+ */
+export interface GridSpec {
+  preset: Preset;
+  runs: RunSpec[];
+  /** The preset's evaluations, resolved, with the test points each runs on. */
+  evals: (PlannedEval & { seeds?: readonly number[] })[];
+  resultsPath: string;
+  runsDir: string;
+  modelsDir: string;
+  trainSize: number;
+  testSize: number;
+  data?: DatasetSplits;
+  /** The dataDir option as given (where the data is read from). */
+  dataDir?: string;
+}
+
 export interface GridPlan {
+  /** The checked settings the plan was read for (what a re-read of the files starts from). */
+  spec: GridSpec;
   preset: Preset;
   resultsPath: string;
   runsDir: string;
@@ -76,13 +108,7 @@ export interface GridPlan {
   dataDir?: string;
 }
 
-const REPO_ROOT = realPathOf(CHECKOUT_ROOT);
-
-/** A path as messages show it: relative to the repository when inside it (reports stay portable). */
-export function shownPath(path: string): string {
-  const rel = relative(REPO_ROOT, path);
-  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
-}
+export { shownPath };
 
 /** results/<dataset>-<preset>.csv in this repository. */
 export function defaultResultsPath(dataset: string, preset: string): string {
@@ -171,12 +197,12 @@ export function runConfig(p: Preset, row: GridRow, seed: number): TrainConfig {
 
 /** What identifies a trained model: dataset, training images, and the full training config. */
 export function runKey(p: Preset, row: GridRow, seed: number, trainSize: number): string {
-  return hashKey({
-    dataset: p.dataset,
-    train: runConfig(p, row, seed),
-    trainSize,
-    subsetSeed: p.subsetSeed,
-  });
+  return keyOfRun(p, runConfig(p, row, seed), trainSize);
+}
+
+/** runKey of a run whose config is resolved already. */
+function keyOfRun(p: Preset, train: TrainConfig, trainSize: number): string {
+  return hashKey({ dataset: p.dataset, train, trainSize, subsetSeed: p.subsetSeed });
 }
 
 export interface PlanOptions {
@@ -267,8 +293,11 @@ function refuseRowsOutside(spec: PlanOptions["rows"], preset: Preset): void {
   }
 }
 
-/** Which runs the options ask for, and what of each is done. Reads; never trains. */
-export function planGrid(o: PlanOptions = {}): GridPlan {
+/**
+ * The edge of planning: check the options (the preset, rows, seeds, precision) and resolve every
+ * run's config and key, once. Reads no results; throws one sentence on a bad option.
+ */
+export function resolveGrid(o: PlanOptions = {}): GridSpec {
   const preset = resolvePreset(o);
   const presetRows = preset.rows.map((id) => rowById(id)!);
   refuseRowsOutside(o.rows, preset);
@@ -282,18 +311,53 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
     : datasetSpec(preset.dataset);
   const nTrain = resolvedSize(preset.trainSize, full.trainSize);
   const nTest = resolvedSize(preset.testSize, full.testSize);
-  const presetEvals = preset.evals.map((e: PresetEval) => ({
-    eval: resolveEval(e),
-    n: Math.min(nTest, e.limit ?? nTest),
-    seeds: e.seeds,
-  }));
+  const runs: RunSpec[] = [];
+  // Seeds outer: a partly finished grid has every row of its first seeds.
+  const seedOrder = [...new Set(rows.flatMap((r) => seedsGiven ?? seedsOf(preset, r.id)))];
+  for (const seed of seedOrder) {
+    for (const row of rows) {
+      if (!(seedsGiven ?? seedsOf(preset, row.id)).includes(seed)) continue;
+      const config = runConfig(preset, row, seed);
+      const key = keyOfRun(preset, config, nTrain);
+      const name = `${row.id}-seed${seed}-${key}`;
+      runs.push({
+        row,
+        seed,
+        config,
+        runKey: key,
+        runId: `${preset.dataset}-${preset.name}-${name}`,
+        checkpointDir: join(runsDir, "checkpoints", name),
+        modelPath: join(modelsDir, `${name}.safetensors`),
+      });
+    }
+  }
+  return {
+    preset,
+    runs,
+    evals: preset.evals.map((e: PresetEval) => ({
+      eval: resolveEval(e),
+      n: Math.min(nTest, e.limit ?? nTest),
+      seeds: e.seeds,
+    })),
+    resultsPath,
+    runsDir,
+    modelsDir,
+    trainSize: nTrain,
+    testSize: nTest,
+    data: o.data,
+    dataDir: o.dataDir,
+  };
+}
 
+/** What of a checked grid the results files say is done. Reads files; checks nothing again. */
+export function readPlan(spec: GridSpec): GridPlan {
+  const { preset } = spec;
   const byKey = new Map<string, ResultRow>();
-  for (const r of readResults(resultsPath)) {
+  for (const r of readResults(spec.resultsPath)) {
     if (typeof r.run_key === "string" && finite(r, ["clean"])) byKey.set(r.run_key, r);
   }
   const evalsByRun = new Map<string, Map<string, ResultRow>>();
-  for (const r of readEvals(resultsPath)) {
+  for (const r of readEvals(spec.resultsPath)) {
     if (typeof r.run_key !== "string" || typeof r.eval_key !== "string") continue;
     if (!finite(r, ["accuracy", "n"])) continue;
     const m = evalsByRun.get(r.run_key) ?? new Map<string, ResultRow>();
@@ -303,56 +367,49 @@ export function planGrid(o: PlanOptions = {}): GridPlan {
 
   const existing = new Map<string, ResultRow>();
   const evals = new Map<string, Map<string, ResultRow>>();
-  const runs: PlannedRun[] = [];
-  // Seeds outer: a partly finished grid has every row of its first seeds.
-  const seedOrder = [...new Set(rows.flatMap((r) => seedsGiven ?? seedsOf(preset, r.id)))];
-  for (const seed of seedOrder) {
-    for (const row of rows) {
-      if (!(seedsGiven ?? seedsOf(preset, row.id)).includes(seed)) continue;
-      const key = runKey(preset, row, seed, nTrain);
-      const name = `${row.id}-seed${seed}-${key}`;
-      const checkpointDir = join(runsDir, "checkpoints", name);
-      const done = byKey.get(key);
-      if (done) existing.set(key, done);
-      const have = evalsByRun.get(key) ?? new Map();
-      const mine = new Map<string, ResultRow>();
-      const missingEvals = presetEvals.filter((e) => {
-        if (e.seeds && !e.seeds.includes(seed)) return false; // this evaluation skips the seed
-        const r = have.get(`${e.eval.key}@${e.n}`);
-        if (r) mine.set(e.eval.key, r);
-        return !r;
-      });
-      evals.set(key, mine);
-      const status = done ? "done" : exists(checkpointPath(checkpointDir)) ? "resume" : "new";
-      runs.push({
-        row,
-        seed,
-        runKey: key,
-        runId: `${preset.dataset}-${preset.name}-${name}`,
-        checkpointDir,
-        modelPath: join(modelsDir, `${name}.safetensors`),
-        status,
-        missingEvals,
-        estimatedSeconds: (done ? 0 : estimateTrainSeconds(preset, row, nTrain)) +
-          (missingEvals.length ? estimateEvalSeconds(preset, missingEvals, nTest) : 0),
-      });
-    }
-  }
-  const datasetAbsent = o.data ? null : datasetAbsence(preset.dataset, o.dataDir);
-  const datasetSource = o.data ? undefined : datasetSourceOf(preset.dataset, o.dataDir);
+  const runs = spec.runs.map((run): PlannedRun => {
+    const key = run.runKey;
+    const done = byKey.get(key);
+    if (done) existing.set(key, done);
+    const have = evalsByRun.get(key) ?? new Map();
+    const mine = new Map<string, ResultRow>();
+    const missingEvals = spec.evals.filter((e) => {
+      if (e.seeds && !e.seeds.includes(run.seed)) return false; // this evaluation skips the seed
+      const r = have.get(`${e.eval.key}@${e.n}`);
+      if (r) mine.set(e.eval.key, r);
+      return !r;
+    }).map(({ eval: ev, n }) => ({ eval: ev, n }));
+    evals.set(key, mine);
+    const status = done ? "done" : exists(checkpointPath(run.checkpointDir)) ? "resume" : "new";
+    return {
+      ...run,
+      status,
+      missingEvals,
+      estimatedSeconds: (done ? 0 : estimateTrainSeconds(preset, run.row, spec.trainSize)) +
+        (missingEvals.length ? estimateEvalSeconds(preset, missingEvals, spec.testSize) : 0),
+    };
+  });
+  const datasetAbsent = spec.data ? null : datasetAbsence(preset.dataset, spec.dataDir);
+  const datasetSource = spec.data ? undefined : datasetSourceOf(preset.dataset, spec.dataDir);
   return {
+    spec,
     preset,
-    resultsPath,
-    runsDir,
-    modelsDir,
+    resultsPath: spec.resultsPath,
+    runsDir: spec.runsDir,
+    modelsDir: spec.modelsDir,
     runs,
     existing,
     evals,
-    testSize: nTest,
+    testSize: spec.testSize,
     datasetAbsent,
     datasetSource,
-    dataDir: o.dataDir === undefined ? undefined : resolve(o.dataDir),
+    dataDir: spec.dataDir === undefined ? undefined : resolve(spec.dataDir),
   };
+}
+
+/** Which runs the options ask for, and what of each is done. Reads; never trains. */
+export function planGrid(o: PlanOptions = {}): GridPlan {
+  return readPlan(resolveGrid(o));
 }
 
 /** Whether a run has nothing left to do. */

@@ -1,17 +1,23 @@
 /**
- * Results shards: a run trained apart from the results file (one Slurm array task) writes its rows
- * to a results file of its own, <runs dir>/shards/<row>-seed<seed>-<run key>.csv (and .evals.csv
- * beside it), so no two processes ever append to one file. Merging copies every complete shard
- * row the results file lacks into it (runs by run key, evaluations by run key, evaluation key and
- * test-point count), so merging twice changes nothing. A damaged shard keeps its complete rows:
- * they are merged, the cut one is named, and nothing already merged is touched.
+ * The training runs' results shards (the engine's shards: lib/jobs/shards.ts): a run trained
+ * apart from the results file (one Slurm array task) writes its rows to a results file of its
+ * own, <runs dir>/shards/<row>-seed<seed>-<run key>.csv (and .evals.csv beside it). The merge
+ * takes runs by run key and evaluations by run key, evaluation key and test-point count.
  */
 import { join } from "node:path";
+import { existsSync as exists } from "../data/files.ts";
+import {
+  listShardFiles,
+  mergeShards as mergeTables,
+  type ShardProblem,
+  type ShardTable,
+} from "../jobs/shards.ts";
 import { ExperimentError } from "./grid.ts";
-import { planGrid, type PlannedRun, runsDirFor, shownPath } from "./plan.ts";
+import { type PlannedRun, readPlan, runsDirFor, shownPath } from "./plan.ts";
 import {
   appendEval,
   appendRun,
+  checkResultsTarget,
   EVAL_COLUMNS,
   evalsPathFor,
   isFinishedEval,
@@ -23,7 +29,9 @@ import {
   RUN_COLUMNS,
 } from "./results.ts";
 import { tryLock } from "../util/lock.ts";
-import { type GridOptions, type GridResult, runGrid } from "./runner.ts";
+import { checkGridOptions, type GridOptions, type GridResult, runGrid } from "./runner.ts";
+
+export type { ShardProblem };
 
 /** Where the shards of a results file live (git-ignored, beside its checkpoints). */
 export function shardsDirFor(resultsPath: string): string {
@@ -33,15 +41,6 @@ export function shardsDirFor(resultsPath: string): string {
 /** The shard of one planned run: named like its checkpoint, so settings never share a shard. */
 export function shardPathFor(resultsPath: string, run: PlannedRun): string {
   return join(shardsDirFor(resultsPath), `${run.row.id}-seed${run.seed}-${run.runKey}.csv`);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const runComplete = isFinishedRun;
@@ -56,7 +55,9 @@ const evalId = (r: ResultRow) => `${r.run_key}|${r.eval_key}@${r.n}`;
  * earlier that only lacks evaluations is then evaluated, not retrained).
  */
 export async function runShard(o: GridOptions): Promise<GridResult & { shardPath: string }> {
-  const plan = planGrid(o);
+  // Checked once; the shard is the same grid with another results file (its runs' files stay).
+  const grid = checkGridOptions({ ...o, workers: 1 });
+  const plan = readPlan(grid.spec);
   if (plan.runs.length !== 1) {
     throw new ExperimentError(
       `A results shard holds exactly one run, but --rows/--seeds give ${plan.runs.length}: pass one row id with --rows and one seed with --seeds.`,
@@ -64,6 +65,7 @@ export async function runShard(o: GridOptions): Promise<GridResult & { shardPath
   }
   const run = plan.runs[0];
   const shardPath = shardPathFor(plan.resultsPath, run);
+  checkResultsTarget(shardPath);
   releaseRequeuedLock(`${run.checkpointDir}.lock`, o.log ?? console.log);
   if (!exists(shardPath) && !exists(evalsPathFor(shardPath))) {
     for (const r of readResults(plan.resultsPath)) {
@@ -73,14 +75,8 @@ export async function runShard(o: GridOptions): Promise<GridResult & { shardPath
       if (r.run_key === run.runKey && evalComplete(r)) appendEval(shardPath, r);
     }
   }
-  const result = await runGrid({
-    ...o,
-    // One run in the task's own allocation: here, with TensorFlow's threads (--cpus-per-task).
-    workers: 1,
-    resultsPath: shardPath,
-    runsDir: plan.runsDir,
-    modelsDir: plan.modelsDir,
-  });
+  // One run in the task's own allocation: here, with TensorFlow's threads (--cpus-per-task).
+  const result = await runGrid({ ...grid, spec: { ...grid.spec, resultsPath: shardPath } });
   return { ...result, shardPath };
 }
 
@@ -102,11 +98,6 @@ function releaseRequeuedLock(lockPath: string, log: (line: string) => void): voi
     );
     Deno.removeSync(lockPath);
   }
-}
-
-export interface ShardProblem {
-  path: string;
-  message: string;
 }
 
 /**
@@ -142,16 +133,10 @@ export interface MergeResult {
 
 /** The runs files among the shards of a results file, in name order. */
 export function listShards(resultsPath: string): string[] {
-  const dir = shardsDirFor(resultsPath);
-  const names: string[] = [];
-  try {
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.isFile && e.name.endsWith(".csv") && !e.name.endsWith(".evals.csv")) names.push(e.name);
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  return names.sort().map((n) => join(dir, n));
+  return listShardFiles(
+    shardsDirFor(resultsPath),
+    (name) => name.endsWith(".csv") && !name.endsWith(".evals.csv"),
+  );
 }
 
 /** The row id and seed a shard file belongs to, read off its name. */
@@ -159,6 +144,27 @@ export function shardRun(path: string): { row: string; seed: number } | null {
   const m = /([^/]+)-seed(\d+)-k[0-9a-f]{8}(\.evals)?\.csv$/.exec(path);
   return m ? { row: m[1], seed: Number(m[2]) } : null;
 }
+
+/** A run's tables as the merge sees them: its runs row, then its evaluation rows. */
+const TABLES: ShardTable<ResultRow>[] = [
+  {
+    pathOf: (base) => base,
+    existing: (base) => readResults(base).filter(runComplete),
+    readShard: (path) => readShardFile(path, RUN_COLUMNS, runComplete),
+    id: (r) => String(r.run_key),
+    append: appendRun,
+  },
+  {
+    pathOf: evalsPathFor,
+    existing: (base) => readEvals(base).filter(evalComplete),
+    readShard: (path) => readShardFile(path, EVAL_COLUMNS, evalComplete),
+    id: evalId,
+    append: appendEval,
+    owner: (r) => String(r.run_key),
+    orphans: (count, key) =>
+      `has ${count} evaluation row(s) of run ${key}, whose run row is in neither the results file nor its runs shard; they were not merged`,
+  },
+];
 
 /**
  * Merge every shard of a results file into it: each complete row it lacks is appended once, the
@@ -168,45 +174,14 @@ export function shardRun(path: string): { row: string; seed: number } | null {
  * ever appended to.
  */
 export function mergeShards(resultsPath: string): MergeResult {
-  const haveRuns = new Set(readResults(resultsPath).filter(runComplete).map((r) => r.run_key));
-  const haveEvals = new Set(readEvals(resultsPath).filter(evalComplete).map(evalId));
-  const out: MergeResult = { shards: [], runsAdded: 0, evalsAdded: 0, duplicates: 0, problems: [] };
-  const shards = listShards(resultsPath);
-  out.shards.push(...shards);
-  for (const shard of shards) {
-    const { rows, problem } = readShardFile(shard, RUN_COLUMNS, runComplete);
-    if (problem) out.problems.push({ path: shard, message: problem });
-    for (const r of rows) {
-      if (haveRuns.has(r.run_key)) out.duplicates++;
-      else if (appendRun(resultsPath, r)) {
-        haveRuns.add(r.run_key);
-        out.runsAdded++;
-      }
-    }
-  }
-  for (const shard of shards) {
-    const path = evalsPathFor(shard);
-    const { rows, problem } = readShardFile(path, EVAL_COLUMNS, evalComplete);
-    if (problem) out.problems.push({ path, message: problem });
-    const orphans = new Map<string, number>();
-    for (const r of rows) {
-      if (!haveRuns.has(r.run_key)) {
-        orphans.set(String(r.run_key), (orphans.get(String(r.run_key)) ?? 0) + 1);
-      } else if (haveEvals.has(evalId(r))) out.duplicates++;
-      else if (appendEval(resultsPath, r)) {
-        haveEvals.add(evalId(r));
-        out.evalsAdded++;
-      }
-    }
-    for (const [key, count] of orphans) {
-      out.problems.push({
-        path,
-        message:
-          `has ${count} evaluation row(s) of run ${key}, whose run row is in neither the results file nor its runs shard; they were not merged`,
-      });
-    }
-  }
-  return out;
+  const m = mergeTables(resultsPath, listShards(resultsPath), TABLES);
+  return {
+    shards: m.shards,
+    runsAdded: m.added[0],
+    evalsAdded: m.added[1],
+    duplicates: m.duplicates,
+    problems: m.problems,
+  };
 }
 
 /** One sentence per damaged shard, naming the fix; `rerun` is the command that redoes a run. */

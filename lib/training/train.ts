@@ -107,10 +107,17 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "method"> = {
 // convPrecision last: it is the newest option, and the error message lists the established ones first.
 const CONFIG_KEYS = ["method", ...Object.keys(TRAIN_DEFAULTS), "convPrecision"];
 
+/**
+ * The configs resolveTrainConfig returned (frozen): train() takes one of them as it is, so a
+ * config checked once where it entered (the grid's plan) is not checked again inside.
+ */
+const resolvedConfigs = new WeakSet<TrainConfig>();
+
 /** Fill defaults and check every option. Throws an OptionError naming the first bad option. */
 export function resolveTrainConfig(
   partial: Partial<TrainConfig> & { method: Method },
 ): TrainConfig {
+  if (resolvedConfigs.has(partial as TrainConfig)) return partial as TrainConfig;
   if (partial === null || typeof partial !== "object") fail("config", partial, "an object");
   checkKnownKeys("training", partial, CONFIG_KEYS);
   const method = resolveMethod(partial.method);
@@ -127,7 +134,7 @@ export function resolveTrainConfig(
   checkChoice("runningStats", c.runningStats, RUNNING_STATS);
   checkNumber("seed", c.seed, { integer: true, min: 0, max: 4294967295 });
   const precision = checkChoice("convPrecision", c.convPrecision ?? "fp32", CONV_PRECISIONS);
-  return {
+  const resolved: TrainConfig = Object.freeze({
     method,
     arch: c.arch,
     width: c.width,
@@ -140,7 +147,9 @@ export function resolveTrainConfig(
     runningStats: c.runningStats,
     seed: c.seed,
     ...(precision === "bf16" ? { convPrecision: precision } : {}),
-  };
+  });
+  resolvedConfigs.add(resolved);
+  return resolved;
 }
 
 /** Learning rate of `epoch` (0-based): base before 75% of the epochs, x0.1 before 90%, then x0.01. */
