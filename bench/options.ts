@@ -25,7 +25,7 @@ export const BENCH_OPTIONS = {
   methods: { type: "string", default: "ST,SAM,AT,EVAL" },
   rounds: { type: "string" },
   threads: { type: "string", default: "2" },
-  "ours-engine": { type: "string", default: "eager" },
+  "ours-engine": { type: "string", default: "graph" },
 } as const;
 
 export const BENCH_HELP =
@@ -54,9 +54,10 @@ Usage: bin/deno task bench [options]
                         peak memory of each process), default ${DEFAULT_SCALING_BATCHES}; none to skip
   --ours-precision P    fp32 (default) or bf16: our convolutions in bfloat16 (lib/backend/bf16_convs.ts,
                         tensorflow backend only; not bit-identical to fp32)
-  --ours-engine E       eager (default) or graph: our ST, SAM and AT steps replayed as one
-                        libtensorflow graph after three eager calls (lib/training/graph_step.ts,
-                        tensorflow backend; AT's random starts are fed to it from the step's Rng)
+  --ours-engine E       graph (default: how training and evaluation run on tensorflow) or eager:
+                        our ST, SAM and AT steps and the attack iterations replayed as libtensorflow
+                        graphs after three eager calls, checked against eager (lib/training/
+                        graph_step.ts, lib/backend/graph_replay.ts; tensorflow backend only)
   --out FILE            where the rows go (default results/bench.csv)
   --python PATH         the Python that runs bench/peer_torch.py (default .venv/bin/python)
   -h, --help            this text
