@@ -3,8 +3,16 @@
  * or PGD-10 AT steps on the tensorflow (tfjs-node) backend, the step timed as bench/bench.ts times
  * it (lib/training/train.ts makeTrainStep), each native call timed and attributed.
  *
- *   bin/deno run -A bench/profile_prn18.ts [--width 16] [--method ST|SAM|AT|all] [--steps 3]
+ *   bin/deno run -A bench/profile_prn18.ts [--width 16] [--method ST|SAM|AT|EVAL|all] [--steps 3]
  *       [--warmup 1] [--batch 128] [--arch prn18|smallcnn] [--conv-precision fp32|bf16]
+ *       [--engine eager|graph]
+ *
+ * EVAL is bench/bench.ts's evaluation case (lib/training/evaluate.ts: clean forward, PGD-10 L-inf
+ * 8/255 in eval mode, adversarial forward; the two forwards are charged to "attack bookkeeping").
+ * --engine (EVAL only; the training steps are profiled eager) picks the attack iterations' engine:
+ * eager (default) attributes every op; with graph a replayed iteration is one native call
+ * ("RunSession", the same kernels), so only the step, the host time and the eager forwards are
+ * broken down. bench/profile_torch.py is the PyTorch side.
  *
  * How: every call into tfjs-node's native binding (executeOp, createTensor, tensorDataSync,
  * deleteTensor) is wrapped with performance.now(); each is charged to an op kind (convolutions,
@@ -30,11 +38,16 @@ import { at, type Method, sam, ST } from "../lib/training/method.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { datasetSpec } from "../lib/data/registry.ts";
 import { fail, parseCli } from "../scripts/cli.ts";
+import { evaluate } from "../lib/training/evaluate.ts";
+import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
+import { type Engine, ENGINES } from "../lib/backend/speed_settings.ts";
 
-const HELP = `Profile training steps by op kind and phase (tensorflow backend).
+const HELP =
+  `Profile training steps and the PGD-10 evaluation by op kind and phase (tensorflow backend).
 
-usage: bin/deno run -A bench/profile_prn18.ts [--width 16] [--method ST|SAM|AT|all] [--steps 3]
-         [--warmup 1] [--batch 128] [--arch prn18|smallcnn] [--conv-precision fp32|bf16]`;
+usage: bin/deno run -A bench/profile_prn18.ts [--width 16] [--method ST|SAM|AT|EVAL|all] [--steps 3]
+         [--warmup 1] [--batch 128] [--arch prn18|smallcnn] [--conv-precision fp32|bf16]
+         [--engine eager|graph]`;
 
 const args = parseCli({
   width: { type: "string", default: "16" },
@@ -44,6 +57,7 @@ const args = parseCli({
   batch: { type: "string", default: "128" },
   arch: { type: "string", default: "prn18" },
   "conv-precision": { type: "string", default: "fp32" },
+  engine: { type: "string", default: "eager" },
 }, HELP);
 
 const int = (name: string, v: string, min: number) => {
@@ -57,9 +71,15 @@ const WARMUP = int("warmup", args.warmup, 0);
 const BATCH = int("batch", args.batch, 1);
 const ARCH = args.arch as Arch;
 if (!["prn18", "smallcnn"].includes(ARCH)) fail(`--arch: "${args.arch}" is not prn18 or smallcnn.`);
-const METHODS = args.method === "all" ? ["ST", "SAM", "AT"] : [args.method];
+const METHODS = args.method === "all" ? ["ST", "SAM", "AT", "EVAL"] : [args.method];
 for (const m of METHODS) {
-  if (!["ST", "SAM", "AT"].includes(m)) fail(`--method: "${m}" is not ST, SAM, AT or all.`);
+  if (!["ST", "SAM", "AT", "EVAL"].includes(m)) {
+    fail(`--method: "${m}" is not ST, SAM, AT, EVAL or all.`);
+  }
+}
+const ENGINE = args.engine as Engine;
+if (!(ENGINES as readonly string[]).includes(ENGINE)) {
+  fail(`--engine: "${ENGINE}" is not eager or graph.`);
 }
 const PRECISION = args["conv-precision"] as ConvPrecision;
 if (!["fp32", "bf16"].includes(PRECISION)) {
@@ -207,6 +227,7 @@ const timed: Record<string, unknown> = {};
 for (
   const [fn, label] of [
     ["executeOp", null],
+    ["runSavedModel", "RunSession"],
     ["createTensor", "(createTensor: upload)"],
     ["tensorDataSync", "(tensorDataSync: read-back)"],
     ["deleteTensor", "(deleteTensor)"],
@@ -319,14 +340,38 @@ console.log(
     `after ${WARMUP} warm-up; load average ${loadAvg()} (2 cores: above ~1 the numbers are inflated)`,
 );
 
+const evalData = {
+  name: "profile",
+  images: x.dataSync() as Float32Array,
+  labels: y.dataSync() as Int32Array,
+  n: BATCH,
+  height: size,
+  width: size,
+  channels: ch,
+  numClasses: 10,
+};
+const evalGraphs = ENGINE === "graph" ? new AttackGraphs() : undefined;
+
 for (const name of METHODS) {
-  const step = makeTrainStep(model, opt, SETTINGS[name], "loss-pass", Rng.fromSeed(1));
+  const step = name === "EVAL"
+    ? null
+    : makeTrainStep(model, opt, SETTINGS[name], "loss-pass", Rng.fromSeed(1));
   const run = async () => {
-    rec.startStep(name === "AT");
+    rec.startStep(name === "AT" || name === "EVAL");
     const t0 = performance.now();
-    const loss = await step(x, y, 0.01);
-    await loss.data();
-    loss.dispose();
+    if (step) {
+      const loss = await step(x, y, 0.01);
+      await loss.data();
+      loss.dispose();
+    } else {
+      await evaluate(model, evalData, {
+        evals: [{ attack: "pgd", norm: "linf", eps: 8 / 255, options: { steps: 10 } }],
+        batchSize: BATCH,
+        progress: "none",
+        engine: ENGINE,
+        attackGraphs: evalGraphs,
+      });
+    }
     rec.endStep();
     return performance.now() - t0;
   };
@@ -411,6 +456,7 @@ for (const name of METHODS) {
   }
 }
 console.log(`\nload average at end ${loadAvg()}`);
+evalGraphs?.dispose();
 tf.dispose([x, y]);
 model.dispose();
 opt.dispose();
