@@ -60,6 +60,7 @@ import { bestOf, type VariantResult } from "./peer_pick.ts";
 import { type ConvPrecision, setConvPrecision } from "../lib/backend/bf16_convs.ts";
 import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
 import type { AttackSpec } from "../lib/attacks/attack.ts";
+import { median } from "../lib/util/median.ts";
 
 const args = parseBenchArgs();
 const QUICK = args.quick;
@@ -147,12 +148,6 @@ function cpuMs(): number {
     return NaN;
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The peer: bench/peer_torch.py --serve as a child process, JSON lines over a pipe

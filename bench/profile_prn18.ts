@@ -41,6 +41,7 @@ import { fail, parseCli } from "../scripts/cli.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
 import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
 import { type Engine, ENGINES } from "../lib/backend/speed_settings.ts";
+import { median } from "../lib/util/median.ts";
 
 const HELP =
   `Profile training steps and the PGD-10 evaluation by op kind and phase (tensorflow backend).
@@ -320,10 +321,6 @@ const SETTINGS: Record<string, Method> = {
   AT: at("linf", 8 / 255, 2 / 255, 10),
 };
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (v: number, n: number, d = 1) => v.toFixed(d).padStart(n);
 

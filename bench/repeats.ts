@@ -10,16 +10,11 @@
  */
 import { parseCsv } from "../lib/experiments/results.ts";
 import { writeFileAtomic } from "../lib/util/atomic_write.ts";
+import { median } from "../lib/util/median.ts";
+import { parseBenchArgs } from "./options.ts";
 
 /** Targets of issue 28 (torch / ours; RSS ours / torch): training cases, PGD-10 evaluation, memory. */
 export const TARGETS = { train: 1.15, eval: 1.0, rssMax: 1.25, rssModel: "prn18-w16" } as const;
-
-const median = (xs: number[]) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export interface CaseSummary {
   backend: string;
@@ -143,25 +138,28 @@ export function summaryCsv(cases: CaseSummary[]): string {
   return [header.join(","), ...rows].join("\n") + "\n";
 }
 
+/** args without the given valued options, in either form (`--out F` or `--out=F`). */
+function withoutOptions(args: readonly string[], flags: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (flags.includes(args[i])) i++; // skip its value too
+    else if (!flags.some((f) => args[i].startsWith(`${f}=`))) kept.push(args[i]);
+  }
+  return kept;
+}
+
 async function main(): Promise<void> {
-  const args = [...Deno.args];
-  // bench/options.ts has validated the options already (bench/run.sh runs it first).
-  const take = (flag: string): string | undefined => {
-    const i = args.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
-    if (i < 0) return undefined;
-    const joined = args[i].startsWith(`${flag}=`);
-    const v = joined ? args[i].slice(flag.length + 1) : args[i + 1];
-    args.splice(i, joined ? 1 : 2);
-    return v;
-  };
-  if (args[0] === "--summarize") {
-    const paths = args.slice(1);
+  if (Deno.args[0] === "--summarize") {
+    const paths = Deno.args.slice(1);
     const files = paths.map((path) => ({ path, text: Deno.readTextFileSync(path) }));
     console.log(summaryText(summarize(files)));
     return;
   }
-  const repeats = Number(take("--repeats") ?? "1");
-  const out = take("--out") ?? "results/bench.csv";
+  // The options as bench.ts reads them, defaults included; every other option goes to each run.
+  const values = parseBenchArgs();
+  const repeats = Number(values.repeats);
+  const out = values.out;
+  const args = withoutOptions(Deno.args, ["--repeats", "--out"]);
   const stem = out.replace(/\.csv$/, "");
   const paths: string[] = [];
   for (let k = 1; k <= repeats; k++) {

@@ -6,6 +6,7 @@
 import { MEASURES, type RunMeasures } from "./mechanism_data.ts";
 import type { CorrelationRow } from "./mechanism_correlations.ts";
 import type { EquivalenceRow } from "./mechanism_section3.ts";
+import { median } from "../util/median.ts";
 
 /** The robust accuracy the findings read: PGD-10 L-inf 8/255 (every run has it). */
 export const ROBUST_KEY = "pgd10_linf_8_255";
@@ -19,13 +20,6 @@ const seedsOf = (records: readonly RunMeasures[]) =>
 
 function bySeed(records: readonly RunMeasures[], id: string, seed: number, file: string) {
   return records.find((r) => r.row.id === id && r.seed === seed && r.results === file);
-}
-
-export function median(a: readonly number[]): number {
-  const s = a.filter(Number.isFinite).sort((x, y) => x - y);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export interface Range {
