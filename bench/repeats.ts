@@ -51,7 +51,9 @@ export function summarize(files: { path: string; text: string }[]): CaseSummary[
       loadEnd: col("load_end"),
     };
     for (const r of rows) {
-      const batch = Number(r[c.batch]);
+      // An empty cell is a case not measured (e.g. --no-peer): NaN, never 0.
+      const cell = (i: number) => (r[i] === "" ? NaN : Number(r[i]));
+      const batch = cell(c.batch);
       const key = `${r[c.backend]}|${r[c.model]}|${r[c.method]}|${batch}`;
       const s = byCase.get(key) ?? {
         backend: r[c.backend],
@@ -65,8 +67,8 @@ export function summarize(files: { path: string; text: string }[]): CaseSummary[
         medianRss: NaN,
         loads: [],
       };
-      s.ratios.push(Number(r[c.ratio]));
-      s.rssRatios.push(Number(r[c.ours]) / Number(r[c.torch]));
+      s.ratios.push(cell(c.ratio));
+      s.rssRatios.push(cell(c.ours) / cell(c.torch));
       s.loads.push(`${r[c.loadStart]} -> ${r[c.loadEnd]}`);
       byCase.set(key, s);
     }

@@ -45,3 +45,10 @@ Deno.test("bench repeats: a file without the bench's columns is named in one sen
     /other\.csv: no "backend" column/,
   );
 });
+
+Deno.test("bench repeats: a case not measured (empty cells, e.g. --no-peer) is no ratio, not 0", () => {
+  const [c] = summarize([run(["tensorflow,smallcnn-w8,ST,128,,500,,0,0"])]);
+  assert.ok(Number.isNaN(c.medianRatio));
+  assert.ok(Number.isNaN(c.medianRss));
+  assert.match(summaryText([c]), /smallcnn-w8 +ST +128 +- +-x/);
+});
