@@ -4,7 +4,7 @@
  * (lib/experiments/plan.ts with the preset's CostModel). Use it after a quiet run to recalibrate
  * lib/experiments/presets.ts; a ratio far from 1 means the dry-run estimate is wrong.
  *
- *   bin/deno run -A scripts/cost_check.ts [--preset default|full] [--results FILE]
+ *   bin/deno run -A scripts/cost_check.ts [--dataset NAME] [--preset default|full|cpu] [--results FILE]
  */
 import { resolveEval } from "../lib/attacks/protocols.ts";
 import {
@@ -18,18 +18,22 @@ import { formatDuration } from "../lib/util/progress.ts";
 import { parseCli, runCli } from "./cli.ts";
 
 const args = parseCli(
-  { preset: { type: "string", default: "default" }, results: { type: "string" } },
-  "usage: bin/deno run -A scripts/cost_check.ts [--preset NAME] [--results FILE]",
+  {
+    dataset: { type: "string", default: "fashion-mnist" },
+    preset: { type: "string", default: "default" },
+    results: { type: "string" },
+  },
+  "usage: bin/deno run -A scripts/cost_check.ts [--dataset NAME] [--preset NAME] [--results FILE]",
 );
 
 await runCli(() =>
   Promise.resolve().then(() => {
     const plan = planGrid({
-      dataset: "fashion-mnist",
+      dataset: args.dataset,
       preset: args.preset,
       resultsPath: args.results,
     });
-    checkRunsFile(args.results ?? shownPath(plan.resultsPath), "results/fashion-mnist-default.csv");
+    checkRunsFile(args.results ?? shownPath(plan.resultsPath), `results/${args.dataset}-${args.preset}.csv`);
     const p = plan.preset;
     const groups = new Map<string, { measured: number; estimated: number; count: number }>();
     const add = (group: string, measured: number, estimated: number) => {
