@@ -61,6 +61,7 @@ import { type ConvPrecision, setConvPrecision } from "../lib/backend/bf16_convs.
 import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
 import type { AttackSpec } from "../lib/attacks/attack.ts";
 import { median } from "../lib/util/median.ts";
+import { loadAverages } from "../lib/util/load_average.ts";
 
 const args = parseBenchArgs();
 const QUICK = args.quick;
@@ -89,14 +90,6 @@ const t0Bench = performance.now();
 
 // ---------------------------------------------------------------------------------------------
 // Machine, load, memory
-
-function loadAvg(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "n/a";
-  }
-}
 
 function cpuModel(): string {
   try {
@@ -592,7 +585,7 @@ function csvCell(v: unknown): string {
 // Main
 
 const backends = args.backends.split(",").map((s) => s.trim()).filter(Boolean) as BackendName[];
-const loadStart = loadAvg();
+const loadStart = loadAverages();
 console.log(
   `bench ${QUICK ? "--quick" : "(full)"}${
     Number.isFinite(MAX_ROUNDS) ? ` --rounds ${MAX_ROUNDS} (a smoke check, not a measurement)` : ""
@@ -996,7 +989,7 @@ try {
 // ---------------------------------------------------------------------------------------------
 // Summary: ratio table, method cost ratios, CSV
 
-const loadEnd = loadAvg();
+const loadEnd = loadAverages();
 // Fractions of the machine peak, against the best matmul rate seen in the whole run.
 for (const r of rows) {
   const frac = (ms: number) => r.gflop / (ms / 1000) / machinePeakGflops;

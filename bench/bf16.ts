@@ -35,6 +35,7 @@ import { makeTrainStep, train } from "../lib/training/train.ts";
 import { at, type Method, sam, ST } from "../lib/training/method.ts";
 import { evaluate } from "../lib/training/evaluate.ts";
 import { loadFashionMnist, subset } from "../lib/data/data.ts";
+import { loadAverages } from "../lib/util/load_average.ts";
 
 await initBackend("tensorflow");
 if (!usingNativeOps()) throw new Error("bench/bf16.ts needs the tensorflow (tfjs-node) backend.");
@@ -42,14 +43,6 @@ if (!usingNativeOps()) throw new Error("bench/bf16.ts needs the tensorflow (tfjs
 // deno-lint-ignore no-explicit-any
 const nb = tf.backend() as any;
 const b = nb.binding;
-
-function loadAvg(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "n/a";
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
 
@@ -413,7 +406,7 @@ async function shortRun(
 }
 
 const [what = "probe", ...rest] = Deno.args;
-console.log(`load average ${loadAvg()} (2 cores: above ~1 the timings are disturbed)`);
+console.log(`load average ${loadAverages()} (2 cores: above ~1 the timings are disturbed)`);
 if (what === "probe") probe();
 else if (what === "convs") {
   convs(Number(rest[0] ?? 16), Number(rest[1] ?? 128), Number(rest[2] ?? 12));
@@ -437,5 +430,5 @@ else if (what === "convs") {
     Number(rest[6] ?? 1),
   );
 } else throw new Error(`unknown command ${what}: probe, convs, step or train`);
-console.log(`load average at end ${loadAvg()}`);
+console.log(`load average at end ${loadAverages()}`);
 Deno.exit(0);

@@ -29,18 +29,11 @@ import { Rng } from "../lib/util/rng.ts";
 import { createSgd } from "../lib/optim/sgd.ts";
 import { makeTrainStep } from "../lib/training/train.ts";
 import { at, type Method, sam, ST } from "../lib/training/method.ts";
+import { loadAverages } from "../lib/util/load_average.ts";
 
 await initBackend("tensorflow");
 if (!usingNativeOps()) throw new Error("bench/micro.ts needs the tensorflow (tfjs-node) backend.");
-console.log(`oneDNN kernels available: ${usingMklOps()}; load average ${loadAvg()}`);
-
-function loadAvg(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "n/a";
-  }
-}
+console.log(`oneDNN kernels available: ${usingMklOps()}; load average ${loadAverages()}`);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -313,5 +306,5 @@ else if (what === "step") {
 } else if (what === "sgd") sgd();
 else if (what === "stride2") stride2(Number(rest[0] ?? 16));
 else throw new Error(`unknown micro-benchmark ${what}: kernels, step, sgd or stride2`);
-console.log(`load average at end ${loadAvg()}`);
+console.log(`load average at end ${loadAverages()}`);
 Deno.exit(0);

@@ -42,6 +42,7 @@ import { evaluate } from "../lib/training/evaluate.ts";
 import { AttackGraphs } from "../lib/attacks/attack_graphs.ts";
 import { type Engine, ENGINES } from "../lib/backend/speed_settings.ts";
 import { median } from "../lib/util/median.ts";
+import { loadAverages } from "../lib/util/load_average.ts";
 
 const HELP =
   `Profile training steps and the PGD-10 evaluation by op kind and phase (tensorflow backend).
@@ -324,17 +325,9 @@ const SETTINGS: Record<string, Method> = {
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (v: number, n: number, d = 1) => v.toFixed(d).padStart(n);
 
-function loadAvg(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "n/a";
-  }
-}
-
 console.log(
   `${ARCH} width ${WIDTH}, batch ${BATCH}, convolutions ${PRECISION}; ${STEPS} profiled step(s) ` +
-    `after ${WARMUP} warm-up; load average ${loadAvg()} (2 cores: above ~1 the numbers are inflated)`,
+    `after ${WARMUP} warm-up; load average ${loadAverages()} (2 cores: above ~1 the numbers are inflated)`,
 );
 
 const evalData = {
@@ -452,7 +445,7 @@ for (const name of METHODS) {
     );
   }
 }
-console.log(`\nload average at end ${loadAvg()}`);
+console.log(`\nload average at end ${loadAverages()}`);
 evalGraphs?.dispose();
 tf.dispose([x, y]);
 model.dispose();

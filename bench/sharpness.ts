@@ -24,6 +24,7 @@ import { batchesOf, modelObjective } from "../lib/analysis/objective.ts";
 import { hutchinsonTrace, lanczos } from "../lib/analysis/hessian.ts";
 import type { MeasureGroup } from "../lib/analysis/measure_cache.ts";
 import { parseCli, runCli } from "../scripts/cli.ts";
+import { loadAverage } from "../lib/util/load_average.ts";
 
 const HELP = `Time each sharpness / curvature / input-gradient measure on one trained model.
 
@@ -47,14 +48,6 @@ function cpuSeconds(): number {
   }
 }
 
-const load = () => {
-  try {
-    return Deno.loadavg()[0].toFixed(2);
-  } catch {
-    return "?";
-  }
-};
-
 await runCli(async () => {
   const args = parseCli({
     results: { type: "string", default: "results/fashion-mnist-full.csv" },
@@ -75,7 +68,7 @@ await runCli(async () => {
   }
   const backend = await initBackend();
   const s = resolveSettings();
-  const loadStart = load();
+  const loadStart = loadAverage()?.toFixed(2) ?? "n/a";
   let t = performance.now();
   const splits = await loadDataset(String(run.dataset));
   const data = runData(splits, run, s);
@@ -138,7 +131,8 @@ await runCli(async () => {
         measuresCpu.toFixed(1)
       } s CPU (= ${
         (measuresCpu / navigator.hardwareConcurrency).toFixed(1)
-      } s on ${navigator.hardwareConcurrency} idle cores at full use); live tensors ${tf.memory().numTensors} (before: ${tensorsBefore}); load average ${load()}`,
+      } s on ${navigator.hardwareConcurrency} idle cores at full use); live tensors ${tf.memory().numTensors} (before: ${tensorsBefore}); load average ${(loadAverage()
+        ?.toFixed(2) ?? "n/a")}`,
     );
   }
   model.dispose();
