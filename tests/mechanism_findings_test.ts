@@ -4,10 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { rowById } from "../lib/experiments/grid.ts";
-import type { RunMeasures } from "../lib/analysis/mechanism_data.ts";
-import type { CorrelationRow } from "../lib/analysis/mechanism_correlations.ts";
+import { robustKeys, type RunMeasures } from "../lib/analysis/mechanism_data.ts";
+import { type CorrelationRow, correlations } from "../lib/analysis/mechanism_correlations.ts";
 import type { EquivalenceRow } from "../lib/analysis/mechanism_section3.ts";
 import { mechanismFindings } from "../lib/analysis/mechanism_findings.ts";
+import { robustKeyOf } from "../lib/analysis/robust_column.ts";
+import type { DatasetName } from "../lib/data/dataset.ts";
 import { findingsMarkdown, verdictMarkdown } from "../lib/report/mechanism_text.ts";
 
 function run(
@@ -16,10 +18,12 @@ function run(
   robust: number,
   v: { sharp: number; lambda: number; grad?: number; trace?: number; traceSe?: number },
   file = "f",
+  dataset: DatasetName = "fashion-mnist",
 ): RunMeasures {
   const row = rowById(id)!;
   return {
     results: file,
+    dataset,
     runKey: `${id}-${seed}`,
     runId: `${id}-${seed}`,
     row,
@@ -54,13 +58,13 @@ const verdicts = (records: RunMeasures[], corr: CorrelationRow[] = [], eq: Equiv
 Deno.test("verdict 1 flips with SAM's flatness, and robustness 'rises' only when it does", () => {
   const yes = verdicts(stSam(true, true));
   assert.match(yes, /\*\*1\. Is SAM flatter than ST\?\*\* Yes: 3 of 3 SAM models/);
-  assert.match(yes, /accuracy rises at every step in 1 of 1/);
+  assert.match(yes, /robust accuracy \(PGD-10 L∞ 8\/255\) rises at every step in 1 of 1/);
   const no = verdicts(stSam(false, true));
   assert.match(no, /\*\*1\. Is SAM flatter than ST\?\*\* No: 0 of 3 SAM models/);
   assert.match(no, /sharpness falls at every step in 0 of 1 chains/);
   assert.doesNotMatch(no, /both together/);
   const falling = verdicts(stSam(true, false));
-  assert.match(falling, /accuracy rises at every step in 0 of 1/);
+  assert.match(falling, /robust accuracy \(PGD-10 L∞ 8\/255\) rises at every step in 0 of 1/);
   assert.doesNotMatch(falling, /while robust accuracy rises/);
 });
 
@@ -78,6 +82,7 @@ function corrRow(measure: string, spearman: number): CorrelationRow {
   return {
     subset: "f: all runs",
     file: "f",
+    dataset: "fashion-mnist",
     subsetName: "all runs",
     robust: "PGD-10 L∞ 8/255",
     measure,
@@ -184,4 +189,71 @@ Deno.test("per-file findings summarise AT runs in a sentence whose counts follow
   const md2 = findingsMarkdown(mechanismFindings(recs2, [], []), []);
   assert.match(md2, /λ_max is below ST's in 0 of 1 AT runs and below SAM ρ=0\.2's in 0 of 1/);
   assert.match(md2, /smallest of the three in 0 of 1/);
+});
+
+/**
+ * A CIFAR-like file: every model at 0% under L∞ 8/255 (a constant column) but ordered under
+ * L∞ 2/255, beside a Fashion-MNIST file whose L∞ 2/255 column would order its runs the other way.
+ */
+function twoDatasets(): RunMeasures[] {
+  const ids = ["ST", "SAM-0.05", "SAM-0.1", "SAM-0.2"];
+  const cifar = ids.map((id, i) => {
+    const r = run(id, 0, 0, { sharp: 4 - i, lambda: 4 - i, grad: 4 - i }, "c", "cifar10-jpeg");
+    return { ...r, robust: { pgd10_linf_8_255: 0, pgd10_linf_2_255: 0.2 + 0.05 * i } };
+  });
+  const fashion = ids.map((id, i) => {
+    const r = run(id, 0, 0.3 + 0.05 * i, { sharp: 4 - i, lambda: 4 - i, grad: 4 - i }, "m");
+    return { ...r, robust: { ...r.robust, pgd10_linf_2_255: 0.9 - 0.05 * i } };
+  });
+  return [...cifar, ...fashion];
+}
+
+Deno.test("each dataset's findings read its own robust column, fixed up front", () => {
+  assert.equal(robustKeyOf("fashion-mnist"), "pgd10_linf_8_255");
+  for (const d of ["cifar10", "cifar10-jpeg", "cifar100"] as const) {
+    assert.equal(robustKeyOf(d), "pgd10_linf_2_255");
+  }
+  const recs = twoDatasets();
+  assert.deepEqual(robustKeys(recs.filter((r) => r.results === "c"), 3).slice(0, 2), [
+    "pgd10_linf_2_255",
+    "pgd10_linf_8_255",
+  ]);
+  const corr = correlations(recs);
+  const f = mechanismFindings(recs, corr, []);
+  // Sharpness falls and robustness rises along both chains, each in its own column.
+  assert.equal(f.samFlatness.robustRises, 2);
+  const md = findingsMarkdown(f, corr);
+  const verdict = verdictMarkdown(f);
+  for (const text of [md, verdict]) assert.doesNotMatch(text, /NaN/);
+  assert.match(
+    md,
+    /\*\*c\*\*[^]*Spearman with PGD-10 L∞ 2\/255 robust accuracy, all runs[^]*mean ‖∇ₓL‖₁: -1\.00/,
+  );
+  assert.match(
+    md,
+    /\*\*m\*\*[^]*Spearman with PGD-10 L∞ 8\/255 robust accuracy, all runs[^]*mean ‖∇ₓL‖₁: -1\.00/,
+  );
+  assert.match(
+    verdict,
+    /PGD-10 L∞ 8\/255 on Fashion-MNIST, L∞ 2\/255 on CIFAR-10 \(JPEG q75 copy\)/,
+  );
+  // Every measure orders these 4 runs alike: a tie, not a leader.
+  assert.match(verdict, /its 4 runs order \d+ other measures alike: .*mean ‖∇ₓL‖₁/);
+  assert.match(verdict, /tie for the strongest there/);
+  assert.match(verdict, /in 2 of 2 chains and robust accuracy \(PGD-10 L∞ 8\/255 on Fashion/);
+});
+
+Deno.test("an undefined correlation is said in words, never NaN", () => {
+  // Only the 8/255 column: constant at 0%, so every Spearman with it is undefined.
+  const flat = twoDatasets().filter((r) => r.results === "c").map((r) => ({
+    ...r,
+    dataset: "fashion-mnist" as const,
+    robust: { pgd10_linf_8_255: 0 },
+  }));
+  const corr = correlations(flat);
+  assert.ok(corr.length > 0 && corr.every((c) => Number.isNaN(c.spearman)));
+  const f = mechanismFindings(flat, corr, []);
+  const md = findingsMarkdown(f, corr);
+  assert.doesNotMatch(md + verdictMarkdown(f), /NaN/);
+  assert.match(md, /mean ‖∇ₓL‖₁: undefined \(robust accuracy is the same for every run\)/);
 });

@@ -17,6 +17,11 @@ import {
 import type { ProgressStyle } from "../util/progress.ts";
 import type { Workers } from "../jobs/workers.ts";
 import { REPO_ROOT } from "../util/repo_root.ts";
+import type { DatasetName } from "../data/dataset.ts";
+import { isDatasetName } from "../data/registry.ts";
+import { robustKeyOf } from "./robust_column.ts";
+
+export { robustLabel } from "./robust_column.ts";
 
 /** The results files looked at by default (those without a saved model are skipped). */
 export const DEFAULT_RESULTS = [
@@ -35,6 +40,8 @@ export const READ_ONLY_RESULTS = ["results/cifar10-jpeg-cpu.csv"];
 export interface RunMeasures {
   /** Results file name without .csv, e.g. "fashion-mnist-full". */
   results: string;
+  /** The runs CSV's dataset: it fixes the robust column the findings read (robust_column.ts). */
+  dataset: DatasetName;
   runKey: string;
   runId: string;
   row: GridRow;
@@ -96,6 +103,10 @@ export function runMeasures(
         robust[String(e.eval_key)] = e.accuracy;
       }
     }
+    const dataset = String(run.dataset);
+    if (!isDatasetName(dataset)) {
+      throw new Error(`${resultsName}: run ${key} has unknown dataset ${JSON.stringify(dataset)}.`);
+    }
     const values: Record<string, number> = {};
     const rows: Record<string, CacheRow> = {};
     for (const c of mine) {
@@ -106,6 +117,7 @@ export function runMeasures(
     }
     out.push({
       results: resultsName,
+      dataset,
       runKey: key,
       runId: String(run.run_id),
       row,
@@ -199,18 +211,16 @@ export function readMechanism(paths: readonly string[] = DEFAULT_RESULTS): RunMe
   });
 }
 
-/** Robust columns present for every record, PGD-10 L-inf 8/255 and L2 128/255 first, AutoAttack after. */
+/**
+ * Robust columns present for at least minRuns records: the findings' own column of their datasets
+ * (robust_column.ts), then PGD-10 L-inf 8/255 and L2 128/255, then AutoAttack.
+ */
 export function robustKeys(records: readonly RunMeasures[], minRuns = records.length): string[] {
   const all = new Set(records.flatMap((r) => Object.keys(r.robust)));
-  const wanted = ["pgd10_linf_8_255", "pgd10_l2_128_255"];
+  const own = records.map((r) => robustKeyOf(r.dataset));
+  const wanted = [...new Set([...own, "pgd10_linf_8_255", "pgd10_l2_128_255"])];
   const aa = [...all].filter((k) => k.startsWith("aa_")).sort();
   return [...wanted, ...aa].filter((k) =>
     records.length > 0 && records.filter((r) => k in r.robust).length >= Math.max(1, minRuns)
   );
-}
-
-export function robustLabel(key: string): string {
-  const m = key.match(/^(pgd10|aa)_(linf|l2)_(\d+)_255$/);
-  if (!m) return key;
-  return `${m[1] === "aa" ? "AutoAttack" : "PGD-10"} ${m[2] === "linf" ? "L∞" : "L2"} ${m[3]}/255`;
 }

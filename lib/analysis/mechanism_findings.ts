@@ -7,10 +7,15 @@ import { MEASURES, type RunMeasures } from "./mechanism_data.ts";
 import type { CorrelationRow } from "./mechanism_correlations.ts";
 import type { EquivalenceRow } from "./mechanism_section3.ts";
 import { median } from "../util/median.ts";
+import type { DatasetName } from "../data/dataset.ts";
+import { robustKeyOf, robustLabelOf } from "./robust_column.ts";
 
-/** The robust accuracy the findings read: PGD-10 L-inf 8/255 (every run has it). */
-export const ROBUST_KEY = "pgd10_linf_8_255";
-export const ROBUST_LABEL = "PGD-10 L∞ 8/255";
+/** A run's robust accuracy in the column its dataset's findings read (robust_column.ts). */
+const robustOf = (r: RunMeasures) => r.robust[robustKeyOf(r.dataset)];
+
+/** A correlation with the robust column its file's findings read. */
+export const ownColumn = (c: CorrelationRow) => c.robust === robustLabelOf(c.dataset);
+
 const SAM_IDS = ["SAM-0.05", "SAM-0.1", "SAM-0.2"] as const;
 
 const isAt = (r: RunMeasures) => r.row.group === "AT-linf" || r.row.group === "AT-l2";
@@ -31,6 +36,8 @@ const rangeOf = (a: readonly number[]): Range => ({ min: Math.min(...a), max: Ma
 /** One run as the findings cite it. */
 export interface RunPoint {
   file: string;
+  /** Its dataset: `robust` is in robustLabelOf(dataset)'s column. */
+  dataset: DatasetName;
   row: string;
   seed: number;
   robust: number;
@@ -42,9 +49,10 @@ export interface RunPoint {
 function point(r: RunMeasures): RunPoint {
   return {
     file: r.results,
+    dataset: r.dataset,
     row: r.row.label,
     seed: r.seed,
-    robust: r.robust[ROBUST_KEY],
+    robust: robustOf(r),
     sharpness: r.values["sharpness_0.1"],
     lambdaMax: r.values.lambda_max,
     gradL1: r.values.grad_l1,
@@ -63,7 +71,7 @@ export interface SamFlatness {
   chains: number;
   /** Chains along which sharpness (rho 0.1) falls at every step. */
   sharpnessFalls: number;
-  /** Chains along which robust accuracy (ROBUST_KEY) rises at every step. */
+  /** Chains along which robust accuracy (each file's own column) rises at every step. */
   robustRises: number;
   /** Chains along which both happen. */
   both: number;
@@ -91,7 +99,7 @@ export function samFlatness(records: readonly RunMeasures[]): SamFlatness {
         chains++;
         const chain = [st, ...sams] as RunMeasures[];
         const f = falls(chain.map((r) => r.values["sharpness_0.1"]));
-        const r = falls(chain.map((r) => -r.robust[ROBUST_KEY]));
+        const r = falls(chain.map((r) => -robustOf(r)));
         if (f) sharpnessFalls++;
         if (r) robustRises++;
         if (f && r) both++;
@@ -203,16 +211,17 @@ export interface FlatnessAcrossMethods {
 }
 
 export function flatnessAcrossMethods(records: readonly RunMeasures[]): FlatnessAcrossMethods {
-  const ats = records.filter((r) => isAt(r) && Number.isFinite(r.robust[ROBUST_KEY]));
+  const ats = records.filter((r) => isAt(r) && Number.isFinite(robustOf(r)));
   const separations: Separation[] = [];
   let moreRobust = 0;
   for (const at of ats) {
+    // Its own file and seed only: robust columns differ between datasets (robust_column.ts).
     const sams = records.filter((r) =>
       r.results === at.results && r.seed === at.seed &&
       (r.row.group === "SAM" || r.row.group === "ASAM")
     );
     const beatsAll = sams.length > 0 &&
-      sams.every((s) => at.robust[ROBUST_KEY] > s.robust[ROBUST_KEY] + AT_MARGIN);
+      sams.every((s) => robustOf(at) > robustOf(s) + AT_MARGIN);
     if (!beatsAll) continue;
     moreRobust++;
     const flatter = sams.filter((s) =>
@@ -247,22 +256,35 @@ export interface StSamOrdering {
 export interface Trackers {
   /** The strongest (most negative) correlation over all runs of a file. */
   best: CorrelationRow;
-  bestIsInput: boolean;
+  /** The other measures of best's file with the same Spearman: its runs order them alike. */
+  tied: CorrelationRow[];
+  /** The space of best and those tied with it; "tie" when they span both. */
+  lead: "input" | "weight" | "tie";
   input: CorrelationRow[];
   weightBest?: CorrelationRow;
   stSam: StSamOrdering[];
 }
 
-/** Correlations with ROBUST_LABEL over all runs of each file; undefined when there are none. */
+/**
+ * Correlations with each file's own robust column over all runs of each file; undefined when none
+ * is defined (a constant column gives NaN, which ranks nothing).
+ */
 export function trackers(corr: readonly CorrelationRow[]): Trackers | undefined {
   const weight = MEASURES.filter((m) => m.space === "weight").map((m) => m.label);
-  const all = corr.filter((c) => c.subsetName === "all runs" && c.robust === ROBUST_LABEL);
+  const all = corr.filter((c) =>
+    c.subsetName === "all runs" && ownColumn(c) && Number.isFinite(c.spearman)
+  );
   const byStrength = [...all].sort((a, b) => a.spearman - b.spearman);
   const best = byStrength[0];
   if (!best) return undefined;
-  const stSamRows = corr.filter((c) =>
-    c.subsetName === "ST + SAM only" && c.robust === ROBUST_LABEL
+  // A few runs give many measures the same ranks (4 CIFAR runs: -1 for most): none of them leads.
+  const tied = all.filter((c) =>
+    c !== best && c.file === best.file && Math.abs(c.spearman - best.spearman) < 1e-9
   );
+  const spaces = new Set(
+    [best, ...tied].map((c) => MEASURES.find((m) => m.label === c.measure)?.space),
+  );
+  const stSamRows = corr.filter((c) => c.subsetName === "ST + SAM only" && ownColumn(c));
   const stSam = [...new Set(stSamRows.map((c) => c.file))].map((file) => {
     const mine = stSamRows.filter((c) => c.file === file);
     const shown = ["sharpness ρ=0.1", "λ_max of the Hessian", INPUT_MEASURE]
@@ -281,14 +303,19 @@ export function trackers(corr: readonly CorrelationRow[]): Trackers | undefined 
   });
   return {
     best,
-    bestIsInput: best.measure === INPUT_MEASURE,
+    tied,
+    lead: spaces.has("input") && spaces.has("weight")
+      ? "tie"
+      : spaces.has("input")
+      ? "input"
+      : "weight",
     input: all.filter((c) => c.measure === INPUT_MEASURE),
     weightBest: byStrength.find((c) => weight.includes(c.measure)),
     stSam,
   };
 }
 
-/** A measure's Spearman with ROBUST_LABEL in one file and subset (README quotes these). */
+/** A measure's Spearman with its file's own robust column in one subset (README quotes these). */
 export function correlationOf(
   corr: readonly CorrelationRow[],
   file: string,
@@ -296,8 +323,7 @@ export function correlationOf(
   measure: string,
 ): CorrelationRow | undefined {
   return corr.find((c) =>
-    c.file === file && c.subsetName === subsetName && c.measure === measure &&
-    c.robust === ROBUST_LABEL
+    c.file === file && c.subsetName === subsetName && c.measure === measure && ownColumn(c)
   );
 }
 
@@ -383,7 +409,7 @@ export function section3(eq: readonly EquivalenceRow[]): Section3 | undefined {
 
 export interface RobustOrdering {
   file: string;
-  /** Mean ROBUST_KEY accuracy over the runs of each family (NaN when it has none). */
+  /** Mean robust accuracy (the file's own column) over each family's runs (NaN when none). */
   st: number;
   sam: number;
   at: number;
@@ -396,7 +422,7 @@ export function robustOrdering(records: readonly RunMeasures[]): RobustOrdering[
   return files(records).flatMap((file) => {
     const mine = records.filter((r) => r.results === file);
     const mean = (keep: (r: RunMeasures) => boolean) => {
-      const v = mine.filter(keep).map((r) => r.robust[ROBUST_KEY]).filter(Number.isFinite);
+      const v = mine.filter(keep).map(robustOf).filter(Number.isFinite);
       return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
     };
     const st = mean((r) => r.row.group === "ST");
@@ -413,6 +439,8 @@ export function robustOrdering(records: readonly RunMeasures[]): RobustOrdering[
 
 /** Every mechanism finding, computed once: what the notebook, README and index render. */
 export interface MechanismFindings {
+  /** The datasets of the runs, once each: each fixes its files' robust column (robust_column.ts). */
+  datasets: DatasetName[];
   samFlatness: SamFlatness;
   fileFlatness: FileFlatness[];
   atComparisons: AtComparison[];
@@ -431,6 +459,7 @@ export function mechanismFindings(
 ): MechanismFindings {
   const cmp = atComparisons(records);
   return {
+    datasets: [...new Set(records.map((r) => r.dataset))],
     samFlatness: samFlatness(records),
     fileFlatness: fileFlatness(records),
     atComparisons: cmp,

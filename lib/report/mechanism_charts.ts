@@ -88,7 +88,14 @@ export function scatterChart(
       );
       const k = p === 0 ? "" : String(p + 1);
       return {
-        text: `${m.label}${c ? ` (ρ_s = ${c.spearman.toFixed(2)})` : ""}`,
+        // A constant side has no ranks: say so rather than "NaN".
+        text: `${m.label}${
+          !c
+            ? ""
+            : Number.isFinite(c.spearman)
+            ? ` (ρ_s = ${c.spearman.toFixed(2)})`
+            : " (ρ_s undefined: a constant column)"
+        }`,
         showarrow: false,
         xref: `x${k} domain`,
         yref: `y${k} domain`,

@@ -9,12 +9,13 @@ import {
   type AtComparison,
   correlationOf,
   type FileFlatness,
+  INPUT_MEASURE,
   type MechanismFindings,
   NOT_INPUT_RESIDUAL,
-  ROBUST_LABEL,
   type RunPoint,
   type Separation,
 } from "../analysis/mechanism_findings.ts";
+import { robustLabelOf, robustLabelsOf } from "../analysis/robust_column.ts";
 import { DEFAULT_SETTINGS } from "../analysis/measure_run.ts";
 
 export const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
@@ -25,6 +26,10 @@ const g3 = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : "n/a");
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : "n/a");
 const range = (r: { min: number; max: number }) => `${f2(r.min)}–${f2(r.max)}`;
 const of = (k: number, n: number) => `${k} of ${n}`;
+
+/** Why a Spearman is NaN, in words (never "NaN" in the prose). */
+const undefinedText = (c: CorrelationRow) =>
+  `undefined (${c.undefinedWhy ?? "no ranks to correlate"})`;
 
 function samVsSt(f: FileFlatness): string {
   const seeds = f.bySeed.map((s) =>
@@ -59,17 +64,21 @@ function atSentence(cmp: readonly AtComparison[]): string {
 
 function correlationBullets(corr: readonly CorrelationRow[], file: string): string[] {
   return ["all runs", "ST + SAM only"].flatMap((subset) => {
-    const parts = ["sharpness ρ=0.1", "λ_max of the Hessian", "Hessian trace", "mean ‖∇ₓL‖₁"]
+    const rows = ["sharpness ρ=0.1", "λ_max of the Hessian", "Hessian trace", "mean ‖∇ₓL‖₁"]
       .map((m) => correlationOf(corr, file, subset, m))
-      .filter((x): x is CorrelationRow => x !== undefined)
-      .map((x) =>
-        `${x.measure}: ${f2(x.spearman)} [${f2(x.ci.lo)}, ${f2(x.ci.hi)}], p = ${
+      .filter((x): x is CorrelationRow => x !== undefined);
+    const parts = rows.map((x) =>
+      Number.isFinite(x.spearman)
+        ? `${x.measure}: ${f2(x.spearman)} [${f2(x.ci.lo)}, ${f2(x.ci.hi)}], p = ${
           fp(x.p)
         } (n = ${x.n})`
-      );
-    return parts.length
+        : `${x.measure}: ${undefinedText(x)} (n = ${x.n})`
+    );
+    return rows.length
       ? [
-        `- **Spearman with ${ROBUST_LABEL} robust accuracy, ${subset}** (95% bootstrap interval, exact permutation p): ${
+        `- **Spearman with ${
+          rows[0].robust
+        } robust accuracy, ${subset}** (95% bootstrap interval, exact permutation p): ${
           parts.join("; ")
         }.`,
       ]
@@ -117,6 +126,7 @@ export function atComparisonTable(cmp: readonly AtComparison[]): Record<string, 
     results: c.at.file,
     "AT row": c.at.row,
     seed: c.at.seed,
+    "robust column": robustLabelOf(c.at.dataset),
     "robust % AT / ST / SAM 0.2": [c.at, c.st, c.sam].map((p) => (p ? pct(p.robust) : "–"))
       .join(" / "),
     "sharpness ρ=0.1 AT / ST / SAM 0.2": [c.at, c.st, c.sam].map((p) => (p ? g3(p.sharpness) : "–"))
@@ -133,6 +143,7 @@ export function separationTable(seps: readonly Separation[]): Record<string, unk
   return seps.map((s) => ({
     results: s.at.file,
     "AT run": runName(s.at),
+    "robust column": robustLabelOf(s.at.dataset),
     "AT robust %": pct(s.at.robust),
     "AT λ_max": g3(s.at.lambdaMax),
     "AT sharpness ρ=0.1": g3(s.at.sharpness),
@@ -149,7 +160,9 @@ function verdict1(f: MechanismFindings): string | null {
   const chain = v.chains
     ? ` Along the chain ST → ρ 0.05 → 0.1 → 0.2 (per seed), the sharpness falls at every step in ${
       of(v.sharpnessFalls, v.chains)
-    } chains and ${ROBUST_LABEL} accuracy rises at every step in ${of(v.robustRises, v.chains)}` +
+    } chains and robust accuracy (${robustLabelsOf(f.datasets)}) rises at every step in ${
+      of(v.robustRises, v.chains)
+    }` +
       (v.sharpnessFalls > 0 && v.robustRises > 0
         ? ` (both together in ${of(v.both, v.chains)}).`
         : ".")
@@ -169,13 +182,15 @@ function verdict2(f: MechanismFindings): string | null {
   const margin = Math.round(100 * AT_MARGIN);
   if (v.moreRobust === 0) {
     return head +
-      `Not testable here: no AT run is more than ${margin} points more robust (${ROBUST_LABEL}) than every SAM/ASAM run of its seed.`;
+      `Not testable here: no AT run is more than ${margin} points more robust (${
+        robustLabelsOf(f.datasets)
+      }) than every SAM/ASAM run of its seed.`;
   }
   return head +
     (v.answer === "no"
-      ? `No. ${
-        of(v.moreRobust, v.atRuns)
-      } AT runs are more than ${margin} points more robust (${ROBUST_LABEL}) than every SAM/ASAM run of their seed, and ${
+      ? `No. ${of(v.moreRobust, v.atRuns)} AT runs are more than ${margin} points more robust (${
+        robustLabelsOf(f.datasets)
+      }) than every SAM/ASAM run of their seed, and ${
         of(v.separations.length, v.moreRobust)
       } of those are no flatter than at least one of those SAM/ASAM runs (λ_max or sharpness ρ = 0.1; each in the table below). ` +
         `Whatever makes AT robust is not weight-space flatness of the clean training loss, and flatness alone cannot be why SAM is robust either, unless it works differently for SAM than for AT.`
@@ -189,14 +204,26 @@ function verdict3(f: MechanismFindings): string | null {
   const stSam = t.stSam.filter((s) => s.shown.length).map((s) =>
     `${s.file} (n = ${s.n}, smallest possible exact p ${
       Number.isFinite(s.smallestP) ? fp(s.smallestP) : "< 0.001"
-    }): ` + s.shown.map((c) => `${c.measure} ${f2(c.spearman)} (p = ${fp(c.p)})`).join(", ") +
+    }): ` + s.shown.map((c) =>
+      Number.isFinite(c.spearman)
+        ? `${c.measure} ${f2(c.spearman)} (p = ${fp(c.p)})`
+        : `${c.measure} ${undefinedText(c)}`
+    ).join(", ") +
     (s.sameOrdering ? " — the same ordering, so these runs cannot tell the measures apart" : "")
   );
-  return `**3. What does track robustness?** Over all runs of a file the strongest rank correlation with ${ROBUST_LABEL} accuracy is ${t.best.measure} ` +
+  return `**3. What does track robustness?** Over all runs of a file the strongest rank correlation with robust accuracy (${
+    robustLabelsOf(f.datasets)
+  }) is ${t.best.measure} ` +
     `(${f2(t.best.spearman)} [${f2(t.best.ci.lo)}, ${f2(t.best.ci.hi)}], p = ${
       fp(t.best.p)
-    }, n = ${t.best.n}, ${fileOf(t.best)}). ` +
-    (t.input.length && !(t.bestIsInput && t.input.length === 1)
+    }, n = ${t.best.n}, ${fileOf(t.best)}` +
+    (t.tied.length
+      ? `; its ${t.best.n} runs order ${t.tied.length} other measure${
+        t.tied.length === 1 ? "" : "s"
+      } alike: ${t.tied.map((c) => c.measure).join(", ")}`
+      : "") +
+    "). " +
+    (t.input.length && !(t.best.measure === INPUT_MEASURE && t.input.length === 1)
       ? `The input-gradient norm ‖∇ₓL‖₁: ${
         t.input.map((c) => `${f2(c.spearman)} (p = ${fp(c.p)}, n = ${c.n}, ${fileOf(c)})`).join(
           "; ",
@@ -208,7 +235,9 @@ function verdict3(f: MechanismFindings): string | null {
         f2(t.weightBest.ci.lo)
       }, ${f2(t.weightBest.ci.hi)}], p = ${fp(t.weightBest.p)} (${fileOf(t.weightBest)}). `
       : "") +
-    (t.bestIsInput
+    (t.lead === "tie"
+      ? `Input-space steepness and weight-space flatness tie for the strongest there, so these correlations do not say which of them tracks robustness. `
+      : t.lead === "input"
       ? `Input-space steepness is what a first-order attack reads (the loss rises by about ε‖∇ₓL‖₁ at L∞ radius ε), so its leading is expected; the open question is whether SAM lowers it through weight-space flatness. `
       : `A weight-space measure leads, not the input-gradient norm a first-order attack reads. `) +
     (stSam.length
@@ -242,7 +271,7 @@ function verdict4(f: MechanismFindings): string | null {
   const order = f.ordering;
   const holding = order.filter((o) => o.holds);
   const orderText = order.length
-    ? ` Robust accuracy (${ROBUST_LABEL}, mean over runs) orders AT > SAM > ST in ${
+    ? ` Robust accuracy (${robustLabelsOf(f.datasets)}, mean over runs) orders AT > SAM > ST in ${
       of(holding.length, order.length)
     } results files (` +
       order.map((o) =>

@@ -19,7 +19,9 @@ import {
   INPUT_MEASURE,
   type MechanismFindings,
   mechanismFindings,
+  ownColumn,
 } from "../analysis/mechanism_findings.ts";
+import { robustLabelOf, robustLabelsOf } from "../analysis/robust_column.ts";
 import type { CorrelationRow } from "../analysis/mechanism_correlations.ts";
 import { load, type Page, page, settings } from "./notebook_grid.ts";
 import type { DatasetName } from "../data/dataset.ts";
@@ -180,24 +182,41 @@ export function presetBlock(preset: string, dataset: DatasetName = "fashion-mnis
   ].join("\n");
 }
 
-function perFile(corr: readonly CorrelationRow[], subset: string, measure: string): string {
-  const files = [...new Set(corr.map((c) => c.file))];
+/** Per file, the measure's Spearman with the file's own robust column, or why it has none. */
+function perFile(
+  corr: readonly CorrelationRow[],
+  files: readonly string[],
+  subset: string,
+  measure: string,
+): string {
   return files.map((f) => {
     const c = correlationOf(corr, f, subset, measure);
-    return c ? `${c.spearman.toFixed(2)} ${f.replace(/^fashion-mnist-/, "")}` : null;
-  }).filter((x) => x).join(", ");
+    const name = f.replace(/^fashion-mnist-/, "");
+    if (!c) return `none for ${name} (fewer than 3 runs)`;
+    return Number.isFinite(c.spearman)
+      ? `${c.spearman.toFixed(2)} ${name}`
+      : `undefined for ${name} (${c.undefinedWhy ?? "no ranks to correlate"})`;
+  }).join(", ");
 }
 
-/** Per file: is the input-gradient norm the strongest correlate over all runs? */
-function inputLeads(corr: readonly CorrelationRow[]): string {
-  const files = [...new Set(corr.map((c) => c.file))];
-  const leads = files.filter((f) => {
+/**
+ * Per file: is the input-gradient norm the strongest correlate over all runs, alone or tied with
+ * other measures (a few runs can order many measures alike)?
+ */
+function inputLeads(corr: readonly CorrelationRow[], files: readonly string[]): string {
+  const leads: string[] = [], tied: string[] = [];
+  for (const f of files) {
     const all = corr.filter((c) =>
-      c.file === f && c.subsetName === "all runs" && c.robust === "PGD-10 L∞ 8/255"
-    ).sort((a, b) => a.spearman - b.spearman);
-    return all[0]?.measure === INPUT_MEASURE;
-  });
-  return `the strongest of all measures in ${leads.length} of ${files.length} results files`;
+      c.file === f && c.subsetName === "all runs" && ownColumn(c) && Number.isFinite(c.spearman)
+    );
+    const input = all.find((c) => c.measure === INPUT_MEASURE);
+    if (!input || all.some((c) => c.spearman < input.spearman - 1e-9)) continue;
+    const ties = all.filter((c) => c !== input && Math.abs(c.spearman - input.spearman) < 1e-9);
+    if (ties.length === 0) leads.push(f);
+    else tied.push(`with ${ties.length} other measures in ${f}`);
+  }
+  return `the strongest of all measures in ${leads.length} of ${files.length} results files` +
+    (tied.length ? `, tied for the strongest ${tied.join(" and ")}` : "");
 }
 
 export function mechanismBlock(
@@ -235,18 +254,21 @@ export function mechanismBlock(
               other.lambdaMax.toFixed(2)
             } and ${other.sharpness.toPrecision(3)}, yet ${
               (100 * (ex.at.robust - other.robust)).toFixed(1)
-            } points more robust under PGD-10 L∞ 8/255).`
+            } points more robust under ${robustLabelOf(ex.at.dataset)}).`
             : ".")
         : `The AT runs are also the flattest here (${a.moreRobust} of ${a.moreRobust}), so flatness and robustness are not separated by these runs.`,
     );
   }
+  const files = f.fileFlatness.map((x) => x.file);
   parts.push(
-    `Across all runs the input-gradient norm's Spearman correlation with PGD-10 L∞ 8/255 accuracy is ${
-      perFile(corr, "all runs", INPUT_MEASURE)
-    } (${inputLeads(corr)}); among ST and SAM alone weight sharpness ρ=0.1 gives ${
-      perFile(corr, "ST + SAM only", "sharpness ρ=0.1")
+    `Across all runs the input-gradient norm's Spearman correlation with robust accuracy (${
+      robustLabelsOf(f.datasets)
+    }) is ${perFile(corr, files, "all runs", INPUT_MEASURE)} (${
+      inputLeads(corr, files)
+    }); among ST and SAM alone weight sharpness ρ=0.1 gives ${
+      perFile(corr, files, "ST + SAM only", "sharpness ρ=0.1")
     } and λ_max ${
-      perFile(corr, "ST + SAM only", "λ_max of the Hessian")
+      perFile(corr, files, "ST + SAM only", "λ_max of the Hessian")
     } (among these runs SAM's ρ moves the measures and the robustness together).`,
   );
   const s = f.section3;
