@@ -33,3 +33,12 @@ Deno.test("renderTable: no missing note when nothing is missing; bad digits and 
   assert.throws(() => renderTable([{ a: 1 }], { columns: { b: 3 } }), /no column b/);
   assert.match(renderTable([]).html, /0 rows × 0 columns/);
 });
+
+Deno.test("renderTable: an empty table says why in its count line when told", () => {
+  const t = renderTable([], { empty: "no AT rows in these results yet" });
+  assert.match(
+    t.html,
+    new RegExp(`class="${COUNT_CLASS}"[^>]*>No rows: no AT rows in these results yet\\.<`),
+  );
+  assert.match(renderTable([{ a: 1 }], { empty: "unused" }).html, /1 row × 1 column, all shown\.</);
+});

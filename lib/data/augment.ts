@@ -33,6 +33,18 @@ export const AUGMENT_PRESETS: Record<AugmentName, AugmentSpec> = {
   none: { pad: 0, padMode: "zero", flip: false },
 };
 
+/** An augmentation in words, e.g. "random crop (4 px padding, reflect) + horizontal flip". */
+export function describeAugment(name: AugmentName): string {
+  const a = AUGMENT_PRESETS[name];
+  const parts = [
+    ...(a.pad > 0
+      ? [`random crop (${a.pad} px padding, ${a.padMode === "reflect" ? "reflect" : "zeros"})`]
+      : []),
+    ...(a.flip ? ["horizontal flip"] : []),
+  ];
+  return parts.length ? parts.join(" + ") : "none";
+}
+
 export function checkAugment(name: unknown): AugmentName {
   return checkChoice("augment", name, AUGMENTS);
 }

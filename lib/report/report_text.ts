@@ -8,6 +8,7 @@ import { RHO_NOTE } from "../experiments/grid.ts";
 import { formatEstimate, type GridPlan } from "../experiments/plan.ts";
 import { type Preset, PRESETS } from "../experiments/presets.ts";
 import { datasetSpec } from "../data/registry.ts";
+import { describeAugment } from "../data/augment.ts";
 import type { DatasetName } from "../data/dataset.ts";
 import type { RowSummary } from "../analysis/summary.ts";
 
@@ -42,8 +43,10 @@ export function presetMarkdown(p: Preset, run?: { seeds: string; rows: string })
     ],
     [
       "augmentation",
-      t.augment === "auto" ? "dataset default" : t.augment,
-      "random crop (4 px) + flip",
+      t.augment === "auto"
+        ? `${describeAugment(spec.augment)} (the dataset's default)`
+        : describeAugment(t.augment),
+      "random crop (4 px padding, reflect) + horizontal flip",
     ],
     ["seeds", p.seeds.join(", "), "3 runs"],
     ["evaluation", attacks(p), attacks(PAPER)],

@@ -14,6 +14,8 @@ export interface TableOptions {
   columns?: Record<string, number>;
   /** What "–" means in this table (default: "no value: not applicable or not measured"). */
   missing?: string;
+  /** Why a table has no rows, said in its count line instead of "0 rows × 0 columns". */
+  empty?: string;
 }
 
 /** The class of the scroll container and of the row count: the report check looks for both. */
@@ -68,12 +70,15 @@ export function renderTable(rows: Rows, options: TableOptions = {}): DisplayTabl
     records.length > 0 &&
     records.every((r) => typeof r[header[j]] === "number" || isMissing(r[header[j]]))
   );
-  const count =
-    `${records.length} row${records.length === 1 ? "" : "s"} × ${header.length} column${
+  const count = records.length === 0 && options.empty
+    ? `No rows: ${options.empty}.`
+    : `${records.length} row${records.length === 1 ? "" : "s"} × ${header.length} column${
       header.length === 1 ? "" : "s"
     }, all shown` +
-    (anyMissing ? `; – = ${options.missing ?? "no value (not applicable or not measured)"}` : "") +
-    ".";
+      (anyMissing
+        ? `; – = ${options.missing ?? "no value (not applicable or not measured)"}`
+        : "") +
+      ".";
   const td = (j: number) =>
     `style="white-space:nowrap;text-align:${numeric[j] ? "right" : "left"}"`;
   const html = `<div class="${TABLE_CLASS}" style="overflow-x:auto;max-width:100%">` +
