@@ -38,7 +38,7 @@ Deno.test("renderTable: an empty table says why in its count line when told", ()
   const t = renderTable([], { empty: "no AT rows in these results yet" });
   assert.match(
     t.html,
-    new RegExp(`class="${COUNT_CLASS}"[^>]*>No rows: no AT rows in these results yet\\.<`),
+    new RegExp(`class="${COUNT_CLASS}"[^>]*>0 rows — no AT rows in these results yet\\.<`),
   );
   assert.match(renderTable([{ a: 1 }], { empty: "unused" }).html, /1 row × 1 column, all shown\.</);
 });

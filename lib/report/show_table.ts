@@ -71,7 +71,7 @@ export function renderTable(rows: Rows, options: TableOptions = {}): DisplayTabl
     records.every((r) => typeof r[header[j]] === "number" || isMissing(r[header[j]]))
   );
   const count = records.length === 0 && options.empty
-    ? `No rows: ${options.empty}.`
+    ? `0 rows — ${options.empty}.`
     : `${records.length} row${records.length === 1 ? "" : "s"} × ${header.length} column${
       header.length === 1 ? "" : "s"
     }, all shown` +
