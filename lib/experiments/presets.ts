@@ -242,16 +242,14 @@ function cifar10JpegCpu(): Preset {
       "SAM-0.05",
       "SAM-0.1",
       "SAM-0.2",
-      // The two L∞ AT rows first (the must-haves), then ASAM (a quarter of an AT row's
-      // cost), then the L2 AT rows the AT budget may not reach.
       "AT-linf-8",
       "AT-linf-2",
-      "ASAM-1",
       "AT-l2-128",
       "AT-l2-32",
+      "ASAM-1",
     ],
     rowSeeds: Object.fromEntries(
-      ["AT-linf-8", "AT-linf-2", "ASAM-1", "AT-l2-128", "AT-l2-32"].map((id) => [id, [0]]),
+      ["AT-linf-8", "AT-linf-2", "AT-l2-128", "AT-l2-32", "ASAM-1"].map((id) => [id, [0]]),
     ),
     evals: [...JPEG_EVALS, ...aaEvals(JPEG_AA_BUDGET)],
     notes: CIFAR10_JPEG_CPU_NOTES,
