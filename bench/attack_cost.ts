@@ -13,6 +13,7 @@ import { initBackend } from "../lib/backend/backend.ts";
 import { createModel } from "../lib/models/model.ts";
 import { resolveAttack, runAttack } from "../lib/attacks/registry.ts";
 import { Rng } from "../lib/util/rng.ts";
+import { loadAverage } from "../lib/util/load_average.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,7 +39,7 @@ console.log(
 );
 console.log(
   `1-minute load average at start: ${
-    Deno.loadavg()[0].toFixed(2)
+    loadAverage()?.toFixed(2) ?? "n/a"
   } (on ${navigator.hardwareConcurrency} cores; other work inflates every number alike)`,
 );
 console.log(

@@ -13,6 +13,12 @@ import { robustKeyOf, robustLabelOf } from "./robust_column.ts";
 /** A run's robust accuracy in the column its dataset's findings read (robust_column.ts). */
 const robustOf = (r: RunMeasures) => r.robust[robustKeyOf(r.dataset)];
 
+/**
+ * Whether two Spearman correlations are the same, up to float noise: a few runs order many
+ * measures alike (4 CIFAR runs give -1 for most), and such measures tie rather than one leading.
+ */
+export const sameSpearman = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+
 /** A correlation with the robust column its file's findings read. */
 export const ownColumn = (c: CorrelationRow) => c.robust === robustLabelOf(c.dataset);
 
@@ -279,7 +285,7 @@ export function trackers(corr: readonly CorrelationRow[]): Trackers | undefined 
   if (!best) return undefined;
   // A few runs give many measures the same ranks (4 CIFAR runs: -1 for most): none of them leads.
   const tied = all.filter((c) =>
-    c !== best && c.file === best.file && Math.abs(c.spearman - best.spearman) < 1e-9
+    c !== best && c.file === best.file && sameSpearman(c.spearman, best.spearman)
   );
   const spaces = new Set(
     [best, ...tied].map((c) => MEASURES.find((m) => m.label === c.measure)?.space),

@@ -20,6 +20,7 @@ import {
   type MechanismFindings,
   mechanismFindings,
   ownColumn,
+  sameSpearman,
 } from "../analysis/mechanism_findings.ts";
 import { robustLabelOf, robustLabelsOf } from "../analysis/robust_column.ts";
 import type { CorrelationRow } from "../analysis/mechanism_correlations.ts";
@@ -210,8 +211,13 @@ function inputLeads(corr: readonly CorrelationRow[], files: readonly string[]): 
       c.file === f && c.subsetName === "all runs" && ownColumn(c) && Number.isFinite(c.spearman)
     );
     const input = all.find((c) => c.measure === INPUT_MEASURE);
-    if (!input || all.some((c) => c.spearman < input.spearman - 1e-9)) continue;
-    const ties = all.filter((c) => c !== input && Math.abs(c.spearman - input.spearman) < 1e-9);
+    if (
+      !input ||
+      all.some((c) => c.spearman < input.spearman && !sameSpearman(c.spearman, input.spearman))
+    ) {
+      continue;
+    }
+    const ties = all.filter((c) => c !== input && sameSpearman(c.spearman, input.spearman));
     if (ties.length === 0) leads.push(f);
     else tied.push(`with ${ties.length} other measures in ${f}`);
   }
